@@ -1,0 +1,111 @@
+"""A local-folder object store: one file per key under a root folder, written atomically."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from metalake.blobs.keys import check_key
+from metalake.errors import StorageError
+
+CHUNK = 1 << 20
+TMP_DIR = ".tmp"
+
+
+@dataclass(frozen=True)
+class StagedBlob:
+    """Bytes copied into the store's temp area, hashed, and not yet visible under any key."""
+
+    path: Path
+    size: int
+    sha256: str
+
+
+class LocalBlobStore:
+    """Blobs as files under `root`; writes go to a temp file and are renamed into place."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._tmp = root / TMP_DIR
+        self._tmp.mkdir(parents=True, exist_ok=True)
+
+    def path_of(self, key: str) -> Path:
+        """The file that holds `key` (checked to stay inside the root)."""
+        return self.root / check_key(key)
+
+    def stage(self, source: BinaryIO, suffix: str = "") -> StagedBlob:
+        """Copy `source` into a temp file while hashing it; `commit` or `discard` it next."""
+        fd, name = tempfile.mkstemp(dir=self._tmp, suffix=suffix)
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            with os.fdopen(fd, "wb") as out:
+                while chunk := source.read(CHUNK):
+                    digest.update(chunk)
+                    out.write(chunk)
+                    size += len(chunk)
+        except BaseException:
+            Path(name).unlink(missing_ok=True)
+            raise
+        return StagedBlob(Path(name), size, digest.hexdigest())
+
+    def stage_file(self, source: Path) -> StagedBlob:
+        """Stage the bytes of a local file."""
+        try:
+            with source.open("rb") as f:
+                return self.stage(f, suffix=source.suffix)
+        except OSError as exc:
+            raise StorageError(f"cannot read {source}: {exc.strerror or exc}") from exc
+
+    def commit(self, staged: StagedBlob, key: str) -> None:
+        """Make staged bytes visible under `key`, atomically replacing any previous bytes."""
+        target = self.path_of(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staged.path.replace(target)
+
+    def discard(self, staged: StagedBlob) -> None:
+        staged.path.unlink(missing_ok=True)
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        """Store `data` under `key` atomically."""
+        fd, name = tempfile.mkstemp(dir=self._tmp)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        target = self.path_of(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        Path(name).replace(target)
+
+    def exists(self, key: str) -> bool:
+        return self.path_of(key).is_file()
+
+    @contextlib.contextmanager
+    def open(self, key: str) -> Iterator[BinaryIO]:
+        """Open the bytes of `key` for reading."""
+        try:
+            f = self.path_of(key).open("rb")
+        except FileNotFoundError as exc:
+            raise StorageError(f"no bytes stored under {key!r}") from exc
+        with f:
+            yield f
+
+    def delete(self, key: str) -> None:
+        self.path_of(key).unlink(missing_ok=True)
+
+    def url(self, key: str) -> str:
+        """A `file://` URL of the stored bytes (the embedded stand-in for a signed URL)."""
+        return self.path_of(key).resolve().as_uri()
+
+    def clear_stale_temp(self, older_than_s: float = 3600) -> None:
+        """Remove temp files a process that died mid-write left behind (live writers' are young)."""
+        cutoff = time.time() - older_than_s
+        for entry in self._tmp.iterdir():
+            with contextlib.suppress(OSError):
+                if entry.stat().st_mtime < cutoff:
+                    entry.unlink()

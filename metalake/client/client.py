@@ -1,0 +1,292 @@
+"""`Client`: the MetaLake SDK, with the seed functions' names, parameters and return values."""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+from metalake.client.files import absolute_path, files_to_upload
+from metalake.client.transport import Transport, open_lakes
+from metalake.client.waiting import wait_for_job
+from metalake.errors import InvalidArgumentError, NotSupportedError
+from metalake.lake.content_types import check_content_type, from_legacy_code
+from metalake.lake.file_targets import FileTarget
+from metalake.lake.ingest import UploadFile, UploadRequest
+from metalake.lake.metadata import (
+    FileMetadataEntry,
+    MetadataChange,
+    parse_file_metadata,
+    parse_metadata_object,
+    read_json_file,
+)
+from metalake.media.thumbnails import THUMBNAIL_SIZE
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HOME = "metalake-data"
+
+
+def _home(home: str | os.PathLike[str] | None) -> Path:
+    return Path(home or os.environ.get("METALAKE_HOME") or DEFAULT_HOME)
+
+
+class Client:
+    """A MetaLake client.
+
+    `Client()` opens the embedded lake in `$METALAKE_HOME` (default `./metalake-data`): SQLite
+    and a local folder, no server. `home` and `database_url` (or `$METALAKE_DATABASE_URL`, e.g.
+    `postgresql://...`) choose another folder or metadata database.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        api_key: str | None = None,
+        secret: str | None = None,
+        *,
+        home: str | os.PathLike[str] | None = None,
+        database_url: str | None = None,
+        show_progress: bool | None = None,
+    ) -> None:
+        url = url or os.environ.get("METALAKE_URL")
+        if url:
+            raise NotSupportedError(
+                f"connecting to a MetaLake server ({url}) is not supported yet: it arrives with "
+                "`metalake serve`; use Client() for the embedded lake"
+            )
+        self._lake = open_lakes.acquire(
+            _home(home), database_url or os.environ.get("METALAKE_DATABASE_URL")
+        )
+        self._transport: Transport = self._lake
+        self._show_progress = show_progress
+
+    def close(self) -> None:
+        """Release the lake; the last Client of a lake waits for its running jobs first."""
+        if self._lake is not None:
+            open_lakes.release(self._lake)
+            self._lake = None
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # Uploads ------------------------------------------------------------------------------
+
+    def upload_files_to_collection(
+        self,
+        path: str,
+        content_type: str,
+        collection_name: str,
+        meta_data_object: dict[str, Any] = {},  # noqa: B006 - the seeds' default; never mutated
+        meta_data_override: bool = False,
+        file_meta_data_json_path: str | None = None,
+        storage_prefix_path: str | None = None,
+        annotation_data: dict[str, Any] | None = None,
+        *,
+        metadata_file_path: str | None = None,
+    ) -> dict[str, Any]:
+        """Upload a file or the files of a folder to a collection, with metadata.
+
+        Returns `is_success`, `job_id`, `collection_id` and, for a single file, `unique_name`;
+        the files are stored by a background job (see `wait_for_job_complete`).
+        """
+        if annotation_data is not None:
+            raise NotSupportedError(
+                "annotation_data is not supported yet; upload the files now and their "
+                "annotations once annotation uploads land"
+            )
+        return self._upload(
+            path,
+            content_type,
+            collection_name,
+            meta_data_object,
+            override_metadata=meta_data_override,
+            replace_files=False,
+            metadata_json=file_meta_data_json_path or metadata_file_path,
+            storage_prefix=storage_prefix_path,
+        )
+
+    def file_upload(
+        self,
+        path: str,
+        collection_type: int,
+        collection_name: str,
+        meta_data_object: dict[str, Any] | str = "",
+        override: bool = False,
+    ) -> dict[str, Any]:
+        """Deprecated: use `upload_files_to_collection`. Type 5 = image, 4 = video, 7 = other.
+
+        With `override=True` files whose name is already in the collection are replaced.
+        """
+        warnings.warn(
+            "file_upload is deprecated; use upload_files_to_collection",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self._upload(
+            path,
+            from_legacy_code(collection_type),
+            collection_name,
+            meta_data_object,
+            override_metadata=override,
+            replace_files=override,
+            metadata_json=None,
+            storage_prefix=None,
+        )
+
+    def _upload(
+        self,
+        path: str,
+        content_type: str,
+        collection_name: str,
+        meta_data_object: dict[str, Any] | str,
+        *,
+        override_metadata: bool,
+        replace_files: bool,
+        metadata_json: str | None,
+        storage_prefix: str | None,
+    ) -> dict[str, Any]:
+        content_type = check_content_type(content_type)
+        change = parse_metadata_object(meta_data_object, "meta_data_object")
+        per_file: dict[str, MetadataChange] = {}
+        if metadata_json is not None:
+            for entry in _read_file_metadata(metadata_json):
+                per_file[entry.file] = per_file.get(entry.file, MetadataChange()).merged(
+                    entry.change
+                )
+        sources = files_to_upload(absolute_path(path), content_type)
+        unmatched = set(per_file) - {s.name for s in sources}
+        if unmatched:
+            log.warning(
+                "the metadata file names %d files that are not in this upload, e.g. %s",
+                len(unmatched),
+                sorted(unmatched)[0],
+            )
+        request = UploadRequest(
+            collection_name=collection_name,
+            content_type=content_type,
+            files=[
+                UploadFile(s.name, str(s), per_file.get(s.name, MetadataChange())) for s in sources
+            ],
+            metadata=change,
+            override_metadata=override_metadata,
+            replace_files=replace_files,
+            storage_prefix=storage_prefix,
+        )
+        return {"is_success": True, **self._transport.upload(request)}
+
+    # Jobs ---------------------------------------------------------------------------------
+
+    def wait_for_job_complete(
+        self, job_id: str, *, timeout: float | None = None, poll_interval: float = 0.2
+    ) -> dict[str, Any]:
+        """Block until a job finishes, with a progress bar.
+
+        Returns `{"is_success": bool, "job_status": "COMPLETED" | "FAILED"}`; a job with failed
+        files is FAILED, and `get_job` tells which files and why.
+        """
+        job = wait_for_job(
+            self._transport.get_job, job_id, timeout, poll_interval, self._show_progress
+        )
+        if job["status"] == "failed":
+            log.warning("job %s failed: %s", job_id, job["message"])
+            return {"is_success": False, "job_status": "FAILED"}
+        return {"is_success": True, "job_status": "COMPLETED"}
+
+    def get_job(self, job_id: str) -> dict[str, Any]:
+        """A job's status, progress, counts, message and per-file errors."""
+        return self._transport.get_job(job_id)
+
+    # Metadata -----------------------------------------------------------------------------
+
+    def upload_metadata_for_collection(
+        self,
+        collection_name: str,
+        content_type: str,
+        metadata_obj: dict[str, Any] = {},  # noqa: B006 - the seeds' default; never mutated
+        is_apply_to_all_files: bool = True,
+    ) -> dict[str, Any]:
+        """Set fields and add tags on a collection and (by default) on all its files."""
+        change = parse_metadata_object(metadata_obj, "metadata_obj")
+        return self._transport.update_collection_metadata(
+            collection_name, content_type, change, bool(is_apply_to_all_files)
+        )
+
+    def upload_metadata_for_files(
+        self, collection_name: str, content_type: str, file_meta_data_json_path: str
+    ) -> dict[str, Any]:
+        """Per-file metadata for files uploaded to a collection, named by file name."""
+        target = FileTarget(
+            "collection", collection_name=collection_name, content_type=content_type
+        )
+        return self._file_metadata(target, file_meta_data_json_path)
+
+    def upload_metadata_by_job_id(
+        self, job_id: str, file_meta_data_json_path: str
+    ) -> dict[str, Any]:
+        """Per-file metadata for the files of one upload job, named by file name."""
+        if not job_id:
+            raise InvalidArgumentError("job_id must be the id of an upload job")
+        return self._file_metadata(FileTarget("job", job_id=job_id), file_meta_data_json_path)
+
+    def upload_metadata_by_storage_path(
+        self, file_meta_data_json_path: str, bucket_name: str | None = None
+    ) -> dict[str, Any]:
+        """Per-file metadata for files named by storage path (a leading '/' is accepted)."""
+        target = FileTarget("storage_path", bucket_name=bucket_name)
+        return self._file_metadata(target, file_meta_data_json_path)
+
+    def upload_metadata_by_unique_name(self, file_meta_data_json_path: str) -> dict[str, Any]:
+        """Per-file metadata for files named by unique name."""
+        return self._file_metadata(FileTarget("unique_name"), file_meta_data_json_path)
+
+    def _file_metadata(self, target: FileTarget, json_path: str) -> dict[str, Any]:
+        entries = _read_file_metadata(json_path)
+        return self._transport.update_files_metadata(target, entries)
+
+    # Reading back -------------------------------------------------------------------------
+
+    def get_downloadable_url(self, file_key: str) -> str:
+        """A URL of a file's bytes; `file_key` is its unique name (or its storage key)."""
+        return self._transport.download_url(file_key)
+
+    def get_collection_id_by_name(self, collection_name: str, content_type: str = "image") -> str:
+        return self._transport.collection_id(collection_name, content_type)
+
+    def get_collection_details(self, collection_id: str) -> dict[str, Any]:
+        return self._transport.collection_details(collection_id)
+
+    def get_file_details(self, unique_name: str) -> dict[str, Any]:
+        return self._transport.file_details(unique_name)
+
+    def get_item_list_from_collection(
+        self, collection_id: str, page_index: int = 0, page_size: int = 20
+    ) -> list[dict[str, Any]]:
+        """One page of a collection's files, most recently changed first."""
+        return self._transport.list_items(None, collection_id, page_index, page_size)
+
+    def get_item_count_from_collection(self, collection_id: str) -> int:
+        return self._transport.count_items(None, collection_id)
+
+    def get_item_list_from_datalake(
+        self, item_type: str, page_index: int = 0, page_size: int = 20
+    ) -> list[dict[str, Any]]:
+        """One page of the lake's files of a type, most recently changed first."""
+        return self._transport.list_items(item_type, None, page_index, page_size)
+
+    def get_item_count_from_metalake(self, item_type: str) -> int:
+        return self._transport.count_items(item_type, None)
+
+    def get_thumbnail(self, unique_name: str, size: int = THUMBNAIL_SIZE) -> bytes:
+        """A JPEG thumbnail (at most `size` px a side) of an image, made on first request."""
+        return self._transport.thumbnail(unique_name, size)
+
+
+def _read_file_metadata(json_path: str) -> list[FileMetadataEntry]:
+    document = read_json_file(json_path, "metadata file")
+    return parse_file_metadata(document, str(json_path))

@@ -1,0 +1,68 @@
+"""The seam between the SDK and a lake: in-process today, HTTP with the server.
+
+`Transport` lists what the Client asks of a lake; `Lake` itself satisfies it, so the embedded
+transport is the lake, shared by every Client in the process that opens the same folder.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Protocol
+
+from metalake.lake.file_targets import FileTarget
+from metalake.lake.ingest import UploadRequest
+from metalake.lake.lake import Lake
+from metalake.lake.metadata import FileMetadataEntry, MetadataChange
+
+
+class Transport(Protocol):
+    def upload(self, request: UploadRequest) -> dict[str, Any]: ...
+    def get_job(self, job_id: str) -> dict[str, Any]: ...
+    def update_collection_metadata(
+        self, collection_name: str, content_type: str, change: MetadataChange, apply_to_files: bool
+    ) -> dict[str, Any]: ...
+    def update_files_metadata(
+        self, target: FileTarget, entries: Iterable[FileMetadataEntry]
+    ) -> dict[str, Any]: ...
+    def collection_id(self, collection_name: str, content_type: str) -> str: ...
+    def collection_details(self, collection_id: str) -> dict[str, Any]: ...
+    def file_details(self, unique_name: str) -> dict[str, Any]: ...
+    def list_items(
+        self, content_type: str | None, collection_id: str | None, page_index: int, page_size: int
+    ) -> list[dict[str, Any]]: ...
+    def count_items(self, content_type: str | None, collection_id: str | None) -> int: ...
+    def download_url(self, file_key: str) -> str: ...
+    def thumbnail(self, unique_name: str, size: int) -> bytes: ...
+
+
+class _OpenLakes:
+    """Process-wide registry: one Lake (one database, one job worker) per folder and database."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._lakes: dict[tuple[Path, str | None], tuple[Lake, int]] = {}
+
+    def acquire(self, home: Path, database_url: str | None) -> Lake:
+        key = (home.resolve(), database_url)
+        with self._lock:
+            lake, users = self._lakes.get(key) or (Lake(key[0], database_url), 0)
+            self._lakes[key] = (lake, users + 1)
+            return lake
+
+    def release(self, lake: Lake) -> None:
+        with self._lock:
+            for key, (open_lake, users) in list(self._lakes.items()):
+                if open_lake is lake:
+                    if users > 1:
+                        self._lakes[key] = (lake, users - 1)
+                        return
+                    del self._lakes[key]
+                    break
+            else:
+                return
+        lake.close()
+
+
+open_lakes = _OpenLakes()

@@ -1,0 +1,45 @@
+"""Waiting for a job with a progress bar."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from tqdm import tqdm
+
+from metalake.errors import MetaLakeError
+
+FINISHED = ("completed", "failed")
+
+
+class JobTimeoutError(MetaLakeError, TimeoutError):
+    """A job did not finish within the time the caller allowed."""
+
+    code = "job_timeout"
+
+
+def wait_for_job(
+    get_job: Callable[[str], dict[str, Any]],
+    job_id: str,
+    timeout: float | None,
+    poll_interval: float,
+    show_progress: bool | None,
+) -> dict[str, Any]:
+    """Poll a job until it finishes, showing its progress; return its final record."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    job = get_job(job_id)
+    disable = None if show_progress is None else not show_progress
+    with tqdm(total=100.0, unit="%", desc=f"job {job_id}", disable=disable, leave=False) as bar:
+        while True:
+            bar.n = job["progress"]
+            bar.set_postfix(done=job["done"], skipped=job["skipped"], failed=job["failed"])
+            if job["status"] in FINISHED:
+                return job
+            if deadline is not None and time.monotonic() >= deadline:
+                raise JobTimeoutError(
+                    f"job {job_id} is still {job['status']} after {timeout} s "
+                    f"({job['progress']}% done); call wait_for_job_complete again to keep waiting"
+                )
+            time.sleep(poll_interval)
+            job = get_job(job_id)

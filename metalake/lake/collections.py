@@ -1,0 +1,95 @@
+"""Collections: lookup by name and type, creation with a unique storage name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, RowMapping
+
+from metalake.errors import CollectionNotFoundError, InvalidArgumentError
+from metalake.ids import new_id
+from metalake.lake.clock import iso, utcnow
+from metalake.lake.names import storage_name_candidates
+from metalake.store.schema import collection_items, collections
+
+MAX_NAME_LENGTH = 512
+
+
+def check_collection_name(name: str) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidArgumentError("collection name must be a non-empty string")
+    if len(name) > MAX_NAME_LENGTH or "\x00" in name:
+        raise InvalidArgumentError(
+            f"collection name must be at most {MAX_NAME_LENGTH} characters with no NUL"
+        )
+    return name
+
+
+def find_by_name(conn: Connection, name: str, content_type: str) -> RowMapping | None:
+    query = sa.select(collections).where(
+        collections.c.name == name, collections.c.content_type == content_type
+    )
+    return conn.execute(query).mappings().first()
+
+
+def get_by_name(conn: Connection, name: str, content_type: str) -> RowMapping:
+    row = find_by_name(conn, name, content_type)
+    if row is None:
+        raise CollectionNotFoundError(f"no {content_type} collection named {name!r}")
+    return row
+
+
+def get_by_id(conn: Connection, collection_id: str) -> RowMapping:
+    row = conn.execute(sa.select(collections).where(collections.c.id == collection_id))
+    found = row.mappings().first()
+    if found is None:
+        raise CollectionNotFoundError(f"no collection with id {collection_id!r}")
+    return found
+
+
+def get_or_create(conn: Connection, name: str, content_type: str) -> RowMapping:
+    """The collection of this name and type, created with a free storage name if new."""
+    existing = find_by_name(conn, name, content_type)
+    if existing is not None:
+        return existing
+    taken = set(
+        conn.execute(
+            sa.select(collections.c.storage_name).where(
+                collections.c.storage_name.in_(storage_name_candidates(name))
+            )
+        ).scalars()
+    )
+    storage_name = next(c for c in storage_name_candidates(name) if c not in taken)
+    now = utcnow()
+    conn.execute(
+        collections.insert().values(
+            id=new_id(),
+            name=name,
+            content_type=content_type,
+            storage_name=storage_name,
+            metadata={},
+            tags=[],
+            created=now,
+            modified=now,
+        )
+    )
+    return get_by_name(conn, name, content_type)
+
+
+def collection_dict(conn: Connection, row: RowMapping) -> dict[str, Any]:
+    """The public view of a collection: identity, head metadata and tags, and its item count."""
+    count = conn.execute(
+        sa.select(sa.func.count()).where(collection_items.c.collection_id == row["id"])
+    ).scalar_one()
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "content_type": row["content_type"],
+        "storage_name": row["storage_name"],
+        "metadata": dict(row["metadata"]),
+        "tags": list(row["tags"]),
+        "item_count": count,
+        "created": iso(row["created"]),
+        "modified": iso(row["modified"]),
+    }

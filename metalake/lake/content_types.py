@@ -1,0 +1,45 @@
+"""Content types, the file extensions each accepts, and the deprecated numeric codes."""
+
+from __future__ import annotations
+
+from pathlib import PurePath
+
+from metalake.errors import InvalidArgumentError
+
+CONTENT_TYPES = ("image", "video", "other")
+EXTENSIONS: dict[str, frozenset[str] | None] = {
+    "image": frozenset({"jpg", "jpeg", "png"}),
+    "video": frozenset({"mp4", "mkv"}),
+    "other": None,
+}
+LEGACY_CODES = {5: "image", 4: "video", 7: "other"}
+
+
+def check_content_type(content_type: str) -> str:
+    """Return the canonical content type, or raise with the accepted values."""
+    if isinstance(content_type, str) and content_type.lower() in CONTENT_TYPES:
+        return content_type.lower()
+    raise InvalidArgumentError(
+        f"content type {content_type!r} is not one of 'image', 'video' or 'other'"
+    )
+
+
+def from_legacy_code(code: int) -> str:
+    """The content type of a deprecated numeric collection type (5 image, 4 video, 7 other)."""
+    try:
+        return LEGACY_CODES[code]
+    except (KeyError, TypeError):
+        raise InvalidArgumentError(
+            f"collection type {code!r} is not 5 (image), 4 (video) or 7 (other)"
+        ) from None
+
+
+def accepts(content_type: str, file_name: str) -> bool:
+    """Whether a file of this name may be uploaded as `content_type` (by its extension)."""
+    allowed = EXTENSIONS[content_type]
+    return allowed is None or PurePath(file_name).suffix.lower().lstrip(".") in allowed
+
+
+def describe_extensions(content_type: str) -> str:
+    allowed = EXTENSIONS[content_type]
+    return "any" if allowed is None else ", ".join(sorted(allowed))

@@ -1,0 +1,324 @@
+"""Upload jobs: plan an upload, then store, probe and register its files in the background.
+
+Per chunk of files the job stages bytes (copy + sha256) and probes them on a thread pool, moves
+the staged bytes to their keys, and then registers the items, their metadata and the job's counts
+in one transaction. A crash between the two leaves bytes that the resumed job rewrites, never a
+row without bytes, and never a second item for one name.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, RowMapping
+
+from metalake.blobs.keys import check_file_name, check_key
+from metalake.blobs.local import LocalBlobStore, StagedBlob
+from metalake.errors import InvalidArgumentError, MetaLakeError
+from metalake.ids import new_id
+from metalake.lake import collections
+from metalake.lake.clock import utcnow
+from metalake.lake.content_types import check_content_type
+from metalake.lake.item_metadata import apply_changes
+from metalake.lake.jobs import Job, JobProgress, new_job_row
+from metalake.lake.metadata import MetadataChange
+from metalake.lake.names import storage_key, unique_name
+from metalake.media.probe import MediaFacts, probe
+from metalake.store.database import Database
+from metalake.store.schema import collection_items, items, job_files, jobs
+from metalake.store.upsert import insert_ignore
+
+log = logging.getLogger(__name__)
+
+UPLOAD = "upload"
+CHUNK = 64
+PENDING, DONE, SKIPPED, FAILED = "pending", "done", "skipped", "failed"
+DEFAULT_BUCKET = "default"
+
+
+@dataclass(frozen=True)
+class UploadFile:
+    """One file of an upload: its name in the collection and where its bytes are now."""
+
+    file_name: str
+    source: str
+    metadata: MetadataChange = field(default_factory=MetadataChange)
+
+
+@dataclass(frozen=True)
+class UploadRequest:
+    collection_name: str
+    content_type: str
+    files: Sequence[UploadFile]
+    metadata: MetadataChange = field(default_factory=MetadataChange)
+    override_metadata: bool = False
+    replace_files: bool = False
+    storage_prefix: str | None = None
+
+
+def start_upload(db: Database, request: UploadRequest) -> dict[str, Any]:
+    """Validate an upload, create its collection and durable job, and return their ids."""
+    content_type = check_content_type(request.content_type)
+    name = collections.check_collection_name(request.collection_name)
+    if request.storage_prefix:
+        check_key(request.storage_prefix.strip("/"))
+    if not request.files:
+        raise InvalidArgumentError("an upload needs at least one file")
+    seen: set[str] = set()
+    for f in request.files:
+        check_file_name(f.file_name)
+        if f.file_name in seen:
+            raise InvalidArgumentError(f"file name {f.file_name!r} appears twice in one upload")
+        seen.add(f.file_name)
+    params = {
+        "content_type": content_type,
+        "metadata": request.metadata.to_json(),
+        "override_metadata": bool(request.override_metadata),
+        "replace_files": bool(request.replace_files),
+        "storage_prefix": (request.storage_prefix or "").strip("/") or None,
+    }
+    with db.write() as conn:
+        collection = collections.get_or_create(conn, name, content_type)
+        row = new_job_row(UPLOAD, params, len(request.files), collection["id"])
+        conn.execute(jobs.insert().values(**row))
+        for start in range(0, len(request.files), 5000):
+            batch = request.files[start : start + 5000]
+            conn.execute(
+                job_files.insert(),
+                [
+                    {
+                        "job_id": row["id"],
+                        "seq": start + offset,
+                        "file_name": f.file_name,
+                        "source": f.source,
+                        "metadata": f.metadata.to_json() if not f.metadata.is_empty() else None,
+                        "state": PENDING,
+                    }
+                    for offset, f in enumerate(batch)
+                ],
+            )
+    result = {"job_id": row["id"], "collection_id": collection["id"]}
+    if len(request.files) == 1:
+        result["unique_name"] = unique_name(collection["storage_name"], request.files[0].file_name)
+    return result
+
+
+@dataclass
+class _Task:
+    """One pending file of a chunk and what the job decided to do with it."""
+
+    seq: int
+    file_name: str
+    source: str
+    change: MetadataChange
+    existing: RowMapping | None = None
+    staged: Future | None = None
+
+
+@dataclass(frozen=True)
+class _Stored:
+    blob: StagedBlob
+    facts: MediaFacts
+
+
+class UploadJob:
+    """Runs one upload job (also when resumed after a crash)."""
+
+    def __init__(self, db: Database, blobs: LocalBlobStore, workers: int | None = None) -> None:
+        self._db = db
+        self._blobs = blobs
+        self._workers = workers or max(2, os.cpu_count() or 2)
+
+    def __call__(self, job: Job, progress: JobProgress) -> str | None:
+        params = job.params
+        job_change = MetadataChange.from_json(params["metadata"])
+        with self._db.read() as conn:
+            collection = collections.get_by_id(conn, job.collection_id or "")
+        with ThreadPoolExecutor(self._workers, thread_name_prefix="metalake-ingest") as pool:
+            previous: list[_Task] | None = None
+            for chunk in self._pending_chunks(job.id, job_change):
+                self._plan(chunk, collection, params)
+                for task in chunk:
+                    if task.existing is None or params["replace_files"]:
+                        task.staged = pool.submit(
+                            self._stage, task.source, params["content_type"], task.file_name
+                        )
+                if previous is not None:
+                    self._commit(job, collection, previous, progress)
+                previous = chunk
+            if previous is not None:
+                self._commit(job, collection, previous, progress)
+        return None
+
+    def _pending_chunks(self, job_id: str, job_change: MetadataChange) -> Iterator[list[_Task]]:
+        last = -1
+        while True:
+            query = (
+                sa.select(
+                    job_files.c.seq, job_files.c.file_name, job_files.c.source, job_files.c.metadata
+                )
+                .where(
+                    job_files.c.job_id == job_id,
+                    job_files.c.state == PENDING,
+                    job_files.c.seq > last,
+                )
+                .order_by(job_files.c.seq)
+                .limit(CHUNK)
+            )
+            with self._db.read() as conn:
+                rows = conn.execute(query).all()
+            if not rows:
+                return
+            last = rows[-1].seq
+            yield [
+                _Task(
+                    r.seq,
+                    r.file_name,
+                    r.source,
+                    job_change.merged(MetadataChange.from_json(r.metadata)),
+                )
+                for r in rows
+            ]
+
+    def _plan(self, chunk: list[_Task], collection: RowMapping, params: dict[str, Any]) -> None:
+        names = {unique_name(collection["storage_name"], t.file_name): t for t in chunk}
+        with self._db.read() as conn:
+            found = conn.execute(sa.select(items).where(items.c.unique_name.in_(names))).mappings()
+            for row in found:
+                names[row["unique_name"]].existing = row
+
+    def _stage(self, source: str, content_type: str, file_name: str) -> _Stored:
+        staged = self._blobs.stage_file(Path(source))
+        try:
+            facts = probe(staged.path, content_type, file_name)
+        except BaseException:
+            self._blobs.discard(staged)
+            raise
+        return _Stored(staged, facts)
+
+    def _commit(
+        self, job: Job, collection: RowMapping, chunk: list[_Task], progress: JobProgress
+    ) -> None:
+        params = job.params
+        now = utcnow()
+        new_items: list[dict[str, Any]] = []
+        replaced: list[tuple[str, _Stored]] = []
+        changes: list[tuple[str, MetadataChange]] = []
+        states: dict[int, tuple[str, str | None]] = {}
+        errors: list[dict[str, str]] = []
+        for task in chunk:
+            if task.staged is None:
+                assert task.existing is not None
+                states[task.seq] = (SKIPPED, task.existing["id"])
+                if params["override_metadata"]:
+                    changes.append((task.existing["id"], task.change))
+                continue
+            try:
+                stored: _Stored = task.staged.result()
+            except (MetaLakeError, OSError) as exc:
+                states[task.seq] = (FAILED, None)
+                errors.append({"file": task.file_name, "reason": str(exc)})
+                continue
+            if task.existing is not None:
+                self._blobs.commit(stored.blob, task.existing["storage_key"])
+                replaced.append((task.existing["id"], stored))
+                changes.append((task.existing["id"], task.change))
+                states[task.seq] = (DONE, task.existing["id"])
+                continue
+            item_id = new_id()
+            key = storage_key(params["storage_prefix"], collection["storage_name"], task.file_name)
+            self._blobs.commit(stored.blob, key)
+            new_items.append(self._item_row(item_id, key, task, stored, collection, job.id, now))
+            changes.append((item_id, task.change))
+            states[task.seq] = (DONE, item_id)
+        with self._db.write() as conn:
+            self._register(conn, collection, new_items, replaced, now)
+            apply_changes(conn, changes)
+            for seq, (state, item_id) in states.items():
+                conn.execute(
+                    job_files.update()
+                    .where(job_files.c.job_id == job.id, job_files.c.seq == seq)
+                    .values(state=state, item_id=item_id)
+                )
+            counts = [s for s, _ in states.values()]
+            progress.record(
+                conn,
+                done=counts.count(DONE),
+                skipped=counts.count(SKIPPED),
+                failed=counts.count(FAILED),
+                errors=errors,
+            )
+
+    @staticmethod
+    def _item_row(
+        item_id: str,
+        key: str,
+        task: _Task,
+        stored: _Stored,
+        collection: RowMapping,
+        job_id: str,
+        now: Any,
+    ) -> dict[str, Any]:
+        facts = stored.facts
+        return {
+            "id": item_id,
+            "unique_name": unique_name(collection["storage_name"], task.file_name),
+            "file_name": task.file_name,
+            "content_type": collection["content_type"],
+            "collection_id": collection["id"],
+            "bucket": DEFAULT_BUCKET,
+            "storage_key": key,
+            "size": stored.blob.size,
+            "sha256": stored.blob.sha256,
+            "mime": facts.mime,
+            "width": facts.width,
+            "height": facts.height,
+            "frame_count": facts.frame_count,
+            "fps": facts.fps,
+            "duration": facts.duration,
+            "upload_job_id": job_id,
+            "created": now,
+            "modified": now,
+        }
+
+    @staticmethod
+    def _register(
+        conn: Connection,
+        collection: RowMapping,
+        new_items: list[dict[str, Any]],
+        replaced: list[tuple[str, _Stored]],
+        now: Any,
+    ) -> None:
+        if new_items:
+            conn.execute(items.insert(), new_items)
+            insert_ignore(
+                conn,
+                collection_items,
+                [
+                    {"collection_id": collection["id"], "item_id": r["id"], "added": now}
+                    for r in new_items
+                ],
+            )
+        for item_id, stored in replaced:
+            conn.execute(
+                items.update()
+                .where(items.c.id == item_id)
+                .values(
+                    size=stored.blob.size,
+                    sha256=stored.blob.sha256,
+                    mime=stored.facts.mime,
+                    width=stored.facts.width,
+                    height=stored.facts.height,
+                    frame_count=stored.facts.frame_count,
+                    fps=stored.facts.fps,
+                    duration=stored.facts.duration,
+                    modified=now,
+                )
+            )

@@ -1,0 +1,246 @@
+"""Durable background jobs: records in the database, run by one worker thread per lake.
+
+A job is claimed by writing this process's owner tag onto it. A job whose owner died (its process
+is gone on this host, or its heartbeat is stale) is claimed again and resumed; job handlers keep
+their work idempotent, so a resumed job never duplicates what its first run finished.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import RowMapping
+
+from metalake.errors import JobNotFoundError, MetaLakeError
+from metalake.ids import new_id
+from metalake.lake.clock import iso, utcnow
+from metalake.store.database import Database
+from metalake.store.schema import jobs
+
+log = logging.getLogger(__name__)
+
+QUEUED, RUNNING, COMPLETED, FAILED = "queued", "running", "completed", "failed"
+MAX_ERRORS = 100
+STALE_AFTER = timedelta(minutes=2)
+
+
+class JobLostError(MetaLakeError):
+    """Another process took over a job this process was running (its heartbeat went stale)."""
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    type: str
+    params: dict[str, Any]
+    collection_id: str | None
+
+
+Handler = Callable[[Job, "JobProgress"], str | None]
+"""A job handler does the work and may return a note to append to the job's message."""
+
+
+def new_job_row(
+    job_type: str, params: dict[str, Any], total: int, collection_id: str | None
+) -> dict:
+    return {
+        "id": new_id(),
+        "type": job_type,
+        "status": QUEUED,
+        "collection_id": collection_id,
+        "params": params,
+        "total": total,
+        "done": 0,
+        "skipped": 0,
+        "failed": 0,
+        "errors": [],
+        "message": "",
+        "created": utcnow(),
+    }
+
+
+def job_dict(row: RowMapping) -> dict[str, Any]:
+    """The public view of a job record."""
+    handled = row["done"] + row["skipped"] + row["failed"]
+    if row["status"] in (COMPLETED, FAILED):
+        progress = 100.0
+    else:
+        progress = round(100.0 * handled / row["total"], 2) if row["total"] else 0.0
+    return {
+        "job_id": row["id"],
+        "type": row["type"],
+        "status": row["status"],
+        "progress": progress,
+        "total": row["total"],
+        "done": row["done"],
+        "skipped": row["skipped"],
+        "failed": row["failed"],
+        "errors": list(row["errors"]),
+        "message": row["message"],
+        "collection_id": row["collection_id"],
+        "created": iso(row["created"]),
+        "started": iso(row["started"]),
+        "finished": iso(row["finished"]),
+    }
+
+
+def load_job(db: Database, job_id: str) -> RowMapping:
+    with db.read() as conn:
+        row = conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).mappings().first()
+    if row is None:
+        raise JobNotFoundError(f"no job with id {job_id!r}")
+    return row
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class JobProgress:
+    """What a running handler reports: counts, per-file errors, and a heartbeat on each call."""
+
+    def __init__(self, db: Database, job_id: str, owner: str) -> None:
+        self._db = db
+        self._job_id = job_id
+        self._owner = owner
+
+    def record(
+        self,
+        conn: sa.Connection,
+        done: int = 0,
+        skipped: int = 0,
+        failed: int = 0,
+        errors: list[dict[str, str]] | None = None,
+    ) -> None:
+        """Add to the counts in the handler's own write transaction, so both commit together."""
+        values: dict[str, Any] = {
+            "done": jobs.c.done + done,
+            "skipped": jobs.c.skipped + skipped,
+            "failed": jobs.c.failed + failed,
+            "heartbeat": utcnow(),
+        }
+        if errors:
+            current = conn.execute(sa.select(jobs.c.errors).where(jobs.c.id == self._job_id))
+            kept = list(current.scalar_one())
+            values["errors"] = (kept + errors)[:MAX_ERRORS]
+        owned = jobs.c.id == self._job_id, jobs.c.owner == self._owner
+        if conn.execute(jobs.update().where(*owned).values(**values)).rowcount != 1:
+            raise JobLostError(f"job {self._job_id} was taken over by another process")
+
+
+class JobRunner:
+    """Runs queued jobs of one lake in a worker thread, claiming each job before it runs it."""
+
+    def __init__(self, db: Database, handlers: dict[str, Handler]) -> None:
+        self._db = db
+        self._handlers = handlers
+        self._host = socket.gethostname()
+        self.owner = f"{self._host}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._lock = threading.Lock()
+        self._pending = False
+        self._thread: threading.Thread | None = None
+
+    def wake(self) -> None:
+        """Make sure a worker is (or will be) looking for claimable jobs."""
+        with self._lock:
+            self._pending = True
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="metalake-jobs")
+                self._thread.start()
+
+    def join(self, timeout: float | None = None) -> None:
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                self._pending = False
+            while (job := self._claim_next()) is not None:
+                self._execute(job)
+            with self._lock:
+                if not self._pending:
+                    self._thread = None
+                    return
+
+    def _claimable(self, row: RowMapping) -> bool:
+        if row["status"] == QUEUED:
+            return True
+        owner = row["owner"] or ""
+        host, _, rest = owner.partition(":")
+        pid = rest.partition(":")[0]
+        if owner == self.owner:
+            return False
+        if host == self._host and pid.isdigit():
+            return not _pid_alive(int(pid))
+        heartbeat = row["heartbeat"]
+        if heartbeat is None:
+            return True
+        if heartbeat.tzinfo is None:
+            heartbeat = heartbeat.replace(tzinfo=utcnow().tzinfo)
+        return utcnow() - heartbeat > STALE_AFTER
+
+    def _claim_next(self) -> Job | None:
+        query = sa.select(jobs).where(jobs.c.status.in_((QUEUED, RUNNING))).order_by(jobs.c.id)
+        with self._db.read() as conn:
+            candidates = conn.execute(query).mappings().all()
+        for row in candidates:
+            if not self._claimable(row):
+                continue
+            same_owner = (
+                jobs.c.owner.is_(None) if row["owner"] is None else jobs.c.owner == row["owner"]
+            )
+            claim = (
+                jobs.update()
+                .where(jobs.c.id == row["id"], jobs.c.status == row["status"], same_owner)
+                .values(status=RUNNING, owner=self.owner, heartbeat=utcnow(), started=utcnow())
+            )
+            with self._db.write() as conn:
+                if conn.execute(claim).rowcount != 1:
+                    continue
+            if row["status"] == RUNNING:
+                log.info("resuming job %s left unfinished by %s", row["id"], row["owner"])
+            return Job(row["id"], row["type"], dict(row["params"]), row["collection_id"])
+        return None
+
+    def _execute(self, job: Job) -> None:
+        progress = JobProgress(self._db, job.id, self.owner)
+        try:
+            note = self._handlers[job.type](job, progress)
+        except JobLostError:
+            log.warning("job %s was taken over by another process; leaving it", job.id)
+            return
+        except Exception as exc:
+            log.exception("job %s failed", job.id)
+            self._finish(job.id, FAILED, f"job stopped by an error: {exc}")
+            return
+        row = load_job(self._db, job.id)
+        status = FAILED if row["failed"] else COMPLETED
+        message = f"{row['done']} done, {row['skipped']} skipped, {row['failed']} failed"
+        if note:
+            message = f"{message}; {note}"
+        self._finish(job.id, status, message)
+
+    def _finish(self, job_id: str, status: str, message: str) -> None:
+        with self._db.write() as conn:
+            conn.execute(
+                jobs.update()
+                .where(jobs.c.id == job_id, jobs.c.owner == self.owner)
+                .values(status=status, message=message, finished=utcnow(), heartbeat=utcnow())
+            )

@@ -1,0 +1,166 @@
+"""The Lake: one metadata database, one object store, one job runner, and every rule of the domain.
+
+The embedded client and (later) the server both call these methods; nothing above this layer
+decides what an upload, a metadata update or a listing means.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from metalake.blobs.local import LocalBlobStore
+from metalake.errors import InvalidArgumentError
+from metalake.lake import collections, file_targets, records
+from metalake.lake.clock import utcnow
+from metalake.lake.content_types import check_content_type
+from metalake.lake.file_targets import FileTarget
+from metalake.lake.ingest import UPLOAD, UploadJob, UploadRequest, start_upload
+from metalake.lake.item_metadata import apply_change, apply_changes
+from metalake.lake.jobs import JobRunner, job_dict, load_job
+from metalake.lake.metadata import FileMetadataEntry, MetadataChange
+from metalake.media.thumbnails import THUMBNAIL_SIZE, make_thumbnail
+from metalake.store.database import Database, sqlite_url
+from metalake.store.schema import collection_items, items
+from metalake.store.schema import collections as collections_table
+
+log = logging.getLogger(__name__)
+
+THUMBNAIL_PREFIX = ".thumbnails"
+
+
+class Lake:
+    """A data lake in a folder (`home`), optionally with its metadata in another database."""
+
+    def __init__(self, home: Path, database_url: str | None = None) -> None:
+        self.home = home
+        home.mkdir(parents=True, exist_ok=True)
+        self.db = Database(database_url or sqlite_url(home / "lake.db"))
+        self.db.migrate()
+        self.blobs = LocalBlobStore(home / "blobs")
+        self.blobs.clear_stale_temp()
+        self.jobs = JobRunner(self.db, {UPLOAD: UploadJob(self.db, self.blobs)})
+        self.jobs.wake()
+
+    def close(self) -> None:
+        """Wait for running jobs to finish, then release the database."""
+        self.jobs.join()
+        self.db.close()
+
+    def upload(self, request: UploadRequest) -> dict[str, Any]:
+        """Start an upload job: `job_id`, `collection_id` and, for one file, `unique_name`."""
+        result = start_upload(self.db, request)
+        self.jobs.wake()
+        return result
+
+    def get_job(self, job_id: str) -> dict[str, Any]:
+        return job_dict(load_job(self.db, job_id))
+
+    def update_collection_metadata(
+        self, collection_name: str, content_type: str, change: MetadataChange, apply_to_files: bool
+    ) -> dict[str, Any]:
+        """Set fields and add tags on a collection head and, if asked, on all its files."""
+        content_type = check_content_type(content_type)
+        with self.db.write() as conn:
+            collection = collections.get_by_name(conn, collection_name, content_type)
+            head_tags = list(dict.fromkeys([*collection["tags"], *change.tags]))
+            conn.execute(
+                collections_table.update()
+                .where(collections_table.c.id == collection["id"])
+                .values(
+                    metadata={**collection["metadata"], **change.fields},
+                    tags=head_tags,
+                    modified=utcnow(),
+                )
+            )
+            count = 0
+            if apply_to_files:
+                members = sa.select(collection_items.c.item_id.label("id")).where(
+                    collection_items.c.collection_id == collection["id"]
+                )
+                live = sa.select(items.c.id).where(
+                    items.c.id.in_(members), items.c.trashed_at.is_(None)
+                )
+                apply_change(conn, live, change)
+                count = records.count(conn, live)
+        where = (
+            f"collection {collection_name!r} and its {count} files"
+            if apply_to_files
+            else f"collection {collection_name!r}"
+        )
+        return {"isSuccess": True, "message": f"metadata updated on {where}"}
+
+    def update_files_metadata(
+        self, target: FileTarget, entries: Iterable[FileMetadataEntry]
+    ) -> dict[str, Any]:
+        """Apply per-file metadata entries to the files `target` names, in one transaction.
+
+        Names that match no file are listed in the message; the others are still applied.
+        """
+        entries = list(entries)
+        with self.db.write() as conn:
+            resolved, description = file_targets.resolve(conn, target, [e.file for e in entries])
+            changes = [(resolved[e.file], e.change) for e in entries if e.file in resolved]
+            apply_changes(conn, changes)
+        missing = [e.file for e in entries if e.file not in resolved]
+        message = f"metadata updated on {len(changes)} files"
+        if missing:
+            shown = ", ".join(repr(m) for m in missing[:10])
+            message += f"; {len(missing)} names matched no file {description}: {shown}"
+        return {"isSuccess": not missing or bool(changes), "message": message}
+
+    def collection_id(self, collection_name: str, content_type: str) -> str:
+        with self.db.read() as conn:
+            return collections.get_by_name(conn, collection_name, check_content_type(content_type))[
+                "id"
+            ]
+
+    def collection_details(self, collection_id: str) -> dict[str, Any]:
+        with self.db.read() as conn:
+            return collections.collection_dict(conn, collections.get_by_id(conn, collection_id))
+
+    def file_details(self, unique_name: str) -> dict[str, Any]:
+        with self.db.read() as conn:
+            return records.item_dicts(conn, [records.find_item(conn, unique_name)])[0]
+
+    def list_items(
+        self, content_type: str, collection_id: str | None, page_index: int, page_size: int
+    ) -> list[dict[str, Any]]:
+        content_type = self._listing_type(content_type, collection_id)
+        with self.db.read() as conn:
+            return records.page(
+                conn, records.listing(content_type, collection_id), page_index, page_size
+            )
+
+    def count_items(self, content_type: str, collection_id: str | None) -> int:
+        content_type = self._listing_type(content_type, collection_id)
+        with self.db.read() as conn:
+            return records.count(conn, records.listing(content_type, collection_id))
+
+    def _listing_type(self, content_type: str | None, collection_id: str | None) -> str:
+        if collection_id is None:
+            return check_content_type(content_type or "")
+        with self.db.read() as conn:
+            return collections.get_by_id(conn, collection_id)["content_type"]
+
+    def download_url(self, file_key: str) -> str:
+        """A URL of the stored bytes of a file named by unique name or storage key."""
+        with self.db.read() as conn:
+            item = records.find_item(conn, file_key)
+        return self.blobs.url(item["storage_key"])
+
+    def thumbnail(self, unique_name: str, size: int = THUMBNAIL_SIZE) -> bytes:
+        """A JPEG thumbnail of an image, made on first request and cached in the object store."""
+        with self.db.read() as conn:
+            item = records.find_item(conn, unique_name)
+        if item["content_type"] != "image":
+            raise InvalidArgumentError(f"{unique_name!r} is a {item['content_type']}, not an image")
+        key = f"{THUMBNAIL_PREFIX}/{size}/{item['id']}.jpg"
+        if not self.blobs.exists(key):
+            with self.blobs.open(item["storage_key"]) as source:
+                self.blobs.put_bytes(key, make_thumbnail(source, size))
+        return self.blobs.path_of(key).read_bytes()

@@ -1,0 +1,108 @@
+"""Reading items back as the dicts the SDK returns."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, RowMapping
+
+from metalake.errors import InvalidArgumentError, ItemNotFoundError
+from metalake.lake.clock import iso
+from metalake.store.schema import collection_items, item_metadata, item_tags, items
+
+MAX_PAGE_SIZE = 1000
+MEDIA_FIELDS = ("width", "height", "frame_count", "fps", "duration")
+
+
+def live_items() -> sa.Select:
+    """Items that are not in the trash."""
+    return sa.select(items).where(items.c.trashed_at.is_(None))
+
+
+def find_item(conn: Connection, file_key: str) -> RowMapping:
+    """The live item whose unique name, or else storage key, is `file_key`."""
+    for column in (items.c.unique_name, items.c.storage_key):
+        row = conn.execute(live_items().where(column == file_key)).mappings().first()
+        if row is not None:
+            return row
+    raise ItemNotFoundError(f"no file with unique name or storage key {file_key!r}")
+
+
+def item_dicts(conn: Connection, rows: Sequence[RowMapping]) -> list[dict[str, Any]]:
+    """Item rows with their custom metadata and tags, two queries for the whole page."""
+    ids = [row["id"] for row in rows]
+    fields: dict[str, dict[str, Any]] = defaultdict(dict)
+    tags: dict[str, list[str]] = defaultdict(list)
+    if ids:
+        meta = sa.select(item_metadata.c.item_id, item_metadata.c.key, item_metadata.c.value)
+        for item_id, key, value in conn.execute(meta.where(item_metadata.c.item_id.in_(ids))):
+            fields[item_id][key] = value
+        tag_query = sa.select(item_tags.c.item_id, item_tags.c.tag).order_by(item_tags.c.tag)
+        for item_id, tag in conn.execute(tag_query.where(item_tags.c.item_id.in_(ids))):
+            tags[item_id].append(tag)
+    return [_item_dict(row, fields[row["id"]], tags[row["id"]]) for row in rows]
+
+
+def _item_dict(row: RowMapping, fields: dict[str, Any], tags: list[str]) -> dict[str, Any]:
+    result = {
+        "id": row["id"],
+        "unique_name": row["unique_name"],
+        "file_name": row["file_name"],
+        "collection_id": row["collection_id"],
+        "content_type": row["content_type"],
+        "storage_key": row["storage_key"],
+        "bucket": row["bucket"],
+        "size": row["size"],
+        "sha256": row["sha256"],
+        "mime": row["mime"],
+    }
+    result.update({name: row[name] for name in MEDIA_FIELDS})
+    result.update(
+        {
+            "metadata": fields,
+            "tags": tags,
+            "upload_job_id": row["upload_job_id"],
+            "created": iso(row["created"]),
+            "modified": iso(row["modified"]),
+        }
+    )
+    return result
+
+
+def check_page(page_index: int, page_size: int) -> None:
+    if not isinstance(page_index, int) or isinstance(page_index, bool) or page_index < 0:
+        raise InvalidArgumentError(f"page_index must be an integer >= 0, not {page_index!r}")
+    if not isinstance(page_size, int) or isinstance(page_size, bool):
+        raise InvalidArgumentError(f"page_size must be an integer, not {page_size!r}")
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise InvalidArgumentError(
+            f"page_size must be between 1 and {MAX_PAGE_SIZE}, not {page_size}"
+        )
+
+
+def listing(content_type: str, collection_id: str | None) -> sa.Select:
+    """Live items of a type, optionally only the members of one collection."""
+    query = live_items().where(items.c.content_type == content_type)
+    if collection_id is not None:
+        members = sa.select(collection_items.c.item_id).where(
+            collection_items.c.collection_id == collection_id
+        )
+        query = query.where(items.c.id.in_(members))
+    return query
+
+
+def page(
+    conn: Connection, query: sa.Select, page_index: int, page_size: int
+) -> list[dict[str, Any]]:
+    """One page, newest change first; ties broken by id so pages never repeat or skip."""
+    check_page(page_index, page_size)
+    ordered = query.order_by(items.c.modified.desc(), items.c.id.desc())
+    rows = conn.execute(ordered.limit(page_size).offset(page_index * page_size)).mappings().all()
+    return item_dicts(conn, rows)
+
+
+def count(conn: Connection, query: sa.Select) -> int:
+    return conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()

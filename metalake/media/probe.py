@@ -1,0 +1,100 @@
+"""Read the facts of a media file (size, format, dimensions, video timing) without decoding it."""
+
+from __future__ import annotations
+
+import mimetypes
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+from PIL import Image, UnidentifiedImageError
+
+from metalake.errors import InvalidArgumentError
+
+EXIF_ORIENTATION = 0x0112
+ROTATED_ORIENTATIONS = {5, 6, 7, 8}
+Image.MAX_IMAGE_PIXELS = 1 << 30
+
+
+class MediaProbeError(InvalidArgumentError):
+    """A file is not a readable image or video of the kind its content type says."""
+
+    code = "media_probe_failed"
+
+
+@dataclass(frozen=True)
+class MediaFacts:
+    mime: str
+    width: int | None = None
+    height: int | None = None
+    frame_count: int | None = None
+    fps: float | None = None
+    duration: float | None = None
+
+
+def probe_image(path: Path) -> MediaFacts:
+    """Width and height as displayed (EXIF orientation applied), and the format's mime type."""
+    try:
+        with Image.open(path) as img:
+            width, height = img.size
+            orientation = img.getexif().get(EXIF_ORIENTATION, 1)
+            mime = Image.MIME.get(img.format or "", "application/octet-stream")
+            img.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise MediaProbeError(f"not a readable image: {exc}") from exc
+    if orientation in ROTATED_ORIENTATIONS:
+        width, height = height, width
+    return MediaFacts(mime=mime, width=width, height=height)
+
+
+def _count_frames(container: av.container.InputContainer) -> int:
+    return sum(1 for packet in container.demux(video=0) if packet.size)
+
+
+def probe_video(path: Path) -> MediaFacts:
+    """Width, height, fps, duration (s) and frame count of the first video stream.
+
+    Matroska streams carry no frame count or stream duration, so those are counted from the
+    packets and taken from the container.
+    """
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise MediaProbeError("the file has no video stream")
+            stream = container.streams.video[0]
+            rate = stream.average_rate or stream.guessed_rate
+            fps = float(rate) if rate else None
+            if stream.duration is not None and stream.time_base is not None:
+                duration = float(stream.duration * stream.time_base)
+            elif container.duration is not None:
+                duration = container.duration / av.time_base
+            else:
+                duration = None
+            frames = stream.frames or _count_frames(container)
+            width, height = stream.codec_context.width, stream.codec_context.height
+            mime = _video_mime(container.format.name, path)
+    except av.FFmpegError as exc:
+        raise MediaProbeError(f"not a readable video: {exc}") from exc
+    return MediaFacts(mime, width, height, frames, fps, duration)
+
+
+def _video_mime(format_name: str, path: Path) -> str:
+    if "matroska" in format_name:
+        return "video/x-matroska" if path.suffix.lower() == ".mkv" else "video/webm"
+    if "mp4" in format_name:
+        return "video/mp4"
+    return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+
+
+def probe_other(path: Path, file_name: str) -> MediaFacts:
+    """Only the mime type, guessed from the name."""
+    return MediaFacts(mime=mimetypes.guess_type(file_name)[0] or "application/octet-stream")
+
+
+def probe(path: Path, content_type: str, file_name: str) -> MediaFacts:
+    """Probe `path` as the given content type (`image`, `video` or `other`)."""
+    if content_type == "image":
+        return probe_image(path)
+    if content_type == "video":
+        return probe_video(path)
+    return probe_other(path, file_name)

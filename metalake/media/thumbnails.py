@@ -1,0 +1,21 @@
+"""Image thumbnails, made on first request and cached beside the blobs."""
+
+from __future__ import annotations
+
+import io
+from typing import BinaryIO
+
+from PIL import Image, ImageOps
+
+THUMBNAIL_SIZE = 256
+
+
+def make_thumbnail(source: BinaryIO, size: int = THUMBNAIL_SIZE) -> bytes:
+    """A JPEG no larger than `size` x `size`, upright (EXIF orientation applied)."""
+    with Image.open(source) as img:
+        img.draft("RGB", (size, size))
+        img = ImageOps.exif_transpose(img)
+        img.thumbnail((size, size))
+        out = io.BytesIO()
+        img.convert("RGB").save(out, "JPEG", quality=85)
+    return out.getvalue()

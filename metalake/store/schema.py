@@ -1,0 +1,122 @@
+"""The metadata database schema (SQLAlchemy Core), shared by SQLite and PostgreSQL.
+
+Custom metadata lives in a key/value table with typed columns so that equality and range
+queries on one key can use an index on both backends; tags get their own table for the same reason.
+Alembic migrations in `migrations/versions` create and evolve these tables.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+ID = sa.String(24)
+NAME = sa.String(1024)
+TIMESTAMP = sa.DateTime(timezone=True)
+
+collections = sa.Table(
+    "collections",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("name", NAME, nullable=False),
+    sa.Column("content_type", sa.String(8), nullable=False),
+    sa.Column("storage_name", NAME, nullable=False, unique=True),
+    sa.Column("metadata", sa.JSON, nullable=False),
+    sa.Column("tags", sa.JSON, nullable=False),
+    sa.Column("created", TIMESTAMP, nullable=False),
+    sa.Column("modified", TIMESTAMP, nullable=False),
+    sa.UniqueConstraint("name", "content_type", name="uq_collections_name_type"),
+)
+
+items = sa.Table(
+    "items",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("unique_name", NAME, nullable=False, unique=True),
+    sa.Column("file_name", NAME, nullable=False),
+    sa.Column("content_type", sa.String(8), nullable=False),
+    sa.Column("collection_id", ID, sa.ForeignKey("collections.id"), nullable=False),
+    sa.Column("bucket", sa.String(255), nullable=False),
+    sa.Column("storage_key", NAME, nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("mime", sa.String(255), nullable=False),
+    sa.Column("width", sa.Integer),
+    sa.Column("height", sa.Integer),
+    sa.Column("frame_count", sa.Integer),
+    sa.Column("fps", sa.Float),
+    sa.Column("duration", sa.Float),
+    sa.Column("upload_job_id", ID),
+    sa.Column("created", TIMESTAMP, nullable=False),
+    sa.Column("modified", TIMESTAMP, nullable=False),
+    sa.Column("trashed_at", TIMESTAMP),
+    sa.UniqueConstraint("bucket", "storage_key", name="uq_items_bucket_key"),
+)
+sa.Index("ix_items_collection_file", items.c.collection_id, items.c.file_name)
+sa.Index("ix_items_type_modified", items.c.content_type, items.c.modified)
+
+collection_items = sa.Table(
+    "collection_items",
+    metadata,
+    sa.Column("collection_id", ID, sa.ForeignKey("collections.id"), primary_key=True),
+    sa.Column("item_id", ID, sa.ForeignKey("items.id"), primary_key=True),
+    sa.Column("added", TIMESTAMP, nullable=False),
+)
+sa.Index("ix_collection_items_item", collection_items.c.item_id)
+
+item_metadata = sa.Table(
+    "item_metadata",
+    metadata,
+    sa.Column("item_id", ID, sa.ForeignKey("items.id"), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("value", sa.JSON, nullable=False),
+    sa.Column("value_text", sa.Text),
+    sa.Column("value_num", sa.Float),
+)
+sa.Index("ix_item_metadata_key_text", item_metadata.c.key, item_metadata.c.value_text)
+sa.Index("ix_item_metadata_key_num", item_metadata.c.key, item_metadata.c.value_num)
+
+item_tags = sa.Table(
+    "item_tags",
+    metadata,
+    sa.Column("item_id", ID, sa.ForeignKey("items.id"), primary_key=True),
+    sa.Column("tag", sa.String(255), primary_key=True),
+)
+sa.Index("ix_item_tags_tag", item_tags.c.tag)
+
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("collection_id", ID),
+    sa.Column("params", sa.JSON, nullable=False),
+    sa.Column("total", sa.Integer, nullable=False),
+    sa.Column("done", sa.Integer, nullable=False),
+    sa.Column("skipped", sa.Integer, nullable=False),
+    sa.Column("failed", sa.Integer, nullable=False),
+    sa.Column("errors", sa.JSON, nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("owner", sa.String(255)),
+    sa.Column("heartbeat", TIMESTAMP),
+    sa.Column("created", TIMESTAMP, nullable=False),
+    sa.Column("started", TIMESTAMP),
+    sa.Column("finished", TIMESTAMP),
+)
+sa.Index("ix_jobs_status", jobs.c.status)
+
+job_files = sa.Table(
+    "job_files",
+    metadata,
+    sa.Column("job_id", ID, sa.ForeignKey("jobs.id"), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("file_name", NAME, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("metadata", sa.JSON),
+    sa.Column("state", sa.String(8), nullable=False),
+    sa.Column("item_id", ID),
+)
+sa.Index("ix_job_files_job_state", job_files.c.job_id, job_files.c.state)
+sa.Index("ix_job_files_job_name", job_files.c.job_id, job_files.c.file_name)

@@ -1,0 +1,52 @@
+"""Dialect-aware INSERT ... ON CONFLICT helpers, the one place the backends differ in writes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+
+def _insert(conn: Connection, table: sa.Table) -> Any:
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def insert_ignore(
+    conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]] | sa.Select
+) -> None:
+    """Insert rows (or the rows of a SELECT), skipping any that collide with an existing key."""
+    stmt = _insert(conn, table)
+    if isinstance(rows, sa.Select):
+        conn.execute(
+            stmt.from_select(list(rows.selected_columns.keys()), rows).on_conflict_do_nothing()
+        )
+    elif rows:
+        conn.execute(stmt.on_conflict_do_nothing(), list(rows))
+
+
+def upsert(
+    conn: Connection,
+    table: sa.Table,
+    rows: Sequence[dict[str, Any]] | sa.Select,
+    keys: Sequence[str],
+) -> None:
+    """Insert rows, replacing the non-key columns of rows whose `keys` already exist."""
+    stmt = _insert(conn, table)
+    if isinstance(rows, sa.Select):
+        names = list(rows.selected_columns.keys())
+        stmt = stmt.from_select(names, rows)
+    else:
+        if not rows:
+            return
+        names = list(rows[0].keys())
+    update = {name: stmt.excluded[name] for name in names if name not in keys}
+    stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_=update)
+    if isinstance(rows, sa.Select):
+        conn.execute(stmt)
+    else:
+        conn.execute(stmt, list(rows))
