@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 DEFAULT_HOME = "metalake-data"
 
 
-def _home(home: str | os.PathLike[str] | None) -> Path:
+def lake_home(home: str | os.PathLike[str] | None) -> Path:
+    """The lake folder: `home`, else `$METALAKE_HOME`, else `./metalake-data`."""
     return Path(home or os.environ.get("METALAKE_HOME") or DEFAULT_HOME)
 
 
@@ -58,7 +59,7 @@ class Client:
                 "`metalake serve`; use Client() for the embedded lake"
             )
         self._lake = open_lakes.acquire(
-            _home(home), database_url or os.environ.get("METALAKE_DATABASE_URL")
+            lake_home(home), database_url or os.environ.get("METALAKE_DATABASE_URL")
         )
         self._transport: Transport = self._lake
         self._show_progress = show_progress

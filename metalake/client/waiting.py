@@ -30,10 +30,11 @@ def wait_for_job(
     deadline = None if timeout is None else time.monotonic() + timeout
     job = get_job(job_id)
     disable = None if show_progress is None else not show_progress
-    with tqdm(total=100.0, unit="%", desc=f"job {job_id}", disable=disable, leave=False) as bar:
+    with tqdm(total=job["total"], unit="file", desc=f"job {job_id}", disable=disable) as bar:
         while True:
-            bar.n = job["progress"]
-            bar.set_postfix(done=job["done"], skipped=job["skipped"], failed=job["failed"])
+            bar.n = job["done"] + job["skipped"] + job["failed"]
+            bar.set_postfix(skipped=job["skipped"], failed=job["failed"], refresh=False)
+            bar.refresh()
             if job["status"] in FINISHED:
                 return job
             if deadline is not None and time.monotonic() >= deadline:

@@ -222,9 +222,10 @@ class UploadJob:
                 continue
             try:
                 stored: _Stored = task.staged.result()
-            except (MetaLakeError, OSError) as exc:
+            except Exception as exc:  # one bad file must not stop the others
                 states[task.seq] = (FAILED, None)
-                errors.append({"file": task.file_name, "reason": str(exc)})
+                reason = str(exc) if isinstance(exc, MetaLakeError | OSError) else repr(exc)
+                errors.append({"file": task.file_name, "reason": reason})
                 continue
             if task.existing is not None:
                 self._blobs.commit(stored.blob, task.existing["storage_key"])

@@ -39,7 +39,6 @@ def probe_image(path: Path) -> MediaFacts:
             width, height = img.size
             orientation = img.getexif().get(EXIF_ORIENTATION, 1)
             mime = Image.MIME.get(img.format or "", "application/octet-stream")
-            img.verify()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise MediaProbeError(f"not a readable image: {exc}") from exc
     if orientation in ROTATED_ORIENTATIONS:

@@ -61,10 +61,10 @@ class Database:
         self.engine = _make_engine(url)
         self.dialect = self.engine.dialect.name
 
-    def migrate(self) -> None:
+    def migrate(self, script_location: Path = MIGRATIONS) -> None:
         """Create the schema on first use and apply any migrations newer than the database."""
         config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
+        config.set_main_option("script_location", str(script_location))
         with self.engine.connect() as conn:
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
