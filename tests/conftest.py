@@ -1,4 +1,4 @@
-"""Shared fixtures: a lake per test on SQLite and, when configured, on a fresh PostgreSQL database."""
+"""Shared fixtures: a lake per test on SQLite and, when configured, on a fresh PostgreSQL."""
 
 from __future__ import annotations
 

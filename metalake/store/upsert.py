@@ -10,6 +10,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 
+def _from_select(rows: sa.Select) -> sa.Select:
+    """SQLite needs a WHERE in INSERT ... SELECT ... ON CONFLICT to parse it unambiguously."""
+    return rows.where(sa.true())
+
+
 def _insert(conn: Connection, table: sa.Table) -> Any:
     if conn.dialect.name == "postgresql":
         return postgresql.insert(table)
@@ -22,9 +27,8 @@ def insert_ignore(
     """Insert rows (or the rows of a SELECT), skipping any that collide with an existing key."""
     stmt = _insert(conn, table)
     if isinstance(rows, sa.Select):
-        conn.execute(
-            stmt.from_select(list(rows.selected_columns.keys()), rows).on_conflict_do_nothing()
-        )
+        names = list(rows.selected_columns.keys())
+        conn.execute(stmt.from_select(names, _from_select(rows)).on_conflict_do_nothing())
     elif rows:
         conn.execute(stmt.on_conflict_do_nothing(), list(rows))
 
@@ -39,7 +43,7 @@ def upsert(
     stmt = _insert(conn, table)
     if isinstance(rows, sa.Select):
         names = list(rows.selected_columns.keys())
-        stmt = stmt.from_select(names, rows)
+        stmt = stmt.from_select(names, _from_select(rows))
     else:
         if not rows:
             return
