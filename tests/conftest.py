@@ -85,3 +85,14 @@ def blob_files(home: Path) -> list[Path]:
     return sorted(
         p for p in root.rglob("*") if p.is_file() and p.relative_to(root).parts[0][0] != "."
     )
+
+
+def table_counts(client: Client) -> dict[str, int]:
+    """Rows in every table of the client's lake: proof that a refused call changed nothing."""
+    from metalake.store.schema import metadata
+
+    with client._lake.db.read() as conn:
+        return {
+            name: conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+            for name, table in metadata.tables.items()
+        }

@@ -14,6 +14,7 @@ from typing import BinaryIO
 
 from metalake.blobs.keys import check_key
 from metalake.errors import StorageError
+from metalake.processes import owner_tag, tag_is_dead
 
 CHUNK = 1 << 20
 TMP_DIR = ".tmp"
@@ -36,13 +37,17 @@ class LocalBlobStore:
         self._tmp = root / TMP_DIR
         self._tmp.mkdir(parents=True, exist_ok=True)
 
+    @staticmethod
+    def _prefix() -> str:
+        return f"{owner_tag()}~"
+
     def path_of(self, key: str) -> Path:
         """The file that holds `key` (checked to stay inside the root)."""
         return self.root / check_key(key)
 
     def stage(self, source: BinaryIO, suffix: str = "") -> StagedBlob:
         """Copy `source` into a temp file while hashing it; `commit` or `discard` it next."""
-        fd, name = tempfile.mkstemp(dir=self._tmp, suffix=suffix)
+        fd, name = tempfile.mkstemp(dir=self._tmp, prefix=self._prefix(), suffix=suffix)
         digest = hashlib.sha256()
         size = 0
         try:
@@ -75,10 +80,10 @@ class LocalBlobStore:
 
     def put_bytes(self, key: str, data: bytes) -> None:
         """Store `data` under `key` atomically."""
-        fd, name = tempfile.mkstemp(dir=self._tmp)
+        target = self.path_of(key)
+        fd, name = tempfile.mkstemp(dir=self._tmp, prefix=self._prefix())
         with os.fdopen(fd, "wb") as out:
             out.write(data)
-        target = self.path_of(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         Path(name).replace(target)
 
@@ -102,10 +107,11 @@ class LocalBlobStore:
         """A `file://` URL of the stored bytes (the embedded stand-in for a signed URL)."""
         return self.path_of(key).resolve().as_uri()
 
-    def clear_stale_temp(self, older_than_s: float = 3600) -> None:
-        """Remove temp files a process that died mid-write left behind (live writers' are young)."""
+    def clear_stale_temp(self, older_than_s: float = 24 * 3600) -> None:
+        """Remove temp files left by writers that died (on this host, or long ago elsewhere)."""
         cutoff = time.time() - older_than_s
         for entry in self._tmp.iterdir():
+            writer = "~".join(entry.name.split("~")[:2])
             with contextlib.suppress(OSError):
-                if entry.stat().st_mtime < cutoff:
+                if tag_is_dead(writer) or entry.stat().st_mtime < cutoff:
                     entry.unlink()

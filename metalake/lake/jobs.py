@@ -8,8 +8,6 @@ their work idempotent, so a resumed job never duplicates what its first run fini
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 import uuid
 from collections.abc import Callable
@@ -23,6 +21,7 @@ from sqlalchemy.engine import RowMapping
 from metalake.errors import JobNotFoundError, MetaLakeError
 from metalake.ids import new_id
 from metalake.lake.clock import iso, utcnow
+from metalake.processes import owner_tag, tag_is_dead
 from metalake.store.database import Database
 from metalake.store.schema import jobs
 
@@ -101,16 +100,6 @@ def load_job(db: Database, job_id: str) -> RowMapping:
     return row
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class JobProgress:
     """What a running handler reports: counts, per-file errors, and a heartbeat on each call."""
 
@@ -149,8 +138,7 @@ class JobRunner:
     def __init__(self, db: Database, handlers: dict[str, Handler]) -> None:
         self._db = db
         self._handlers = handlers
-        self._host = socket.gethostname()
-        self.owner = f"{self._host}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.owner = f"{owner_tag()}~{uuid.uuid4().hex[:8]}"
         self._lock = threading.Lock()
         self._pending = False
         self._thread: threading.Thread | None = None
@@ -183,12 +171,13 @@ class JobRunner:
         if row["status"] == QUEUED:
             return True
         owner = row["owner"] or ""
-        host, _, rest = owner.partition(":")
-        pid = rest.partition(":")[0]
         if owner == self.owner:
             return False
-        if host == self._host and pid.isdigit():
-            return not _pid_alive(int(pid))
+        writer = "~".join(owner.split("~")[:2])
+        if writer == owner_tag():
+            return False
+        if tag_is_dead(writer):
+            return True
         heartbeat = row["heartbeat"]
         if heartbeat is None:
             return True

@@ -1,0 +1,96 @@
+"""Durable jobs: resumed after a crash without duplicates, failures reported, waiting bounded."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from metalake import Client, JobTimeoutError
+from metalake.lake.jobs import RUNNING, new_job_row
+from metalake.store.database import Database, sqlite_url
+from metalake.store.schema import items, jobs
+from tests.conftest import blob_files, table_counts
+from tests.media_factory import make_folder
+
+FILES = 400
+CHILD = """
+import sys
+from metalake import Client
+client = Client(home=sys.argv[1], show_progress=False)
+result = client.upload_files_to_collection(sys.argv[2], "image", "crash")
+print(result["job_id"], flush=True)
+client.wait_for_job_complete(result["job_id"])
+"""
+
+
+def test_a_killed_upload_is_resumed_by_the_next_client(
+    tmp_path: Path, lake_home: Path, database_url: str | None
+):
+    folder = make_folder(tmp_path / "many", FILES)
+    env = {**os.environ, "METALAKE_DATABASE_URL": database_url or ""}
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(lake_home), str(folder)],
+        stdout=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    job_id = child.stdout.readline().strip()
+    db = Database(database_url or sqlite_url(lake_home / "lake.db"))
+    done = 0
+    deadline = time.monotonic() + 60
+    while done == 0 and time.monotonic() < deadline:
+        with db.read() as conn:
+            done = conn.execute(sa.select(jobs.c.done).where(jobs.c.id == job_id)).scalar_one()
+        time.sleep(0.002)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    with db.read() as conn:
+        killed = conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).mappings().one()
+    db.close()
+    assert killed["status"] == RUNNING and 0 < killed["done"] < FILES, dict(killed)
+
+    with Client(home=lake_home, database_url=database_url, show_progress=False) as client:
+        assert client.wait_for_job_complete(job_id, timeout=60)["job_status"] == "COMPLETED"
+        job = client.get_job(job_id)
+        assert (job["done"], job["skipped"], job["failed"]) == (FILES, 0, 0)
+        assert client.get_item_count_from_metalake("image") == FILES
+        assert table_counts(client)["collection_items"] == FILES
+        with client._lake.db.read() as conn:
+            names = conn.execute(sa.select(items.c.unique_name)).scalars().all()
+    assert len(set(names)) == FILES
+    assert len(blob_files(lake_home)) == FILES
+    assert not list((lake_home / "blobs" / ".tmp").iterdir())
+
+
+def test_a_job_owned_by_a_live_process_is_left_to_it(client: Client):
+    row = new_job_row("upload", {}, 1, None)
+    row.update(status=RUNNING, owner=f"{os.getpid()}~{socket.gethostname()}~other")
+    with client._lake.db.write() as conn:
+        conn.execute(jobs.insert().values(**row))
+    client._lake.jobs.wake()
+
+    with pytest.raises(JobTimeoutError, match=r"still running after 0\.3 s"):
+        client.wait_for_job_complete(row["id"], timeout=0.3, poll_interval=0.05)
+    assert client.get_job(row["id"])["status"] == RUNNING
+
+
+def test_a_job_whose_owner_died_is_claimed_and_an_unknown_type_fails_it(client: Client):
+    row = new_job_row("no-such-type", {}, 1, None)
+    row.update(status=RUNNING, owner=f"999999999~{socket.gethostname()}~gone")
+    with client._lake.db.write() as conn:
+        conn.execute(jobs.insert().values(**row))
+    client._lake.jobs.wake()
+
+    assert client.wait_for_job_complete(row["id"], timeout=10) == {
+        "is_success": False,
+        "job_status": "FAILED",
+    }
+    assert "job stopped by an error" in client.get_job(row["id"])["message"]
