@@ -71,7 +71,7 @@ def upload_cases(images: Path, tmp_path: Path) -> list[tuple[dict, type[MetaLake
         (
             {"path": str(images / "img_000.jpg"), "content_type": "video"},
             ContentTypeMismatchError,
-            "is not a video file",
+            "cannot be uploaded as video",
         ),
         (
             {"collection_name": ""},

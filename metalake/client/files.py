@@ -33,7 +33,7 @@ def files_to_upload(path: Path, content_type: str) -> list[Path]:
     if path.is_file():
         if not accepts(content_type, path.name):
             raise ContentTypeMismatchError(
-                f"{path.name} is not a {content_type} file "
+                f"{path.name} cannot be uploaded as {content_type} "
                 f"(accepted extensions: {describe_extensions(content_type)})"
             )
         return [path]

@@ -1,0 +1,5 @@
+"""`python -m metalake` runs the command line."""
+
+from metalake.cli import run
+
+run()
