@@ -1,0 +1,183 @@
+"""Ingest benchmark: upload N 1920x1080 JPEGs into a fresh embedded lake.
+
+Prints files/s, MB/s and peak RSS for the lake, and in the same run times on the same files:
+  floor     a single-threaded loop that copies every file to a temp folder while hashing it
+            (sha256): the least work an upload into a lake can do;
+  fiftyone  FiftyOne's add_images_dir + compute_metadata (registers files in place, no copy:
+            a reference, not the same work), from the separate venv `make bench-deps` builds.
+
+Usage: python bench/ingest.py N [--folder DIR] [--no-fiftyone]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+OUT = ROOT / "out"
+BENCH_PYTHON = ROOT.parent / ".venv-bench" / "bin" / "python"
+CHUNK = 1 << 20
+
+LAKE_CHILD = """
+import json, resource, sys, time
+from metalake import Client
+home, folder = sys.argv[1], sys.argv[2]
+start = time.perf_counter()
+with Client(home=home, show_progress=False) as client:
+    result = client.upload_files_to_collection(folder, "image", "bench")
+    status = client.wait_for_job_complete(result["job_id"])
+    job = client.get_job(result["job_id"])
+seconds = time.perf_counter() - start
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({"seconds": seconds, "rss": rss, "status": status, "done": job["done"]}))
+"""
+
+FIFTYONE_CHILD = """
+import json, resource, sys, time
+import fiftyone as fo
+start = time.perf_counter()
+dataset = fo.Dataset()
+dataset.add_images_dir(sys.argv[1], progress=False)
+dataset.compute_metadata(progress=False)
+seconds = time.perf_counter() - start
+count = len(dataset)
+dataset.delete()
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({"seconds": seconds, "rss": rss, "count": count}))
+"""
+
+
+def _make_jpeg(path: Path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(abs(hash(path.name)) % (1 << 32))
+    y, x = np.mgrid[0:1080, 0:1920]
+    base = np.stack([(x // 8) % 256, (y // 5) % 256, ((x + y) // 12) % 256], axis=-1)
+    noise = rng.integers(0, 48, size=(1080, 1920, 3))
+    Image.fromarray((base + noise).clip(0, 255).astype("uint8")).save(path, quality=90)
+
+
+def generate(n: int) -> Path:
+    """A cached folder of n distinct 1920x1080 JPEGs (made on both cores)."""
+    folder = OUT / f"jpegs_{n}"
+    folder.mkdir(parents=True, exist_ok=True)
+    missing = [folder / f"img_{i:06d}.jpg" for i in range(n)]
+    missing = [p for p in missing if not p.exists()]
+    if missing:
+        print(f"generating {len(missing)} JPEGs in {folder} ...", file=sys.stderr)
+        with ProcessPoolExecutor(os.cpu_count()) as pool:
+            list(pool.map(_make_jpeg, missing, chunksize=16))
+    return folder
+
+
+def warm(files: list[Path]) -> int:
+    """Read every file once so every contender starts from the same page cache; total bytes."""
+    total = 0
+    for path in files:
+        with path.open("rb") as f:
+            while chunk := f.read(CHUNK):
+                total += len(chunk)
+    return total
+
+
+def floor(files: list[Path]) -> float:
+    """Seconds to copy and sha256 every file, one thread, into a temp folder."""
+    target = Path(tempfile.mkdtemp(dir=OUT, prefix="floor_"))
+    start = time.perf_counter()
+    for path in files:
+        digest = hashlib.sha256()
+        with path.open("rb") as src, (target / path.name).open("wb") as dst:
+            while chunk := src.read(CHUNK):
+                digest.update(chunk)
+                dst.write(chunk)
+    seconds = time.perf_counter() - start
+    shutil.rmtree(target)
+    return seconds
+
+
+def run_child(python: str, code: str, *args: str, env: dict[str, str] | None = None) -> dict:
+    done = subprocess.run(
+        [python, "-c", code, *args], capture_output=True, text=True, env=env, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-2000:])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def lake(folder: Path) -> dict:
+    home = Path(tempfile.mkdtemp(dir=OUT, prefix="lake_"))
+    try:
+        return run_child(sys.executable, LAKE_CHILD, str(home), str(folder))
+    finally:
+        shutil.rmtree(home)
+
+
+def fiftyone(folder: Path) -> dict | None:
+    if not BENCH_PYTHON.exists():
+        print("FiftyOne skipped: run `make bench-deps` first", file=sys.stderr)
+        return None
+    db_dir = tempfile.mkdtemp(prefix="fo_db_")
+    env = {
+        **os.environ,
+        "FIFTYONE_DO_NOT_TRACK": "true",
+        "FIFTYONE_DATABASE_VALIDATION": "false",
+        "FIFTYONE_DATABASE_DIR": db_dir,
+    }
+    try:
+        return run_child(str(BENCH_PYTHON), FIFTYONE_CHILD, str(folder), env=env)
+    finally:
+        shutil.rmtree(db_dir, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("n", type=int, help="number of 1920x1080 JPEGs")
+    parser.add_argument("--folder", type=Path, help="use the JPEGs of this folder instead")
+    parser.add_argument("--no-fiftyone", action="store_true")
+    args = parser.parse_args()
+    OUT.mkdir(exist_ok=True)
+    folder = args.folder.resolve() if args.folder else generate(args.n)
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg"))
+    files = files[: args.n]
+    if len(files) < args.n:
+        raise SystemExit(f"{folder} has only {len(files)} JPEGs")
+    if args.folder is None and len(list(folder.iterdir())) != args.n:
+        raise SystemExit(f"{folder} holds more than {args.n} files; pass --folder")
+    total = warm(files)
+    mb = total / 1e6
+    floor_s = floor(files)
+    result = lake(folder)
+    assert result["done"] == len(files), result
+    fo = None if args.no_fiftyone else fiftyone(folder)
+
+    def line(name: str, seconds: float, rss: int | None) -> str:
+        peak = f"{rss / 2**20:8.0f}" if rss else "       -"
+        return f"{name:<34} {seconds:8.2f} {len(files) / seconds:9.0f} {mb / seconds:8.0f} {peak}"
+
+    print(f"{len(files)} files, {mb:.0f} MB, {os.cpu_count()} cores")
+    print(f"{'':<34} {'seconds':>8} {'files/s':>9} {'MB/s':>8} {'RSS MiB':>8}")
+    print(line("floor (copy + sha256, 1 thread)", floor_s, None))
+    print(line("metalake embedded upload", result["seconds"], result["rss"]))
+    if fo:
+        print(line("fiftyone add_images_dir+metadata", fo["seconds"], fo["rss"]))
+    print(f"metalake / floor throughput:    {floor_s / result['seconds']:.2f}x")
+    if fo:
+        print(f"metalake / fiftyone throughput: {fo['seconds'] / result['seconds']:.2f}x")
+    max_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    print(f"largest child peak RSS: {max_rss / 2**20:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
