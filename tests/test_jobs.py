@@ -70,27 +70,50 @@ def test_a_killed_upload_is_resumed_by_the_next_client(
     assert not list((lake_home / "blobs" / ".tmp").iterdir())
 
 
-def test_a_job_owned_by_a_live_process_is_left_to_it(client: Client):
-    row = new_job_row("upload", {}, 1, None)
-    row.update(status=RUNNING, owner=f"{os.getpid()}~{socket.gethostname()}~other")
+def running_job_of(client: Client, job_type: str, pid: int) -> str:
+    """A job row marked running by process `pid` on this host; the worker is then woken."""
+    row = new_job_row(job_type, {}, 1, None)
+    row.update(status=RUNNING, owner=f"{pid}~{socket.gethostname()}~other")
     with client._lake.db.write() as conn:
         conn.execute(jobs.insert().values(**row))
     client._lake.jobs.wake()
+    return row["id"]
+
+
+def test_a_job_owned_by_a_live_process_is_left_to_it(client: Client):
+    job_id = running_job_of(client, "upload", os.getpid())
 
     with pytest.raises(JobTimeoutError, match=r"still running after 0\.3 s"):
-        client.wait_for_job_complete(row["id"], timeout=0.3, poll_interval=0.05)
-    assert client.get_job(row["id"])["status"] == RUNNING
+        client.wait_for_job_complete(job_id, timeout=0.3, poll_interval=0.05)
+    assert client.get_job(job_id)["status"] == RUNNING
 
 
 def test_a_job_whose_owner_died_is_claimed_and_an_unknown_type_fails_it(client: Client):
-    row = new_job_row("no-such-type", {}, 1, None)
-    row.update(status=RUNNING, owner=f"999999999~{socket.gethostname()}~gone")
-    with client._lake.db.write() as conn:
-        conn.execute(jobs.insert().values(**row))
-    client._lake.jobs.wake()
+    job_id = running_job_of(client, "no-such-type", 999999999)
 
-    assert client.wait_for_job_complete(row["id"], timeout=10) == {
+    assert client.wait_for_job_complete(job_id, timeout=10) == {
         "is_success": False,
         "job_status": "FAILED",
     }
-    assert "job stopped by an error" in client.get_job(row["id"])["message"]
+    assert "job stopped by an error" in client.get_job(job_id)["message"]
+
+
+def test_a_script_that_exits_without_waiting_still_finishes_its_job(
+    tmp_path: Path, lake_home: Path
+):
+    folder = make_folder(tmp_path / "few", 30)
+    script = (
+        "import sys\nfrom metalake import Client\n"
+        "print(Client(home=sys.argv[1], show_progress=False)"
+        ".upload_files_to_collection(sys.argv[2], 'image', 'quick')['job_id'])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(lake_home), str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    with Client(home=lake_home, show_progress=False) as client:
+        job = client.get_job(done.stdout.strip())
+        assert (job["status"], job["done"]) == ("completed", 30)

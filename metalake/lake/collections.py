@@ -12,6 +12,7 @@ from metalake.ids import new_id
 from metalake.lake.clock import iso, utcnow
 from metalake.lake.names import storage_name_candidates
 from metalake.store.schema import collection_items, collections
+from metalake.store.upsert import insert_ignore
 
 MAX_NAME_LENGTH = 512
 
@@ -49,31 +50,31 @@ def get_by_id(conn: Connection, collection_id: str) -> RowMapping:
 
 
 def get_or_create(conn: Connection, name: str, content_type: str) -> RowMapping:
-    """The collection of this name and type, created with a free storage name if new."""
-    existing = find_by_name(conn, name, content_type)
-    if existing is not None:
-        return existing
-    taken = set(
-        conn.execute(
-            sa.select(collections.c.storage_name).where(
-                collections.c.storage_name.in_(storage_name_candidates(name))
-            )
-        ).scalars()
+    """The collection of this name and type, created with a free storage name if new.
+
+    Safe against a concurrent creator: inserts skip on conflict and the winner's row is read back.
+    """
+    candidates = storage_name_candidates(name)
+    taken_query = sa.select(collections.c.storage_name).where(
+        collections.c.storage_name.in_(candidates)
     )
-    storage_name = next(c for c in storage_name_candidates(name) if c not in taken)
-    now = utcnow()
-    conn.execute(
-        collections.insert().values(
-            id=new_id(),
-            name=name,
-            content_type=content_type,
-            storage_name=storage_name,
-            metadata={},
-            tags=[],
-            created=now,
-            modified=now,
-        )
-    )
+    for _ in range(3):
+        existing = find_by_name(conn, name, content_type)
+        if existing is not None:
+            return existing
+        taken = set(conn.execute(taken_query).scalars())
+        now = utcnow()
+        row = {
+            "id": new_id(),
+            "name": name,
+            "content_type": content_type,
+            "storage_name": next(c for c in candidates if c not in taken),
+            "metadata": {},
+            "tags": [],
+            "created": now,
+            "modified": now,
+        }
+        insert_ignore(conn, collections, [row])
     return get_by_name(conn, name, content_type)
 
 
