@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from metalake.lake.item_metadata import apply_changes
 from metalake.lake.jobs import Job, JobProgress, new_job_row
 from metalake.lake.metadata import MetadataChange
 from metalake.lake.names import storage_key, unique_name
+from metalake.lake.workers import WorkerPool
 from metalake.media.probe import MediaFacts, probe
 from metalake.store.database import Database
 from metalake.store.schema import collection_items, items, job_files, jobs
@@ -141,7 +142,7 @@ class UploadJob:
         job_change = MetadataChange.from_json(params["metadata"])
         with self._db.read() as conn:
             collection = collections.get_by_id(conn, job.collection_id or "")
-        with ThreadPoolExecutor(self._workers, thread_name_prefix="metalake-ingest") as pool:
+        with WorkerPool(self._workers, "metalake-ingest") as pool:
             previous: list[_Task] | None = None
             for chunk in self._pending_chunks(job.id, job_change):
                 self._plan(chunk, collection, params)
