@@ -137,7 +137,7 @@ class UploadJob:
         self._blobs = blobs
         self._workers = workers or max(2, os.cpu_count() or 2)
 
-    def __call__(self, job: Job, progress: JobProgress) -> str | None:
+    def __call__(self, job: Job, progress: JobProgress) -> None:
         params = job.params
         job_change = MetadataChange.from_json(params["metadata"])
         with self._db.read() as conn:
@@ -156,7 +156,6 @@ class UploadJob:
                 previous = chunk
             if previous is not None:
                 self._commit(job, collection, previous, progress)
-        return None
 
     def _pending_chunks(self, job_id: str, job_change: MetadataChange) -> Iterator[list[_Task]]:
         last = -1

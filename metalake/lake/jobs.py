@@ -44,8 +44,7 @@ class Job:
     collection_id: str | None
 
 
-Handler = Callable[[Job, "JobProgress"], str | None]
-"""A job handler does the work and may return a note to append to the job's message."""
+Handler = Callable[[Job, "JobProgress"], None]
 
 
 def new_job_row(
@@ -211,7 +210,7 @@ class JobRunner:
     def _execute(self, job: Job) -> None:
         progress = JobProgress(self._db, job.id, self.owner)
         try:
-            note = self._handlers[job.type](job, progress)
+            self._handlers[job.type](job, progress)
         except JobLostError:
             log.warning("job %s was taken over by another process; leaving it", job.id)
             return
@@ -222,8 +221,6 @@ class JobRunner:
         row = load_job(self._db, job.id)
         status = FAILED if row["failed"] else COMPLETED
         message = f"{row['done']} done, {row['skipped']} skipped, {row['failed']} failed"
-        if note:
-            message = f"{message}; {note}"
         self._finish(job.id, status, message)
 
     def _finish(self, job_id: str, status: str, message: str) -> None:
