@@ -130,22 +130,22 @@ class Lake:
     def list_items(
         self, content_type: str, collection_id: str | None, page_index: int, page_size: int
     ) -> list[dict[str, Any]]:
-        content_type = self._listing_type(content_type, collection_id)
         with self.db.read() as conn:
-            return records.page(
-                conn, records.listing(content_type, collection_id), page_index, page_size
-            )
+            query = self._listing(conn, content_type, collection_id)
+            return records.page(conn, query, page_index, page_size)
 
     def count_items(self, content_type: str, collection_id: str | None) -> int:
-        content_type = self._listing_type(content_type, collection_id)
         with self.db.read() as conn:
-            return records.count(conn, records.listing(content_type, collection_id))
+            return records.count(conn, self._listing(conn, content_type, collection_id))
 
-    def _listing_type(self, content_type: str | None, collection_id: str | None) -> str:
-        if collection_id is None:
-            return check_content_type(content_type or "")
-        with self.db.read() as conn:
-            return collections.get_by_id(conn, collection_id)["content_type"]
+    @staticmethod
+    def _listing(
+        conn: sa.Connection, content_type: str | None, collection_id: str | None
+    ) -> sa.Select:
+        """Live items of a collection (of its type), or of a type across the lake."""
+        if collection_id is not None:
+            content_type = collections.get_by_id(conn, collection_id)["content_type"]
+        return records.listing(check_content_type(content_type or ""), collection_id)
 
     def download_url(self, file_key: str) -> str:
         """A URL of the stored bytes of a file named by unique name or storage key."""
