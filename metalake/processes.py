@@ -24,7 +24,12 @@ def owner_tag() -> str:
     return f"{os.getpid()}~{HOST}"
 
 
-def tag_is_dead(tag: str) -> bool:
-    """True when the tag names a process on this host that no longer runs."""
-    pid, _, host = tag.partition("~")
+def writer_of(tagged: str) -> str:
+    """The `<pid>~<host>` a longer tagged name (a job owner, a temp file) starts with."""
+    return "~".join(tagged.split("~")[:2])
+
+
+def tag_is_dead(tagged: str) -> bool:
+    """True when the tagged name's writer is a process on this host that no longer runs."""
+    pid, _, host = writer_of(tagged).partition("~")
     return host == HOST and pid.isdigit() and not pid_alive(int(pid))

@@ -111,7 +111,6 @@ class LocalBlobStore:
         """Remove temp files left by writers that died (on this host, or long ago elsewhere)."""
         cutoff = time.time() - older_than_s
         for entry in self._tmp.iterdir():
-            writer = "~".join(entry.name.split("~")[:2])
             with contextlib.suppress(OSError):
-                if tag_is_dead(writer) or entry.stat().st_mtime < cutoff:
+                if tag_is_dead(entry.name) or entry.stat().st_mtime < cutoff:
                     entry.unlink()

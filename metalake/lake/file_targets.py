@@ -14,10 +14,10 @@ from sqlalchemy.engine import Connection
 from metalake.errors import InvalidArgumentError, JobNotFoundError
 from metalake.lake import collections
 from metalake.lake.content_types import check_content_type
+from metalake.lake.names import DEFAULT_BUCKET
 from metalake.store.schema import items, job_files, jobs
 
 KINDS = ("collection", "job", "storage_path", "unique_name")
-DEFAULT_BUCKET = "default"
 BATCH = 500
 
 

@@ -29,7 +29,7 @@ from metalake.lake.content_types import check_content_type
 from metalake.lake.item_metadata import apply_changes
 from metalake.lake.jobs import Job, JobProgress, new_job_row
 from metalake.lake.metadata import MetadataChange
-from metalake.lake.names import storage_key, unique_name
+from metalake.lake.names import DEFAULT_BUCKET, storage_key, unique_name
 from metalake.lake.workers import WorkerPool
 from metalake.media.probe import MediaFacts, probe
 from metalake.store.database import Database
@@ -41,7 +41,6 @@ log = logging.getLogger(__name__)
 UPLOAD = "upload"
 CHUNK = 64
 PENDING, DONE, SKIPPED, FAILED = "pending", "done", "skipped", "failed"
-DEFAULT_BUCKET = "default"
 
 
 @dataclass(frozen=True)
@@ -145,7 +144,7 @@ class UploadJob:
         with WorkerPool(self._workers, "metalake-ingest") as pool:
             previous: list[_Task] | None = None
             for chunk in self._pending_chunks(job.id, job_change):
-                self._plan(chunk, collection, params)
+                self._plan(chunk, collection)
                 for task in chunk:
                     if task.existing is None or params["replace_files"]:
                         task.staged = pool.submit(
@@ -187,7 +186,7 @@ class UploadJob:
                 for r in rows
             ]
 
-    def _plan(self, chunk: list[_Task], collection: RowMapping, params: dict[str, Any]) -> None:
+    def _plan(self, chunk: list[_Task], collection: RowMapping) -> None:
         names = {unique_name(collection["storage_name"], t.file_name): t for t in chunk}
         with self._db.read() as conn:
             found = conn.execute(sa.select(items).where(items.c.unique_name.in_(names))).mappings()

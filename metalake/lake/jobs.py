@@ -20,8 +20,8 @@ from sqlalchemy.engine import RowMapping
 
 from metalake.errors import JobNotFoundError, MetaLakeError
 from metalake.ids import new_id
-from metalake.lake.clock import iso, utcnow
-from metalake.processes import owner_tag, tag_is_dead
+from metalake.lake.clock import as_utc, iso, utcnow
+from metalake.processes import owner_tag, tag_is_dead, writer_of
 from metalake.store.database import Database
 from metalake.store.schema import jobs
 
@@ -102,8 +102,7 @@ def load_job(db: Database, job_id: str) -> RowMapping:
 class JobProgress:
     """What a running handler reports: counts, per-file errors, and a heartbeat on each call."""
 
-    def __init__(self, db: Database, job_id: str, owner: str) -> None:
-        self._db = db
+    def __init__(self, job_id: str, owner: str) -> None:
         self._job_id = job_id
         self._owner = owner
 
@@ -172,17 +171,14 @@ class JobRunner:
         owner = row["owner"] or ""
         if owner == self.owner:
             return False
-        writer = "~".join(owner.split("~")[:2])
-        if writer == owner_tag():
+        if writer_of(owner) == owner_tag():
             return False
-        if tag_is_dead(writer):
+        if tag_is_dead(owner):
             return True
         heartbeat = row["heartbeat"]
         if heartbeat is None:
             return True
-        if heartbeat.tzinfo is None:
-            heartbeat = heartbeat.replace(tzinfo=utcnow().tzinfo)
-        return utcnow() - heartbeat > STALE_AFTER
+        return utcnow() - as_utc(heartbeat) > STALE_AFTER
 
     def _claim_next(self) -> Job | None:
         query = sa.select(jobs).where(jobs.c.status.in_((QUEUED, RUNNING))).order_by(jobs.c.id)
@@ -208,7 +204,7 @@ class JobRunner:
         return None
 
     def _execute(self, job: Job) -> None:
-        progress = JobProgress(self._db, job.id, self.owner)
+        progress = JobProgress(job.id, self.owner)
         try:
             self._handlers[job.type](job, progress)
         except JobLostError:

@@ -160,7 +160,9 @@ class Lake:
         if item["content_type"] != "image":
             raise InvalidArgumentError(f"{unique_name!r} is a {item['content_type']}, not an image")
         key = f"{THUMBNAIL_PREFIX}/{size}/{item['id']}.jpg"
-        if not self.blobs.exists(key):
-            with self.blobs.open(item["storage_key"]) as source:
-                self.blobs.put_bytes(key, make_thumbnail(source, size))
-        return self.blobs.path_of(key).read_bytes()
+        if self.blobs.exists(key):
+            return self.blobs.path_of(key).read_bytes()
+        with self.blobs.open(item["storage_key"]) as source:
+            thumbnail = make_thumbnail(source, size)
+        self.blobs.put_bytes(key, thumbnail)
+        return thumbnail

@@ -6,6 +6,7 @@ import re
 
 from metalake.blobs.keys import check_file_name, check_key
 
+DEFAULT_BUCKET = "default"
 _UNSAFE = re.compile(r"[^A-Za-z0-9\-_ ]")
 
 
