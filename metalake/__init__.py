@@ -2,6 +2,9 @@
 
 from metalake.client import Client, JobTimeoutError
 from metalake.errors import (
+    ApiKeyNotFoundError,
+    AuthenticationError,
+    ChecksumMismatchError,
     CollectionNotFoundError,
     ContentTypeMismatchError,
     InvalidArgumentError,
@@ -12,11 +15,17 @@ from metalake.errors import (
     MetaLakeError,
     NotFoundError,
     NotSupportedError,
+    ServerUnavailableError,
+    SignatureError,
     StorageError,
+    UploadSessionNotFoundError,
 )
 from metalake.media.probe import MediaProbeError
 
 __all__ = [
+    "ApiKeyNotFoundError",
+    "AuthenticationError",
+    "ChecksumMismatchError",
     "Client",
     "CollectionNotFoundError",
     "ContentTypeMismatchError",
@@ -30,6 +39,9 @@ __all__ = [
     "MetaLakeError",
     "NotFoundError",
     "NotSupportedError",
+    "ServerUnavailableError",
+    "SignatureError",
     "StorageError",
+    "UploadSessionNotFoundError",
 ]
 __version__ = "0.1.0"

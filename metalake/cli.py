@@ -1,17 +1,23 @@
-"""`metalake`: the command line of the lake (`serve`, `upload`, `job`, `info`)."""
+"""`metalake`: the command line of the lake (`serve`, `keys`, `upload`, `job`, `info`)."""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
+import uvicorn
 
-from metalake.client.client import Client, lake_home
+from metalake.client.client import Client
 from metalake.errors import MetaLakeError
+from metalake.lake.keys import create_key, list_keys, revoke_key
+from metalake.lake.lake import lake_database
+from metalake.settings import DEFAULT_PORT, lake_home
+from metalake.store.database import Database
 
 log = logging.getLogger("metalake")
 
@@ -44,37 +50,119 @@ def _meta(pairs: tuple[str, ...]) -> dict[str, Any]:
     help="Lake folder (default $METALAKE_HOME or ./metalake-data).",
 )
 @click.option("--database-url", envvar="METALAKE_DATABASE_URL", help="Metadata database URL.")
+@click.option(
+    "--storage",
+    envvar="METALAKE_STORAGE",
+    help="Object store: s3://bucket/prefix (default: the lake folder's blobs/).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log what the lake does.")
 @click.pass_context
-def main(ctx: click.Context, home: Path | None, database_url: str | None, verbose: bool) -> None:
-    """MetaLake: a self-hosted data lake for computer-vision data."""
+def main(
+    ctx: click.Context,
+    home: Path | None,
+    database_url: str | None,
+    storage: str | None,
+    verbose: bool,
+) -> None:
+    """MetaLake: a self-hosted data lake for computer-vision data.
+
+    Commands work on the lake folder directly, or on a server when METALAKE_URL (with
+    METALAKE_API_KEY and METALAKE_SECRET) is set.
+    """
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    ctx.obj = {"home": lake_home(home), "database_url": database_url}
+    ctx.obj = {"home": lake_home(home), "database_url": database_url, "storage": storage}
 
 
 def _client(ctx: click.Context) -> Client:
-    return Client(home=ctx.obj["home"], database_url=ctx.obj["database_url"], show_progress=True)
+    return Client(
+        home=ctx.obj["home"],
+        database_url=ctx.obj["database_url"],
+        storage=ctx.obj["storage"],
+        show_progress=True,
+    )
+
+
+def _database(ctx: click.Context) -> Database:
+    return lake_database(ctx.obj["home"], ctx.obj["database_url"])
 
 
 @main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
 @click.pass_context
-def serve(ctx: click.Context) -> None:
-    """Open the lake (creating it if needed) and say where it is.
-
-    The HTTP server arrives with the next release; until then use the SDK's embedded
-    `Client()` or this command line on the same folder.
-    """
-    with _client(ctx) as client:
-        images = client.get_item_count_from_metalake("image")
-        videos = client.get_item_count_from_metalake("video")
-        others = client.get_item_count_from_metalake("other")
+def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
+    """Serve the lake over HTTP: the REST API, signed URLs, /docs and /healthz."""
     home = ctx.obj["home"].resolve()
-    click.echo(f"MetaLake is ready in {home} ({images} images, {videos} videos, {others} other).")
-    click.echo("Use it with `from metalake import Client; Client()` or `metalake upload ...`.")
-    click.echo("The HTTP server (`metalake serve` on a port) arrives with the next release.")
+    with _database(ctx) as db:
+        keys = [k for k in list_keys(db) if not k["revoked"]]
+    os.environ["METALAKE_HOME"] = str(home)
+    for name, value in (
+        ("METALAKE_DATABASE_URL", ctx.obj["database_url"]),
+        ("METALAKE_STORAGE", ctx.obj["storage"]),
+    ):
+        if value:
+            os.environ[name] = value
+    where = ctx.obj["storage"] or str(home / "blobs")
+    click.echo(f"MetaLake serves {home} (bytes in {where}) on http://{host}:{port}")
+    click.echo(f"API docs: http://{host}:{port}/docs")
+    if not keys:
+        click.echo("No API keys yet: create one with `metalake keys create --name NAME`.")
+    logging.getLogger("metalake").setLevel(logging.INFO)
+    uvicorn.run(
+        "metalake.server.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+        log_level="warning",
+    )
+
+
+@main.group()
+def keys() -> None:
+    """Create, list and revoke API keys of the lake."""
+
+
+@keys.command("create")
+@click.option("--name", required=True, help="Who or what the key is for.")
+@click.pass_context
+def keys_create(ctx: click.Context, name: str) -> None:
+    """Create a key; its secret is printed once and never stored."""
+    with _database(ctx) as db:
+        key = create_key(db, name)
+    click.echo(f"key:    {key.key}")
+    click.echo(f"secret: {key.secret}")
+    click.echo("Keep the secret now: only its salted hash is stored.", err=True)
+
+
+@keys.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print the keys as JSON.")
+@click.pass_context
+def keys_list(ctx: click.Context, as_json: bool) -> None:
+    """List keys with their names and dates (never secrets)."""
+    with _database(ctx) as db:
+        found = list_keys(db)
+    if as_json:
+        click.echo(json.dumps(found, indent=2))
+        return
+    for k in found:
+        state = f"revoked {k['revoked']}" if k["revoked"] else "active"
+        click.echo(f"{k['key']}  {k['name']}  created {k['created']}  {state}")
+
+
+@keys.command("revoke")
+@click.argument("key")
+@click.pass_context
+def keys_revoke(ctx: click.Context, key: str) -> None:
+    """Revoke a key: requests with it fail at once."""
+    with _database(ctx) as db:
+        revoke_key(db, key)
+    click.echo(f"revoked {key}")
 
 
 @main.command()

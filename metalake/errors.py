@@ -11,7 +11,12 @@ wrong and how to fix it::
     ├── NotFoundError               something named does not exist
     │   ├── CollectionNotFoundError
     │   ├── ItemNotFoundError
-    │   └── JobNotFoundError
+    │   ├── JobNotFoundError
+    │   ├── ApiKeyNotFoundError
+    │   └── UploadSessionNotFoundError
+    ├── AuthenticationError         a missing, wrong or revoked API key or secret (HTTP 401)
+    ├── SignatureError              a signed URL that expired or was altered (HTTP 403)
+    ├── ServerUnavailableError      the server could not be reached, after retries
     ├── NotSupportedError           a documented argument this version does not implement yet
     └── StorageError                the object store could not read or write bytes
 """
@@ -49,6 +54,12 @@ class InvalidMetadataFileError(InvalidArgumentError):
     code = "invalid_metadata_file"
 
 
+class ChecksumMismatchError(InvalidArgumentError):
+    """Uploaded bytes do not match the checksum sent with them (sent again by the client)."""
+
+    code = "checksum_mismatch"
+
+
 class NotFoundError(MetaLakeError, LookupError):
     """Something named by the caller does not exist."""
 
@@ -67,6 +78,32 @@ class JobNotFoundError(NotFoundError):
     code = "job_not_found"
 
 
+class ApiKeyNotFoundError(NotFoundError):
+    code = "api_key_not_found"
+
+
+class UploadSessionNotFoundError(NotFoundError):
+    code = "upload_session_not_found"
+
+
+class AuthenticationError(MetaLakeError, PermissionError):
+    """The request carried no API key, or a key and secret that do not match, or a revoked key."""
+
+    code = "unauthenticated"
+
+
+class SignatureError(MetaLakeError, PermissionError):
+    """A signed URL has expired or does not match its signature."""
+
+    code = "bad_signature"
+
+
+class ServerUnavailableError(MetaLakeError, ConnectionError):
+    """The MetaLake server could not be reached or kept failing, after retries."""
+
+    code = "server_unavailable"
+
+
 class NotSupportedError(MetaLakeError, NotImplementedError):
     """A documented argument or feature that this version does not implement yet."""
 
@@ -77,3 +114,14 @@ class StorageError(MetaLakeError, OSError):
     """The object store could not read or write bytes."""
 
     code = "storage_error"
+
+
+def error_class(code: str) -> type[MetaLakeError]:
+    """The exception class with a given `code` (MetaLakeError for unknown codes)."""
+    pending: list[type[MetaLakeError]] = [MetaLakeError]
+    while pending:
+        cls = pending.pop()
+        if cls.code == code:
+            return cls
+        pending.extend(cls.__subclasses__())
+    return MetaLakeError

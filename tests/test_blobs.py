@@ -35,7 +35,7 @@ def test_staged_bytes_are_invisible_until_committed(tmp_path: Path):
     assert not store.exists("col/a.jpg")
     store.commit(staged, "col/a.jpg")
     assert store.path_of("col/a.jpg").read_bytes() == b"hello" * 1000
-    assert not staged.path.exists()
+    assert not Path(staged.token).exists()
 
 
 def test_replacing_a_blob_is_atomic(tmp_path: Path):

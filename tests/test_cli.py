@@ -62,18 +62,6 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, lake_home: Path):
     )
 
 
-def test_serve_opens_the_lake_and_says_where_it_is(images: Path, lake_home: Path):
-    with Client(home=lake_home, show_progress=False) as client:
-        client.wait_for_job_complete(
-            client.upload_files_to_collection(str(images), "image", "c")["job_id"]
-        )
-    done = metalake("serve", home=lake_home)
-    assert done.returncode == 0, done.stderr
-    assert (
-        f"MetaLake is ready in {lake_home.resolve()} (5 images, 0 videos, 0 other)" in done.stdout
-    )
-
-
 def test_job_command_prints_the_record(images: Path, lake_home: Path):
     with Client(home=lake_home, show_progress=False) as client:
         job_id = client.upload_files_to_collection(str(images), "image", "c")["job_id"]

@@ -5,14 +5,15 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from metalake.blobs.keys import check_key
+from metalake.blobs.store import StagedBlob
 from metalake.errors import StorageError
 from metalake.processes import owner_tag, tag_is_dead
 
@@ -20,17 +21,13 @@ CHUNK = 1 << 20
 TMP_DIR = ".tmp"
 
 
-@dataclass(frozen=True)
-class StagedBlob:
-    """Bytes copied into the store's temp area, hashed, and not yet visible under any key."""
-
-    path: Path
-    size: int
-    sha256: str
-
-
 class LocalBlobStore:
-    """Blobs as files under `root`; writes go to a temp file and are renamed into place."""
+    """Blobs as files under `root`; writes go to a temp file and are renamed into place.
+
+    Clients of a server send upload parts to the server itself (`direct_uploads` is False).
+    """
+
+    direct_uploads = False
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -59,7 +56,7 @@ class LocalBlobStore:
         except BaseException:
             Path(name).unlink(missing_ok=True)
             raise
-        return StagedBlob(Path(name), size, digest.hexdigest())
+        return StagedBlob(name, size, digest.hexdigest())
 
     def stage_file(self, source: Path) -> StagedBlob:
         """Stage the bytes of a local file."""
@@ -73,10 +70,35 @@ class LocalBlobStore:
         """Make staged bytes visible under `key`, atomically replacing any previous bytes."""
         target = self.path_of(key)
         target.parent.mkdir(parents=True, exist_ok=True)
-        staged.path.replace(target)
+        Path(staged.token).replace(target)
 
     def discard(self, staged: StagedBlob) -> None:
-        staged.path.unlink(missing_ok=True)
+        Path(staged.token).unlink(missing_ok=True)
+
+    def move(self, source_key: str, key: str) -> None:
+        """Make the bytes of `source_key` visible under `key` (a rename)."""
+        target = self.path_of(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path_of(source_key).replace(target)
+        except FileNotFoundError as exc:
+            raise StorageError(f"no bytes stored under {source_key!r}") from exc
+
+    def write_part(self, key: str, offset: int, data: bytes) -> None:
+        """Write one part of an upload in place at `offset` (parts may arrive in any order)."""
+        path = self.path_of(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            os.pwrite(fd, data, offset)
+        finally:
+            os.close(fd)
+
+    def read_bytes(self, key: str) -> bytes:
+        try:
+            return self.path_of(key).read_bytes()
+        except FileNotFoundError as exc:
+            raise StorageError(f"no bytes stored under {key!r}") from exc
 
     def put_bytes(self, key: str, data: bytes) -> None:
         """Store `data` under `key` atomically."""
@@ -103,8 +125,12 @@ class LocalBlobStore:
     def delete(self, key: str) -> None:
         self.path_of(key).unlink(missing_ok=True)
 
-    def url(self, key: str) -> str:
-        """A `file://` URL of the stored bytes (the embedded stand-in for a signed URL)."""
+    def delete_prefix(self, prefix: str) -> None:
+        """Remove every key under `prefix/`."""
+        shutil.rmtree(self.path_of(prefix), ignore_errors=True)
+
+    def url(self, key: str, expires_in: float) -> str:
+        """A `file://` URL of the stored bytes: the embedded lake's download URL (no expiry)."""
         return self.path_of(key).resolve().as_uri()
 
     def clear_stale_temp(self, older_than_s: float = 24 * 3600) -> None:

@@ -5,16 +5,17 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from pathlib import Path
 from typing import Any
 
 from metalake.client.files import absolute_path, files_to_upload
+from metalake.client.http import HttpTransport
 from metalake.client.transport import Transport, open_lakes
 from metalake.client.waiting import wait_for_job
 from metalake.errors import InvalidArgumentError, NotSupportedError
 from metalake.lake.content_types import check_content_type, from_legacy_code
 from metalake.lake.file_targets import FileTarget
 from metalake.lake.ingest import UploadFile, UploadRequest
+from metalake.lake.lake import Lake
 from metalake.lake.metadata import (
     FileMetadataEntry,
     MetadataChange,
@@ -23,23 +24,22 @@ from metalake.lake.metadata import (
     read_json_file,
 )
 from metalake.media.thumbnails import THUMBNAIL_SIZE
+from metalake.settings import lake_home
 
 log = logging.getLogger(__name__)
-
-DEFAULT_HOME = "metalake-data"
-
-
-def lake_home(home: str | os.PathLike[str] | None) -> Path:
-    """The lake folder: `home`, else `$METALAKE_HOME`, else `./metalake-data`."""
-    return Path(home or os.environ.get("METALAKE_HOME") or DEFAULT_HOME)
 
 
 class Client:
     """A MetaLake client.
 
     `Client()` opens the embedded lake in `$METALAKE_HOME` (default `./metalake-data`): SQLite
-    and a local folder, no server. `home` and `database_url` (or `$METALAKE_DATABASE_URL`, e.g.
-    `postgresql://...`) choose another folder or metadata database.
+    and a local folder, no server. `home`, `database_url` (or `$METALAKE_DATABASE_URL`, e.g.
+    `postgresql://...`) and `storage` (or `$METALAKE_STORAGE`, e.g. `s3://bucket/prefix`) choose
+    another folder, metadata database or object store.
+
+    `Client(url, api_key, secret)` (or `$METALAKE_URL`, `$METALAKE_API_KEY`, `$METALAKE_SECRET`)
+    talks to a `metalake serve` server instead, with the same calls, answers and errors.
+    `part_size` and `parallel_files` tune its uploads (default 16 MiB parts, 8 files at once).
     """
 
     def __init__(
@@ -50,25 +50,39 @@ class Client:
         *,
         home: str | os.PathLike[str] | None = None,
         database_url: str | None = None,
+        storage: str | None = None,
         show_progress: bool | None = None,
+        part_size: int | None = None,
+        parallel_files: int = 8,
     ) -> None:
         url = url or os.environ.get("METALAKE_URL")
-        if url:
-            raise NotSupportedError(
-                f"connecting to a MetaLake server ({url}) is not supported yet: it arrives with "
-                "`metalake serve`; use Client() for the embedded lake"
-            )
-        self._lake = open_lakes.acquire(
-            lake_home(home), database_url or os.environ.get("METALAKE_DATABASE_URL")
-        )
-        self._transport: Transport = self._lake
+        self._lake: Lake | None = None
         self._show_progress = show_progress
+        self._transport: Transport
+        if url:
+            self._transport = HttpTransport(
+                url,
+                api_key or os.environ.get("METALAKE_API_KEY"),
+                secret or os.environ.get("METALAKE_SECRET"),
+                show_progress=show_progress,
+                part_size=part_size,
+                parallel_files=parallel_files,
+            )
+            return
+        self._lake = open_lakes.acquire(
+            lake_home(home),
+            database_url or os.environ.get("METALAKE_DATABASE_URL"),
+            storage or os.environ.get("METALAKE_STORAGE"),
+        )
+        self._transport = self._lake
 
     def close(self) -> None:
-        """Release the lake; the last Client of a lake waits for its running jobs first."""
+        """Release the lake (the last Client of a lake waits for its running jobs first)."""
         if self._lake is not None:
             open_lakes.release(self._lake)
             self._lake = None
+        elif isinstance(self._transport, HttpTransport):
+            self._transport.close()
 
     def __enter__(self) -> Client:
         return self

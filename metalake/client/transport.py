@@ -1,4 +1,4 @@
-"""The seam between the SDK and a lake: in-process today, HTTP with the server.
+"""The seam between the SDK and a lake: in-process (embedded) or HTTP (`HttpTransport`).
 
 `Transport` lists what the Client asks of a lake; `Lake` itself satisfies it, so the embedded
 transport is the lake, shared by every Client in the process that opens the same folder.
@@ -42,12 +42,12 @@ class _OpenLakes:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._lakes: dict[tuple[Path, str | None], tuple[Lake, int]] = {}
+        self._lakes: dict[tuple[Path, str | None, str | None], tuple[Lake, int]] = {}
 
-    def acquire(self, home: Path, database_url: str | None) -> Lake:
-        key = (home.resolve(), database_url)
+    def acquire(self, home: Path, database_url: str | None, storage: str | None) -> Lake:
+        key = (home.resolve(), database_url, storage)
         with self._lock:
-            lake, users = self._lakes.get(key) or (Lake(key[0], database_url), 0)
+            lake, users = self._lakes.get(key) or (Lake(key[0], database_url, storage), 0)
             self._lakes[key] = (lake, users + 1)
             return lake
 

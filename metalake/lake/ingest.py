@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
 from metalake.blobs.keys import check_file_name, check_key
-from metalake.blobs.local import LocalBlobStore, StagedBlob
+from metalake.blobs.store import BlobStore, StagedBlob
 from metalake.errors import InvalidArgumentError, MetaLakeError
 from metalake.ids import new_id
 from metalake.lake import collections
@@ -28,7 +28,7 @@ from metalake.lake.clock import utcnow
 from metalake.lake.content_types import check_content_type
 from metalake.lake.item_metadata import apply_changes
 from metalake.lake.jobs import Job, JobProgress, new_job_row
-from metalake.lake.metadata import MetadataChange
+from metalake.lake.metadata import MetadataChange, parse_metadata_object
 from metalake.lake.names import DEFAULT_BUCKET, storage_key, unique_name
 from metalake.lake.workers import WorkerPool
 from metalake.media.probe import MediaFacts, probe
@@ -43,13 +43,23 @@ CHUNK = 64
 PENDING, DONE, SKIPPED, FAILED = "pending", "done", "skipped", "failed"
 
 
+STAGED = "blob:"
+"""Prefix of a job file's source that names bytes already in the object store (a remote upload)."""
+
+
 @dataclass(frozen=True)
 class UploadFile:
-    """One file of an upload: its name in the collection and where its bytes are now."""
+    """One file of an upload: its name in the collection and where its bytes are now.
+
+    `source` is a local path (embedded) or `blob:<key>` for bytes a client already sent, whose
+    `sha256` the server then knows.
+    """
 
     file_name: str
     source: str
     metadata: MetadataChange = field(default_factory=MetadataChange)
+    size: int | None = None
+    sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -63,8 +73,49 @@ class UploadRequest:
     storage_prefix: str | None = None
 
 
-def start_upload(db: Database, request: UploadRequest) -> dict[str, Any]:
-    """Validate an upload, create its collection and durable job, and return their ids."""
+def request_to_json(request: UploadRequest) -> dict[str, Any]:
+    """The upload as JSON, without the files' sources (they are the sender's business)."""
+    return {
+        "collection_name": request.collection_name,
+        "content_type": request.content_type,
+        "files": [
+            {"file_name": f.file_name, "size": f.size, "metadata": f.metadata.to_object()}
+            for f in request.files
+        ],
+        "metadata": request.metadata.to_object(),
+        "override_metadata": request.override_metadata,
+        "replace_files": request.replace_files,
+        "storage_prefix": request.storage_prefix,
+    }
+
+
+def request_from_json(data: dict[str, Any]) -> UploadRequest:
+    """An upload sent as JSON, with its metadata checked as the SDK checks it."""
+    try:
+        files = [
+            UploadFile(
+                str(f["file_name"]),
+                "",
+                parse_metadata_object(f.get("metadata"), f"files[{i}].metadata"),
+                size=int(f["size"]) if f.get("size") is not None else None,
+            )
+            for i, f in enumerate(data["files"])
+        ]
+        return UploadRequest(
+            collection_name=str(data["collection_name"]),
+            content_type=str(data["content_type"]),
+            files=files,
+            metadata=parse_metadata_object(data.get("metadata"), "meta_data_object"),
+            override_metadata=bool(data.get("override_metadata")),
+            replace_files=bool(data.get("replace_files")),
+            storage_prefix=data.get("storage_prefix"),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidArgumentError(f"malformed upload request: {exc!r}") from exc
+
+
+def check_upload(request: UploadRequest) -> tuple[str, str]:
+    """Check an upload before anything is written: its content type and collection name."""
     content_type = check_content_type(request.content_type)
     name = collections.check_collection_name(request.collection_name)
     if request.storage_prefix:
@@ -77,6 +128,19 @@ def start_upload(db: Database, request: UploadRequest) -> dict[str, Any]:
         if f.file_name in seen:
             raise InvalidArgumentError(f"file name {f.file_name!r} appears twice in one upload")
         seen.add(f.file_name)
+    return content_type, name
+
+
+def start_upload(db: Database, request: UploadRequest) -> dict[str, Any]:
+    """Validate an upload, create its collection and durable job, and return their ids."""
+    check_upload(request)
+    with db.write() as conn:
+        return create_upload_job(conn, request)
+
+
+def create_upload_job(conn: Connection, request: UploadRequest) -> dict[str, Any]:
+    """Create the collection (if new) and the durable job of a checked upload, in `conn`."""
+    content_type, name = check_upload(request)
     params = {
         "content_type": content_type,
         "metadata": request.metadata.to_json(),
@@ -84,26 +148,26 @@ def start_upload(db: Database, request: UploadRequest) -> dict[str, Any]:
         "replace_files": bool(request.replace_files),
         "storage_prefix": (request.storage_prefix or "").strip("/") or None,
     }
-    with db.write() as conn:
-        collection = collections.get_or_create(conn, name, content_type)
-        row = new_job_row(UPLOAD, params, len(request.files), collection["id"])
-        conn.execute(jobs.insert().values(**row))
-        for start in range(0, len(request.files), 5000):
-            batch = request.files[start : start + 5000]
-            conn.execute(
-                job_files.insert(),
-                [
-                    {
-                        "job_id": row["id"],
-                        "seq": start + offset,
-                        "file_name": f.file_name,
-                        "source": f.source,
-                        "metadata": f.metadata.to_json() if not f.metadata.is_empty() else None,
-                        "state": PENDING,
-                    }
-                    for offset, f in enumerate(batch)
-                ],
-            )
+    collection = collections.get_or_create(conn, name, content_type)
+    row = new_job_row(UPLOAD, params, len(request.files), collection["id"])
+    conn.execute(jobs.insert().values(**row))
+    for start in range(0, len(request.files), 5000):
+        batch = request.files[start : start + 5000]
+        conn.execute(
+            job_files.insert(),
+            [
+                {
+                    "job_id": row["id"],
+                    "seq": start + offset,
+                    "file_name": f.file_name,
+                    "source": f.source,
+                    "metadata": f.metadata.to_json() if not f.metadata.is_empty() else None,
+                    "state": PENDING,
+                    "sha256": f.sha256,
+                }
+                for offset, f in enumerate(batch)
+            ],
+        )
     result = {"job_id": row["id"], "collection_id": collection["id"]}
     if len(request.files) == 1:
         result["unique_name"] = unique_name(collection["storage_name"], request.files[0].file_name)
@@ -117,6 +181,7 @@ class _Task:
     seq: int
     file_name: str
     source: str
+    sha256: str | None
     change: MetadataChange
     existing: RowMapping | None = None
     staged: Future | None = None
@@ -126,12 +191,14 @@ class _Task:
 class _Stored:
     blob: StagedBlob
     facts: MediaFacts
+    in_place: bool = False
+    """True if `blob.token` is a key already in the store (a remote upload), moved on commit."""
 
 
 class UploadJob:
     """Runs one upload job (also when resumed after a crash)."""
 
-    def __init__(self, db: Database, blobs: LocalBlobStore, workers: int | None = None) -> None:
+    def __init__(self, db: Database, blobs: BlobStore, workers: int | None = None) -> None:
         self._db = db
         self._blobs = blobs
         self._workers = workers or max(2, os.cpu_count() or 2)
@@ -147,9 +214,7 @@ class UploadJob:
                 self._plan(chunk, collection)
                 for task in chunk:
                     if task.existing is None or params["replace_files"]:
-                        task.staged = pool.submit(
-                            self._stage, task.source, params["content_type"], task.file_name
-                        )
+                        task.staged = pool.submit(self._stage, task, params["content_type"])
                 if previous is not None:
                     self._commit(job, collection, previous, progress)
                 previous = chunk
@@ -161,7 +226,11 @@ class UploadJob:
         while True:
             query = (
                 sa.select(
-                    job_files.c.seq, job_files.c.file_name, job_files.c.source, job_files.c.metadata
+                    job_files.c.seq,
+                    job_files.c.file_name,
+                    job_files.c.source,
+                    job_files.c.sha256,
+                    job_files.c.metadata,
                 )
                 .where(
                     job_files.c.job_id == job_id,
@@ -181,6 +250,7 @@ class UploadJob:
                     r.seq,
                     r.file_name,
                     r.source,
+                    r.sha256,
                     job_change.merged(MetadataChange.from_json(r.metadata)),
                 )
                 for r in rows
@@ -193,14 +263,29 @@ class UploadJob:
             for row in found:
                 names[row["unique_name"]].existing = row
 
-    def _stage(self, source: str, content_type: str, file_name: str) -> _Stored:
-        staged = self._blobs.stage_file(Path(source))
-        try:
-            facts = probe(staged.path, content_type, file_name)
-        except BaseException:
-            self._blobs.discard(staged)
-            raise
-        return _Stored(staged, facts)
+    def _stage(self, task: _Task, content_type: str) -> _Stored:
+        """Probe a file and put its bytes in the store's temp area (or find them there)."""
+        if task.source.startswith(STAGED):
+            key = task.source.removeprefix(STAGED)
+            try:
+                with self._blobs.open(key) as stream:
+                    facts = probe(stream, content_type, task.file_name)
+                    size = stream.seek(0, os.SEEK_END)
+            except BaseException:
+                self._blobs.delete(key)
+                raise
+            return _Stored(StagedBlob(key, size, task.sha256 or ""), facts, in_place=True)
+        if not task.source:
+            raise InvalidArgumentError("its bytes were not sent (the file was expected to exist)")
+        source = Path(task.source)
+        facts = probe(source, content_type, task.file_name)
+        return _Stored(self._blobs.stage_file(source), facts)
+
+    def _store(self, stored: _Stored, key: str) -> None:
+        if stored.in_place:
+            self._blobs.move(stored.blob.token, key)
+        else:
+            self._blobs.commit(stored.blob, key)
 
     def _commit(
         self, job: Job, collection: RowMapping, chunk: list[_Task], progress: JobProgress
@@ -227,14 +312,14 @@ class UploadJob:
                 errors.append({"file": task.file_name, "reason": reason})
                 continue
             if task.existing is not None:
-                self._blobs.commit(stored.blob, task.existing["storage_key"])
+                self._store(stored, task.existing["storage_key"])
                 replaced.append((task.existing["id"], stored))
                 changes.append((task.existing["id"], task.change))
                 states[task.seq] = (DONE, task.existing["id"])
                 continue
             item_id = new_id()
             key = storage_key(params["storage_prefix"], collection["storage_name"], task.file_name)
-            self._blobs.commit(stored.blob, key)
+            self._store(stored, key)
             new_items.append(self._item_row(item_id, key, task, stored, collection, job.id, now))
             changes.append((item_id, task.change))
             states[task.seq] = (DONE, item_id)

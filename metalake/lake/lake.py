@@ -13,7 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from metalake.blobs.local import LocalBlobStore
+from metalake.blobs.store import open_blob_store
 from metalake.errors import InvalidArgumentError
 from metalake.lake import collections, file_targets, records
 from metalake.lake.clock import utcnow
@@ -23,6 +23,8 @@ from metalake.lake.ingest import UPLOAD, UploadJob, UploadRequest, start_upload
 from metalake.lake.item_metadata import apply_change, apply_changes
 from metalake.lake.jobs import JobRunner, job_dict, load_job
 from metalake.lake.metadata import FileMetadataEntry, MetadataChange
+from metalake.lake.signing import DEFAULT_EXPIRY_S, UrlSigner, load_secret
+from metalake.lake.upload_sessions import UploadSessions
 from metalake.media.thumbnails import THUMBNAIL_SIZE, make_thumbnail
 from metalake.store.database import Database, sqlite_url
 from metalake.store.schema import collection_items, items
@@ -31,18 +33,30 @@ from metalake.store.schema import collections as collections_table
 log = logging.getLogger(__name__)
 
 THUMBNAIL_PREFIX = ".thumbnails"
+BLOB_ROUTE = "/blobs"
+MAX_EXPIRY_S = 7 * 24 * 3600
+
+
+def lake_database(home: Path, database_url: str | None = None) -> Database:
+    """The lake's metadata database, migrated to the current schema."""
+    home.mkdir(parents=True, exist_ok=True)
+    db = Database(database_url or sqlite_url(home / "lake.db"))
+    db.migrate()
+    return db
 
 
 class Lake:
     """A data lake in a folder (`home`), optionally with its metadata in another database."""
 
-    def __init__(self, home: Path, database_url: str | None = None) -> None:
+    def __init__(
+        self, home: Path, database_url: str | None = None, storage: str | None = None
+    ) -> None:
         self.home = home
-        home.mkdir(parents=True, exist_ok=True)
-        self.db = Database(database_url or sqlite_url(home / "lake.db"))
-        self.db.migrate()
-        self.blobs = LocalBlobStore(home / "blobs")
+        self.db = lake_database(home, database_url)
+        self.blobs = open_blob_store(storage, home)
         self.blobs.clear_stale_temp()
+        self.signer = UrlSigner(load_secret(home))
+        self.uploads = UploadSessions(self.db, self.blobs, self.signer)
         self.jobs = JobRunner(self.db, {UPLOAD: UploadJob(self.db, self.blobs)})
         self.jobs.wake()
 
@@ -54,6 +68,12 @@ class Lake:
     def upload(self, request: UploadRequest) -> dict[str, Any]:
         """Start an upload job: `job_id`, `collection_id` and, for one file, `unique_name`."""
         result = start_upload(self.db, request)
+        self.jobs.wake()
+        return result
+
+    def complete_upload(self, session_id: str) -> dict[str, Any]:
+        """Start the job of a remote upload whose files have all arrived (see `uploads`)."""
+        result = self.uploads.complete(session_id)
         self.jobs.wake()
         return result
 
@@ -147,11 +167,27 @@ class Lake:
             content_type = collections.get_by_id(conn, collection_id)["content_type"]
         return records.listing(check_content_type(content_type or ""), collection_id)
 
-    def download_url(self, file_key: str) -> str:
-        """A URL of the stored bytes of a file named by unique name or storage key."""
+    def download_url(
+        self, file_key: str, expires_in: float = DEFAULT_EXPIRY_S, served: bool = False
+    ) -> str:
+        """A URL of the bytes of a file named by unique name or storage key.
+
+        The store's own URL (file:// for a local folder, presigned for S3); for a server
+        (`served`) over a local folder, a path of the server's signed `/blobs/` route.
+        """
+        if not 0 < expires_in <= MAX_EXPIRY_S:
+            raise InvalidArgumentError(
+                f"expires_in must be between 1 and {MAX_EXPIRY_S} seconds, not {expires_in}"
+            )
         with self.db.read() as conn:
             item = records.find_item(conn, file_key)
-        return self.blobs.url(item["storage_key"])
+        if served and not self.blobs.direct_uploads:
+            return self.signer.sign("GET", f"{BLOB_ROUTE}/{item['storage_key']}", expires_in)
+        return self.blobs.url(item["storage_key"], expires_in)
+
+    def check_blob_url(self, key: str, expires: str | None, signature: str | None) -> None:
+        """Raise SignatureError unless a `/blobs/` URL was signed by this lake and is current."""
+        self.signer.verify("GET", f"{BLOB_ROUTE}/{key}", expires, signature)
 
     def thumbnail(self, unique_name: str, size: int = THUMBNAIL_SIZE) -> bytes:
         """A JPEG thumbnail of an image, made on first request and cached in the object store."""
@@ -161,7 +197,7 @@ class Lake:
             raise InvalidArgumentError(f"{unique_name!r} is a {item['content_type']}, not an image")
         key = f"{THUMBNAIL_PREFIX}/{size}/{item['id']}.jpg"
         if self.blobs.exists(key):
-            return self.blobs.path_of(key).read_bytes()
+            return self.blobs.read_bytes(key)
         with self.blobs.open(item["storage_key"]) as source:
             thumbnail = make_thumbnail(source, size)
         self.blobs.put_bytes(key, thumbnail)

@@ -37,6 +37,10 @@ class MetadataChange:
     def to_json(self) -> dict[str, Any]:
         return {"fields": self.fields, "tags": list(self.tags)}
 
+    def to_object(self) -> dict[str, Any]:
+        """The metadata object this change was parsed from (`parse_metadata_object` inverse)."""
+        return {**self.fields, "Tags": list(self.tags)} if self.tags else dict(self.fields)
+
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> MetadataChange:
         if not data:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import mimetypes
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import av
 from PIL import Image, UnidentifiedImageError
@@ -32,7 +33,11 @@ class MediaFacts:
     duration: float | None = None
 
 
-def probe_image(path: Path) -> MediaFacts:
+Source = Path | BinaryIO
+"""A file to probe: a path, or a seekable binary stream (e.g. an object in S3)."""
+
+
+def probe_image(path: Source) -> MediaFacts:
     """Width and height as displayed (EXIF orientation applied), and the format's mime type."""
     try:
         with Image.open(path) as img:
@@ -50,14 +55,14 @@ def _count_frames(container: av.container.InputContainer) -> int:
     return sum(1 for packet in container.demux(video=0) if packet.size)
 
 
-def probe_video(path: Path) -> MediaFacts:
+def probe_video(path: Source, file_name: str) -> MediaFacts:
     """Width, height, fps, duration (s) and frame count of the first video stream.
 
     Matroska streams carry no frame count or stream duration, so those are counted from the
     packets and taken from the container.
     """
     try:
-        with av.open(str(path)) as container:
+        with av.open(str(path) if isinstance(path, Path) else path) as container:
             if not container.streams.video:
                 raise MediaProbeError("the file has no video stream")
             stream = container.streams.video[0]
@@ -71,29 +76,29 @@ def probe_video(path: Path) -> MediaFacts:
                 duration = None
             frames = stream.frames or _count_frames(container)
             width, height = stream.codec_context.width, stream.codec_context.height
-            mime = _video_mime(container.format.name, path)
+            mime = _video_mime(container.format.name, file_name)
     except av.FFmpegError as exc:
         raise MediaProbeError(f"not a readable video: {exc}") from exc
     return MediaFacts(mime, width, height, frames, fps, duration)
 
 
-def _video_mime(format_name: str, path: Path) -> str:
+def _video_mime(format_name: str, file_name: str) -> str:
     if "matroska" in format_name:
-        return "video/x-matroska" if path.suffix.lower() == ".mkv" else "video/webm"
+        return "video/x-matroska" if file_name.lower().endswith(".mkv") else "video/webm"
     if "mp4" in format_name:
         return "video/mp4"
-    return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return mimetypes.guess_type(file_name)[0] or "application/octet-stream"
 
 
-def probe_other(path: Path, file_name: str) -> MediaFacts:
+def probe_other(file_name: str) -> MediaFacts:
     """Only the mime type, guessed from the name."""
     return MediaFacts(mime=mimetypes.guess_type(file_name)[0] or "application/octet-stream")
 
 
-def probe(path: Path, content_type: str, file_name: str) -> MediaFacts:
-    """Probe `path` as the given content type (`image`, `video` or `other`)."""
+def probe(source: Source, content_type: str, file_name: str) -> MediaFacts:
+    """Probe `source` as the given content type (`image`, `video` or `other`)."""
     if content_type == "image":
-        return probe_image(path)
+        return probe_image(source)
     if content_type == "video":
-        return probe_video(path)
-    return probe_other(path, file_name)
+        return probe_video(source, file_name)
+    return probe_other(file_name)

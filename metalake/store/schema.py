@@ -117,6 +117,57 @@ job_files = sa.Table(
     sa.Column("metadata", sa.JSON),
     sa.Column("state", sa.String(8), nullable=False),
     sa.Column("item_id", ID),
+    sa.Column("sha256", sa.String(64)),
 )
 sa.Index("ix_job_files_job_state", job_files.c.job_id, job_files.c.state)
 sa.Index("ix_job_files_job_name", job_files.c.job_id, job_files.c.file_name)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("key", sa.String(64), nullable=False, unique=True),
+    sa.Column("salt", sa.String(64), nullable=False),
+    sa.Column("secret_hash", sa.String(64), nullable=False),
+    sa.Column("created", TIMESTAMP, nullable=False),
+    sa.Column("revoked_at", TIMESTAMP),
+)
+
+upload_sessions = sa.Table(
+    "upload_sessions",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("owner_key", sa.String(64)),
+    sa.Column("request", sa.JSON, nullable=False),
+    sa.Column("part_size", sa.BigInteger, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("job_id", ID),
+    sa.Column("created", TIMESTAMP, nullable=False),
+)
+sa.Index("ix_upload_sessions_fingerprint", upload_sessions.c.fingerprint, upload_sessions.c.status)
+
+upload_files = sa.Table(
+    "upload_files",
+    metadata,
+    sa.Column("session_id", ID, sa.ForeignKey("upload_sessions.id"), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("file_name", NAME, nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("metadata", sa.JSON),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("sha256", sa.String(64)),
+    sa.Column("multipart_id", sa.String(1024)),
+)
+
+upload_parts = sa.Table(
+    "upload_parts",
+    metadata,
+    sa.Column("session_id", ID, primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("part", sa.Integer, primary_key=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("etag", sa.String(255), nullable=False),
+    sa.Column("sha256", sa.String(64)),
+)

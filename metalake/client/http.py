@@ -1,0 +1,131 @@
+"""`HttpTransport`: the Transport over HTTP to a MetaLake server, with the same answers and errors.
+
+Requests are retried with back-off (every route is idempotent, uploads included); an error answer
+becomes the exception class the embedded lake would have raised.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from metalake.client.sender import UploadSender
+from metalake.client.wire import raise_for_error, with_retries
+from metalake.lake.file_targets import FileTarget
+from metalake.lake.ingest import UploadRequest
+from metalake.lake.metadata import FileMetadataEntry, MetadataChange
+
+API = "/api/v1"
+
+
+class HttpTransport:
+    """Calls a MetaLake server's REST API with an API key and secret (HTTP Basic)."""
+
+    def __init__(
+        self,
+        url: str,
+        api_key: str | None,
+        secret: str | None,
+        *,
+        show_progress: bool | None = None,
+        part_size: int | None = None,
+        parallel_files: int = 8,
+        retries: int = 5,
+        timeout_s: float = 120.0,
+    ) -> None:
+        self.url = url.rstrip("/")
+        auth = (api_key, secret or "") if api_key else None
+        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+        self._http = httpx.Client(base_url=self.url, auth=auth, timeout=timeout_s, limits=limits)
+        self._retries = retries
+        self._sender = UploadSender(
+            self._call,
+            retries=retries,
+            part_size=part_size,
+            parallel_files=parallel_files,
+            show_progress=show_progress,
+            timeout_s=timeout_s,
+        )
+
+    def close(self) -> None:
+        self._sender.close()
+        self._http.close()
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        raw: bool = False,
+    ) -> Any:
+        if params:
+            params = {k: v for k, v in params.items() if v is not None}
+        response = with_retries(
+            lambda: self._http.request(method, API + path, params=params, json=json),
+            f"{method} {self.url}{API}{path}",
+            self._retries,
+        )
+        raise_for_error(response)
+        return response.content if raw else response.json()
+
+    def upload(self, request: UploadRequest) -> dict[str, Any]:
+        return self._sender.send(request)
+
+    def get_job(self, job_id: str) -> dict[str, Any]:
+        return self._call("GET", f"/jobs/{quote(job_id, safe='')}")
+
+    def update_collection_metadata(
+        self, collection_name: str, content_type: str, change: MetadataChange, apply_to_files: bool
+    ) -> dict[str, Any]:
+        body = {
+            "collection_name": collection_name,
+            "content_type": content_type,
+            "metadata": change.to_object(),
+            "apply_to_files": apply_to_files,
+        }
+        return self._call("POST", "/collections/metadata", json=body)
+
+    def update_files_metadata(
+        self, target: FileTarget, entries: Iterable[FileMetadataEntry]
+    ) -> dict[str, Any]:
+        document = {"files": [{"file": e.file, "metadata": e.change.to_object()} for e in entries]}
+        body = {"target": dataclasses.asdict(target), "document": document}
+        return self._call("POST", "/files/metadata", json=body)
+
+    def collection_id(self, collection_name: str, content_type: str) -> str:
+        params = {"name": collection_name, "content_type": content_type}
+        return self._call("GET", "/collections/by-name", params=params)["collection_id"]
+
+    def collection_details(self, collection_id: str) -> dict[str, Any]:
+        return self._call("GET", f"/collections/{quote(collection_id, safe='')}")
+
+    def file_details(self, unique_name: str) -> dict[str, Any]:
+        return self._call("GET", "/files/details", params={"unique_name": unique_name})
+
+    def list_items(
+        self, content_type: str | None, collection_id: str | None, page_index: int, page_size: int
+    ) -> list[dict[str, Any]]:
+        params = {
+            "content_type": content_type,
+            "collection_id": collection_id,
+            "page_index": page_index,
+            "page_size": page_size,
+        }
+        return self._call("GET", "/items", params=params)
+
+    def count_items(self, content_type: str | None, collection_id: str | None) -> int:
+        params = {"content_type": content_type, "collection_id": collection_id}
+        return self._call("GET", "/items/count", params=params)["count"]
+
+    def download_url(self, file_key: str) -> str:
+        return self._call("GET", "/files/url", params={"file_key": file_key})["url"]
+
+    def thumbnail(self, unique_name: str, size: int) -> bytes:
+        params = {"unique_name": unique_name, "size": size}
+        return self._call("GET", "/files/thumbnail", params=params, raw=True)

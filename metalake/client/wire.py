@@ -1,0 +1,62 @@
+"""HTTP answers to exceptions, and retries with exponential back-off on transient failures.
+
+An error answer of a MetaLake server is `{"error": code, "message": ...}`; the code names the
+exception class the embedded lake would have raised.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+import httpx
+
+from metalake.errors import (
+    MetaLakeError,
+    NotFoundError,
+    ServerUnavailableError,
+    SignatureError,
+    error_class,
+)
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUS = {502, 503, 504}
+
+
+def raise_for_error(response: httpx.Response) -> None:
+    """Raise the MetaLake exception an error response stands for."""
+    if response.status_code < 400:
+        return
+    try:
+        body = response.json()
+        code, message = body["error"], body["message"]
+    except (ValueError, KeyError, TypeError):
+        cls = {403: SignatureError, 404: NotFoundError}.get(response.status_code, MetaLakeError)
+        raise cls(
+            f"{response.request.method} {response.request.url.path} answered "
+            f"{response.status_code}: {response.text[:300]}"
+        ) from None
+    raise error_class(code)(message)
+
+
+def with_retries(
+    send: Callable[[], httpx.Response], what: str, retries: int, backoff_s: float = 0.25
+) -> httpx.Response:
+    """Call `send()` until it answers something other than a network error or a 5xx gateway."""
+    for attempt in range(retries + 1):
+        try:
+            response = send()
+        except httpx.TransportError as exc:
+            problem = f"{type(exc).__name__}: {exc}"
+        else:
+            if response.status_code not in RETRY_STATUS:
+                return response
+            problem = f"HTTP {response.status_code}"
+        if attempt == retries:
+            break
+        delay = min(8.0, backoff_s * 2**attempt)
+        log.warning("%s failed (%s); retrying in %.1f s", what, problem, delay)
+        time.sleep(delay)
+    raise ServerUnavailableError(f"{what} failed {retries + 1} times; last: {problem}")

@@ -1,0 +1,450 @@
+"""Resumable uploads from remote clients: a session per upload, then an ordinary upload job.
+
+A client opens a session with the upload's files and sizes and a fingerprint of the call. The
+answer says, per file, which parts still have to be sent and where to: the server's own signed
+part route (local storage) or presigned S3 URLs (bytes never pass through the server). Each part
+carries a checksum that is verified before it counts. Opening a session again with the same
+fingerprint returns the same session, so a repeated call after an interruption sends only the
+parts that did not arrive. Files that already exist in the collection are never sent.
+Completing the session starts the upload job over the bytes already in the store.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import math
+import re
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, RowMapping
+
+from metalake.blobs.store import BlobStore
+from metalake.errors import (
+    ChecksumMismatchError,
+    InvalidArgumentError,
+    UploadSessionNotFoundError,
+)
+from metalake.ids import new_id
+from metalake.lake import collections
+from metalake.lake.clock import utcnow
+from metalake.lake.ingest import (
+    STAGED,
+    UploadFile,
+    UploadRequest,
+    check_upload,
+    create_upload_job,
+    request_from_json,
+    request_to_json,
+)
+from metalake.lake.metadata import MetadataChange
+from metalake.lake.names import unique_name
+from metalake.lake.signing import UrlSigner
+from metalake.store.database import Database
+from metalake.store.schema import items, jobs, upload_files, upload_parts, upload_sessions
+from metalake.store.upsert import upsert
+
+AWAITING, RECEIVED, SKIP = "awaiting", "received", "skip"
+OPEN, COMPLETED = "open", "completed"
+DEFAULT_PART_SIZE = 16 << 20
+MIN_PART_SIZE = {False: 64 << 10, True: 5 << 20}  # S3 refuses smaller multipart parts
+MAX_PART_SIZE = 1 << 30
+URL_EXPIRY_S = 24 * 3600
+STAGING = ".uploads"
+UPLOAD_ROUTE = "/api/v1/uploads"
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+def part_count(size: int, part_size: int) -> int:
+    return max(1, math.ceil(size / part_size))
+
+
+def _staging_key(session_id: str, seq: int) -> str:
+    return f"{STAGING}/{session_id}/{seq}"
+
+
+class UploadSessions:
+    def __init__(self, db: Database, blobs: BlobStore, signer: UrlSigner) -> None:
+        self._db = db
+        self._blobs = blobs
+        self._signer = signer
+
+    # Opening ------------------------------------------------------------------------------
+
+    def open(
+        self,
+        request: UploadRequest,
+        fingerprint: str,
+        owner_key: str | None,
+        part_size: int = DEFAULT_PART_SIZE,
+    ) -> dict[str, Any]:
+        """The open session with this fingerprint, or a new one: what to send, and where."""
+        content_type, name = check_upload(request)
+        low, high = MIN_PART_SIZE[self._blobs.direct_uploads], MAX_PART_SIZE
+        if not low <= part_size <= high:
+            raise InvalidArgumentError(f"part_size must be between {low} and {high} bytes")
+        if not fingerprint or len(fingerprint) > 64:
+            raise InvalidArgumentError("an upload session needs a fingerprint of 1 to 64 chars")
+        for f in request.files:
+            if f.size is None or f.size < 0:
+                raise InvalidArgumentError(f"file {f.file_name!r} needs its size in bytes")
+        with self._db.write() as conn:
+            session = self._find_open(conn, fingerprint, owner_key)
+            if session is None:
+                session = self._create(
+                    conn, request, fingerprint, owner_key, part_size, (name, content_type)
+                )
+        self._start_multiparts(session)
+        return self._describe(session)
+
+    @staticmethod
+    def _find_open(conn: Connection, fingerprint: str, owner_key: str | None) -> RowMapping | None:
+        owner = (
+            upload_sessions.c.owner_key.is_(None)
+            if owner_key is None
+            else upload_sessions.c.owner_key == owner_key
+        )
+        query = sa.select(upload_sessions).where(
+            upload_sessions.c.fingerprint == fingerprint, upload_sessions.c.status == OPEN, owner
+        )
+        return conn.execute(query).mappings().first()
+
+    @staticmethod
+    def _create(
+        conn: Connection,
+        request: UploadRequest,
+        fingerprint: str,
+        owner_key: str | None,
+        part_size: int,
+        collection_key: tuple[str, str],
+    ) -> RowMapping:
+        existing: set[str] = set()
+        collection = collections.find_by_name(conn, *collection_key)
+        if collection is not None and not request.replace_files:
+            names = [unique_name(collection["storage_name"], f.file_name) for f in request.files]
+            for start in range(0, len(names), 500):
+                found = sa.select(items.c.unique_name).where(
+                    items.c.unique_name.in_(names[start : start + 500])
+                )
+                existing.update(conn.execute(found).scalars())
+        row = {
+            "id": new_id(),
+            "fingerprint": fingerprint,
+            "owner_key": owner_key,
+            "request": request_to_json(request),
+            "part_size": part_size,
+            "status": OPEN,
+            "created": utcnow(),
+        }
+        conn.execute(upload_sessions.insert().values(**row))
+        rows = []
+        for seq, f in enumerate(request.files):
+            skip = collection is not None and (
+                unique_name(collection["storage_name"], f.file_name) in existing
+            )
+            rows.append(
+                {
+                    "session_id": row["id"],
+                    "seq": seq,
+                    "file_name": f.file_name,
+                    "size": f.size,
+                    "metadata": None if f.metadata.is_empty() else f.metadata.to_json(),
+                    "state": SKIP if skip else AWAITING,
+                }
+            )
+        for start in range(0, len(rows), 5000):
+            conn.execute(upload_files.insert(), rows[start : start + 5000])
+        return (
+            conn.execute(sa.select(upload_sessions).where(upload_sessions.c.id == row["id"]))
+            .mappings()
+            .one()
+        )
+
+    def _start_multiparts(self, session: RowMapping) -> None:
+        """Start an S3 multipart upload for every awaited file of more than one part."""
+        if not self._blobs.direct_uploads:
+            return
+        query = sa.select(upload_files).where(
+            upload_files.c.session_id == session["id"],
+            upload_files.c.state == AWAITING,
+            upload_files.c.multipart_id.is_(None),
+            upload_files.c.size > session["part_size"],
+        )
+        with self._db.read() as conn:
+            pending = conn.execute(query).mappings().all()
+        for f in pending:
+            upload_id = self._blobs.start_multipart(_staging_key(session["id"], f["seq"]))
+            with self._db.write() as conn:
+                conn.execute(
+                    upload_files.update()
+                    .where(
+                        upload_files.c.session_id == session["id"],
+                        upload_files.c.seq == f["seq"],
+                        upload_files.c.multipart_id.is_(None),
+                    )
+                    .values(multipart_id=upload_id)
+                )
+
+    def _describe(self, session: RowMapping) -> dict[str, Any]:
+        sid, part_size = session["id"], session["part_size"]
+        with self._db.read() as conn:
+            files = (
+                conn.execute(
+                    sa.select(upload_files)
+                    .where(upload_files.c.session_id == sid)
+                    .order_by(upload_files.c.seq)
+                )
+                .mappings()
+                .all()
+            )
+            received = conn.execute(
+                sa.select(upload_parts.c.seq, upload_parts.c.part, upload_parts.c.etag).where(
+                    upload_parts.c.session_id == sid
+                )
+            ).all()
+        etags = {(r.seq, r.part): r.etag for r in received}
+        described = []
+        for f in files:
+            entry: dict[str, Any] = {
+                "seq": f["seq"],
+                "file_name": f["file_name"],
+                "state": f["state"],
+            }
+            if f["state"] == AWAITING:
+                entry["parts"] = [
+                    {
+                        "part": n,
+                        "offset": (n - 1) * part_size,
+                        "size": min(part_size, f["size"] - (n - 1) * part_size),
+                        "etag": etags.get((f["seq"], n)),
+                        "url": None if (f["seq"], n) in etags else self._part_url(f, n, sid),
+                    }
+                    for n in range(1, part_count(f["size"], part_size) + 1)
+                ]
+            described.append(entry)
+        return {"session_id": sid, "part_size": part_size, "files": described}
+
+    def _part_url(self, f: RowMapping, part: int, session_id: str) -> str:
+        key = _staging_key(session_id, f["seq"])
+        if not self._blobs.direct_uploads:
+            path = f"{UPLOAD_ROUTE}/{session_id}/files/{f['seq']}/parts/{part}"
+            return self._signer.sign("PUT", path, URL_EXPIRY_S)
+        if f["multipart_id"]:
+            return self._blobs.presign_part(key, f["multipart_id"], part, URL_EXPIRY_S)
+        return self._blobs.presign_put(key, URL_EXPIRY_S)
+
+    # Receiving ----------------------------------------------------------------------------
+
+    def check_part_url(
+        self, session_id: str, seq: int, part: int, expires: str | None, signature: str | None
+    ) -> None:
+        path = f"{UPLOAD_ROUTE}/{session_id}/files/{seq}/parts/{part}"
+        self._signer.verify("PUT", path, expires, signature)
+
+    def _file(self, conn: Connection, session_id: str, seq: int) -> tuple[RowMapping, RowMapping]:
+        session = (
+            conn.execute(sa.select(upload_sessions).where(upload_sessions.c.id == session_id))
+            .mappings()
+            .first()
+        )
+        f = (
+            conn.execute(
+                sa.select(upload_files).where(
+                    upload_files.c.session_id == session_id, upload_files.c.seq == seq
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if session is None or f is None:
+            raise UploadSessionNotFoundError(
+                f"no upload session {session_id!r} with file {seq}; open the upload again"
+            )
+        if session["status"] != OPEN:
+            raise InvalidArgumentError(f"upload session {session_id} is already complete")
+        return session, f
+
+    def receive_part(
+        self, session_id: str, seq: int, part: int, data: bytes, content_md5: str | None
+    ) -> dict[str, Any]:
+        """Check one part against its Content-MD5 and write it in place (local storage)."""
+        with self._db.read() as conn:
+            session, f = self._file(conn, session_id, seq)
+        if f["state"] != AWAITING:
+            return {"state": f["state"]}
+        part_size = session["part_size"]
+        parts = part_count(f["size"], part_size)
+        if not 1 <= part <= parts:
+            raise InvalidArgumentError(f"file {seq} has parts 1 to {parts}, not {part}")
+        expected = min(part_size, f["size"] - (part - 1) * part_size)
+        if len(data) != expected:
+            raise InvalidArgumentError(
+                f"part {part} of {f['file_name']!r} must be {expected} bytes, not {len(data)}"
+            )
+        md5 = hashlib.md5(data)
+        _check_md5(md5.digest(), content_md5, f["file_name"], part)
+        sha256 = hashlib.sha256(data).hexdigest()
+        key = _staging_key(session_id, seq)
+        self._blobs.write_part(key, (part - 1) * part_size, data)
+        with self._db.write() as conn:
+            upsert(
+                conn,
+                upload_parts,
+                [
+                    {
+                        "session_id": session_id,
+                        "seq": seq,
+                        "part": part,
+                        "size": len(data),
+                        "etag": md5.hexdigest(),
+                        "sha256": sha256,
+                    }
+                ],
+                ["session_id", "seq", "part"],
+            )
+            state = AWAITING
+            if parts == 1:
+                state = RECEIVED
+                self._mark_received(conn, session_id, seq, sha256)
+        return {"etag": md5.hexdigest(), "state": state}
+
+    @staticmethod
+    def _mark_received(conn: Connection, session_id: str, seq: int, sha256: str) -> None:
+        conn.execute(
+            upload_files.update()
+            .where(upload_files.c.session_id == session_id, upload_files.c.seq == seq)
+            .values(state=RECEIVED, sha256=sha256)
+        )
+
+    def finish_file(
+        self, session_id: str, seq: int, etags: list[str], sha256: str
+    ) -> dict[str, Any]:
+        """Mark a file whose parts were all sent as received, after checking them."""
+        if not SHA256_HEX.fullmatch(sha256 or ""):
+            raise InvalidArgumentError("sha256 must be 64 lowercase hex digits")
+        with self._db.read() as conn:
+            session, f = self._file(conn, session_id, seq)
+            parts = (
+                conn.execute(
+                    sa.select(upload_parts)
+                    .where(upload_parts.c.session_id == session_id, upload_parts.c.seq == seq)
+                    .order_by(upload_parts.c.part)
+                )
+                .mappings()
+                .all()
+            )
+        if f["state"] != AWAITING:
+            return {"state": f["state"]}
+        count = part_count(f["size"], session["part_size"])
+        key = _staging_key(session_id, seq)
+        if self._blobs.direct_uploads:
+            if f["multipart_id"]:
+                if len(etags) != count:
+                    raise InvalidArgumentError(f"file {seq} needs {count} part ETags")
+                self._blobs.complete_multipart(key, f["multipart_id"], etags)
+            actual = self._blobs.size_of(key)
+            if actual != f["size"]:
+                raise ChecksumMismatchError(
+                    f"{f['file_name']!r} arrived with {actual} bytes, not {f['size']}; "
+                    "send it again"
+                )
+        else:
+            missing = sorted(set(range(1, count + 1)) - {p["part"] for p in parts})
+            if missing:
+                raise InvalidArgumentError(f"{f['file_name']!r} still lacks parts {missing}")
+            with self._blobs.open(key) as stream:
+                digest = hashlib.file_digest(stream, "sha256").hexdigest()  # type: ignore[arg-type]
+            if digest != sha256:
+                raise ChecksumMismatchError(
+                    f"{f['file_name']!r} arrived with sha256 {digest}, not {sha256}; send it again"
+                )
+        with self._db.write() as conn:
+            self._mark_received(conn, session_id, seq, sha256)
+        return {"state": RECEIVED}
+
+    # Completing ---------------------------------------------------------------------------
+
+    def complete(self, session_id: str) -> dict[str, Any]:
+        """Start the upload job over the received bytes (once; a repeat returns the same job)."""
+        with self._db.write() as conn:
+            session = (
+                conn.execute(sa.select(upload_sessions).where(upload_sessions.c.id == session_id))
+                .mappings()
+                .first()
+            )
+            if session is None:
+                raise UploadSessionNotFoundError(f"no upload session {session_id!r}")
+            if session["status"] == COMPLETED:
+                return _job_result(conn, session)
+            files = (
+                conn.execute(
+                    sa.select(upload_files)
+                    .where(upload_files.c.session_id == session_id)
+                    .order_by(upload_files.c.seq)
+                )
+                .mappings()
+                .all()
+            )
+            waiting = [f["file_name"] for f in files if f["state"] == AWAITING]
+            if waiting:
+                raise InvalidArgumentError(
+                    f"{len(waiting)} files of the upload were not sent yet, e.g. {waiting[0]!r}"
+                )
+            sent = request_from_json(session["request"])
+            request = UploadRequest(
+                collection_name=sent.collection_name,
+                content_type=sent.content_type,
+                files=[
+                    UploadFile(
+                        f["file_name"],
+                        STAGED + _staging_key(session_id, f["seq"])
+                        if f["state"] == RECEIVED
+                        else "",
+                        MetadataChange.from_json(f["metadata"]),
+                        size=f["size"],
+                        sha256=f["sha256"],
+                    )
+                    for f in files
+                ],
+                metadata=sent.metadata,
+                override_metadata=sent.override_metadata,
+                replace_files=sent.replace_files,
+                storage_prefix=sent.storage_prefix,
+            )
+            result = create_upload_job(conn, request)
+            conn.execute(
+                upload_sessions.update()
+                .where(upload_sessions.c.id == session_id)
+                .values(status=COMPLETED, job_id=result["job_id"])
+            )
+            conn.execute(upload_parts.delete().where(upload_parts.c.session_id == session_id))
+        return result
+
+
+def _check_md5(digest: bytes, content_md5: str | None, file_name: str, part: int) -> None:
+    if not content_md5:
+        raise InvalidArgumentError("every part needs a Content-MD5 header (base64 of its MD5)")
+    try:
+        claimed = base64.b64decode(content_md5, validate=True)
+    except binascii.Error as exc:
+        raise InvalidArgumentError("Content-MD5 must be the base64 of a 16-byte MD5") from exc
+    if claimed != digest:
+        raise ChecksumMismatchError(
+            f"part {part} of {file_name!r} does not match its Content-MD5; send it again"
+        )
+
+
+def _job_result(conn: Connection, session: RowMapping) -> dict[str, Any]:
+    """What completing the session returned the first time."""
+    job_id = session["job_id"]
+    collection_id = conn.execute(
+        sa.select(jobs.c.collection_id).where(jobs.c.id == job_id)
+    ).scalar_one()
+    result = {"job_id": job_id, "collection_id": collection_id}
+    files = session["request"]["files"]
+    if len(files) == 1:
+        collection = collections.get_by_id(conn, collection_id)
+        result["unique_name"] = unique_name(collection["storage_name"], files[0]["file_name"])
+    return result

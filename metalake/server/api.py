@@ -1,0 +1,203 @@
+"""Our REST API (`/api/v1`): each route parses, authorises, calls the Lake and serialises.
+
+Sync routes run on the server's thread pool, as the Lake's calls block on the database.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+
+from metalake.errors import InvalidArgumentError
+from metalake.lake.file_targets import FileTarget
+from metalake.lake.ingest import request_from_json
+from metalake.lake.lake import BLOB_ROUTE, Lake
+from metalake.lake.metadata import parse_file_metadata, parse_metadata_object
+from metalake.lake.signing import DEFAULT_EXPIRY_S
+from metalake.lake.upload_sessions import DEFAULT_PART_SIZE
+from metalake.media.thumbnails import THUMBNAIL_SIZE
+from metalake.server.auth import KeyDep, LakeDep, get_lake
+
+api = APIRouter(prefix="/api/v1")
+signed = APIRouter()
+
+
+class UploadSessionBody(BaseModel):
+    request: dict[str, Any] = Field(description="collection, content type, files with sizes")
+    fingerprint: str = Field(description="same for a repeated call: resumes its session")
+    part_size: int = DEFAULT_PART_SIZE
+
+
+class FinishFileBody(BaseModel):
+    etags: list[str] = []
+    sha256: str
+
+
+class CollectionMetadataBody(BaseModel):
+    collection_name: str
+    content_type: str
+    metadata: dict[str, Any] = {}
+    apply_to_files: bool = True
+
+
+class FileMetadataBody(BaseModel):
+    target: dict[str, str | None]
+    document: dict[str, Any] = Field(description='{"files": [{"file": ..., "metadata": {...}}]}')
+
+
+def _absolute(request: Request, url: str) -> str:
+    """A server-relative signed path made absolute with the URL the client used."""
+    return str(request.base_url).rstrip("/") + url if url.startswith("/") else url
+
+
+# Uploads --------------------------------------------------------------------------------------
+
+
+@api.post("/uploads", tags=["uploads"])
+def open_upload(body: UploadSessionBody, request: Request, lake: LakeDep, key: KeyDep) -> dict:
+    """Open (or resume) a resumable upload: which parts to send, and where."""
+    session = lake.uploads.open(
+        request_from_json(body.request), body.fingerprint, key, body.part_size
+    )
+    for f in session["files"]:
+        for part in f.get("parts", []):
+            if part["url"]:
+                part["url"] = _absolute(request, part["url"])
+    return session
+
+
+@signed.put("/api/v1/uploads/{session_id}/files/{seq}/parts/{part}", tags=["uploads"])
+async def put_part(
+    session_id: str,
+    seq: int,
+    part: int,
+    request: Request,
+    expires: str | None = None,
+    signature: str | None = None,
+    content_md5: Annotated[str | None, Header()] = None,
+) -> dict:
+    """One part of a file (signed URL from `POST /uploads`; Content-MD5 is checked)."""
+    lake: Lake = get_lake(request)
+    lake.uploads.check_part_url(session_id, seq, part, expires, signature)
+    data = await request.body()
+    result = await run_in_threadpool(
+        lake.uploads.receive_part, session_id, seq, part, data, content_md5
+    )
+    return result
+
+
+@api.post("/uploads/{session_id}/files/{seq}/done", tags=["uploads"])
+def finish_file(
+    session_id: str, seq: int, body: FinishFileBody, lake: LakeDep, _key: KeyDep
+) -> dict:
+    """All parts of a file were sent: check it and mark it received."""
+    return lake.uploads.finish_file(session_id, seq, body.etags, body.sha256)
+
+
+@api.post("/uploads/{session_id}/complete", tags=["uploads"])
+def complete_upload(session_id: str, lake: LakeDep, _key: KeyDep) -> dict:
+    """Start the upload job: `job_id`, `collection_id` and, for one file, `unique_name`."""
+    return lake.complete_upload(session_id)
+
+
+# Jobs and metadata ----------------------------------------------------------------------------
+
+
+@api.get("/jobs/{job_id}", tags=["jobs"])
+def get_job(job_id: str, lake: LakeDep, _key: KeyDep) -> dict:
+    return lake.get_job(job_id)
+
+
+@api.post("/collections/metadata", tags=["metadata"])
+def collection_metadata(body: CollectionMetadataBody, lake: LakeDep, _key: KeyDep) -> dict:
+    change = parse_metadata_object(body.metadata, "metadata_obj")
+    return lake.update_collection_metadata(
+        body.collection_name, body.content_type, change, body.apply_to_files
+    )
+
+
+@api.post("/files/metadata", tags=["metadata"])
+def files_metadata(body: FileMetadataBody, lake: LakeDep, _key: KeyDep) -> dict:
+    try:
+        target = FileTarget(**body.target)  # type: ignore[arg-type]
+    except TypeError as exc:
+        raise InvalidArgumentError(f"malformed file target: {exc}") from exc
+    entries = parse_file_metadata(body.document, "the metadata document")
+    return lake.update_files_metadata(target, entries)
+
+
+# Reading back ---------------------------------------------------------------------------------
+
+
+@api.get("/collections/by-name", tags=["collections"])
+def collection_id(name: str, content_type: str, lake: LakeDep, _key: KeyDep) -> dict:
+    return {"collection_id": lake.collection_id(name, content_type)}
+
+
+@api.get("/collections/{collection_id}", tags=["collections"])
+def collection_details(collection_id: str, lake: LakeDep, _key: KeyDep) -> dict:
+    return lake.collection_details(collection_id)
+
+
+@api.get("/files/details", tags=["files"])
+def file_details(unique_name: str, lake: LakeDep, _key: KeyDep) -> dict:
+    return lake.file_details(unique_name)
+
+
+@api.get("/files/url", tags=["files"])
+def download_url(
+    file_key: str,
+    request: Request,
+    lake: LakeDep,
+    _key: KeyDep,
+    expires_in: float = DEFAULT_EXPIRY_S,
+) -> dict:
+    """A URL of the file's bytes that works without credentials until it expires."""
+    url = lake.download_url(file_key, expires_in, served=True)
+    return {"url": _absolute(request, url)}
+
+
+@api.get("/files/thumbnail", tags=["files"])
+def thumbnail(
+    unique_name: str, lake: LakeDep, _key: KeyDep, size: int = THUMBNAIL_SIZE
+) -> Response:
+    return Response(lake.thumbnail(unique_name, size), media_type="image/jpeg")
+
+
+@api.get("/items", tags=["items"])
+def list_items(
+    lake: LakeDep,
+    _key: KeyDep,
+    content_type: str | None = None,
+    collection_id: str | None = None,
+    page_index: int = 0,
+    page_size: int = 20,
+) -> list[dict]:
+    """One page of live items of a collection or of a content type, newest change first."""
+    return lake.list_items(content_type, collection_id, page_index, page_size)
+
+
+@api.get("/items/count", tags=["items"])
+def count_items(
+    lake: LakeDep,
+    _key: KeyDep,
+    content_type: str | None = None,
+    collection_id: str | None = None,
+) -> dict:
+    return {"count": lake.count_items(content_type, collection_id)}
+
+
+@signed.get(BLOB_ROUTE + "/{key:path}", tags=["files"])
+def get_blob(
+    key: str,
+    lake: LakeDep,
+    expires: Annotated[str | None, Query()] = None,
+    signature: Annotated[str | None, Query()] = None,
+) -> FileResponse:
+    """The bytes behind a signed download URL (supports Range; 403 if expired or altered)."""
+    lake.check_blob_url(key, expires, signature)
+    return FileResponse(lake.blobs.path_of(key), filename=key.rsplit("/", 1)[-1])

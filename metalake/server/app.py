@@ -1,0 +1,92 @@
+"""The ASGI app: one Lake per server process, our REST API, health, and signed-URL routes.
+
+`metalake serve` runs it under uvicorn with its settings in `METALAKE_*` variables, so each
+worker process builds the same app (`create_app` is uvicorn's factory).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from metalake import __version__
+from metalake.lake.lake import Lake
+from metalake.server.api import api, signed
+from metalake.server.errors import install_error_handlers
+from metalake.settings import lake_home
+
+log = logging.getLogger("metalake.server")
+
+
+class AccessLog:
+    """Logs method, path, status and time of each request; never query strings or headers,
+    which carry signatures and credentials."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 0
+
+        async def send_logged(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_logged)
+        finally:
+            log.info(
+                "%s %s %d %.1fms",
+                scope["method"],
+                scope["path"],
+                status,
+                1000 * (time.perf_counter() - start),
+            )
+
+
+def create_app(lake: Lake | None = None) -> FastAPI:
+    """The app over `lake`, or over the lake the `METALAKE_*` variables describe."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = lake is None
+        app.state.lake = lake or Lake(
+            lake_home(None),
+            os.environ.get("METALAKE_DATABASE_URL") or None,
+            os.environ.get("METALAKE_STORAGE") or None,
+        )
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.lake.close()
+
+    app = FastAPI(
+        title="MetaLake",
+        version=__version__,
+        description="A self-hosted data lake for computer-vision data.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(api)
+    app.include_router(signed)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict:
+        """Unauthenticated liveness check."""
+        return {"status": "ok", "version": __version__}
+
+    app.add_middleware(AccessLog)
+    return app

@@ -1,0 +1,68 @@
+"""Errors as JSON: `{"error": <stable code>, "message": <what to do>}` with a fitting status.
+
+The remote client turns the code back into the same exception class the embedded lake raises.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from metalake.errors import (
+    AuthenticationError,
+    InvalidArgumentError,
+    MetaLakeError,
+    NotFoundError,
+    NotSupportedError,
+    SignatureError,
+    StorageError,
+)
+
+log = logging.getLogger(__name__)
+
+STATUS = [
+    (AuthenticationError, 401),
+    (SignatureError, 403),
+    (NotFoundError, 404),
+    (InvalidArgumentError, 400),
+    (NotSupportedError, 501),
+    (StorageError, 502),
+    (MetaLakeError, 400),
+]
+HTTP_CODES = {401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
+
+
+def status_of(exc: MetaLakeError) -> int:
+    return next(status for cls, status in STATUS if isinstance(exc, cls))
+
+
+def error_response(status: int, code: str, message: str) -> JSONResponse:
+    headers = {"WWW-Authenticate": 'Basic realm="metalake"'} if status == 401 else None
+    return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(MetaLakeError)
+    async def _metalake_error(_request: Request, exc: MetaLakeError) -> JSONResponse:
+        return error_response(status_of(exc), exc.code, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        return error_response(400, InvalidArgumentError.code, problems)
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+        code = HTTP_CODES.get(exc.status_code, "http_error")
+        return error_response(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error", exc_info=exc)
+        return error_response(500, "internal_error", f"the server failed: {exc!r}")

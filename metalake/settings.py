@@ -1,0 +1,14 @@
+"""Where a lake lives when nobody says: the `METALAKE_*` environment variables and defaults."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEFAULT_HOME = "metalake-data"
+DEFAULT_PORT = 8642
+
+
+def lake_home(home: str | os.PathLike[str] | None) -> Path:
+    """The lake folder: `home`, else `$METALAKE_HOME`, else `./metalake-data`."""
+    return Path(home or os.environ.get("METALAKE_HOME") or DEFAULT_HOME)
