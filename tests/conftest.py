@@ -1,17 +1,24 @@
-"""Shared fixtures: a lake per test on SQLite and, when configured, on a fresh PostgreSQL."""
+"""Shared fixtures: a lake per test, embedded (SQLite or a fresh PostgreSQL) or behind a real
+`metalake serve` process on a free 127.0.0.1 port, so SDK tests run the same calls both ways."""
 
 from __future__ import annotations
 
 import os
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from metalake import Client
+from metalake.lake.lake import lake_database
+from metalake.store.database import Database
+from metalake.store.schema import metadata
 from tests.media_factory import make_folder
+from tests.servers import Server, serve
 
 PG_ENV = "METALAKE_TEST_DATABASE_URL"
 PG_SKIP = (
@@ -58,9 +65,39 @@ def lake_home(tmp_path: Path) -> Path:
     return tmp_path / "lake"
 
 
+@dataclass
+class LakeUnderTest:
+    """One lake as a test sees it: where it lives and, if served, how to reach its server."""
+
+    home: Path
+    database_url: str | None = None
+    server: Server | None = None
+
+    def client(self, **options: Any) -> Client:
+        options.setdefault("show_progress", False)
+        if self.server is not None:
+            return Client(self.server.url, self.server.key, self.server.secret, **options)
+        return Client(home=self.home, database_url=self.database_url, **options)
+
+    def database(self) -> Database:
+        return lake_database(self.home, self.database_url)
+
+
+@pytest.fixture(params=["embedded-sqlite", "embedded-postgresql", "remote-sqlite"])
+def lake(request: pytest.FixtureRequest, lake_home: Path) -> Iterator[LakeUnderTest]:
+    """The lake of an SDK test: embedded on SQLite or PostgreSQL, or served over HTTP."""
+    mode, backend = request.param.split("-")
+    database_url = None if backend == "sqlite" else request.getfixturevalue("postgres_url")
+    if mode == "embedded":
+        yield LakeUnderTest(lake_home, database_url)
+        return
+    with serve(lake_home, database_url) as server:
+        yield LakeUnderTest(lake_home, database_url, server)
+
+
 @pytest.fixture
-def client(lake_home: Path, database_url: str | None) -> Iterator[Client]:
-    with Client(home=lake_home, database_url=database_url, show_progress=False) as c:
+def client(lake: LakeUnderTest) -> Iterator[Client]:
+    with lake.client() as c:
         yield c
 
 
@@ -87,11 +124,9 @@ def blob_files(home: Path) -> list[Path]:
     )
 
 
-def table_counts(client: Client) -> dict[str, int]:
-    """Rows in every table of the client's lake: proof that a refused call changed nothing."""
-    from metalake.store.schema import metadata
-
-    with client._lake.db.read() as conn:
+def table_counts(lake: LakeUnderTest) -> dict[str, int]:
+    """Rows in every table of a lake: proof that a refused call changed nothing."""
+    with lake.database() as db, db.read() as conn:
         return {
             name: conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
             for name, table in metadata.tables.items()

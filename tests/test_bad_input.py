@@ -18,18 +18,18 @@ from metalake import (
     MetaLakeError,
 )
 from metalake.lake.ingest import UploadFile, UploadRequest
-from tests.conftest import blob_files, table_counts, upload_and_wait
+from tests.conftest import LakeUnderTest, blob_files, table_counts, upload_and_wait
 
 
 @pytest.fixture
-def seeded(client: Client, images: Path, lake_home: Path) -> dict:
+def seeded(client: Client, images: Path, lake: LakeUnderTest) -> dict:
     """A lake with one collection, and a snapshot of its rows and blobs to compare against."""
     upload_and_wait(client, str(images), "image", "col", {"Site": "A"})
-    return {"rows": table_counts(client), "blobs": blob_files(lake_home)}
+    return {"rows": table_counts(lake), "blobs": blob_files(lake.home), "lake": lake}
 
 
 def assert_unchanged(client: Client, lake_home: Path, seeded: dict) -> None:
-    assert table_counts(client) == seeded["rows"]
+    assert table_counts(seeded["lake"]) == seeded["rows"]
     assert blob_files(lake_home) == seeded["blobs"]
     assert client.get_file_details("col_img_000.jpg")["metadata"] == {"Site": "A"}
 
@@ -148,7 +148,7 @@ def test_lake_refuses_unsafe_file_names_before_creating_anything(
 ):
     request = UploadRequest("new", "image", [UploadFile(file_name, str(images / "img_000.jpg"))])
     with pytest.raises(InvalidPathError, match=message):
-        client._lake.upload(request)
+        client._transport.upload(request)
     assert_unchanged(client, lake_home, seeded)
 
 
@@ -160,7 +160,7 @@ def test_duplicate_names_in_one_upload_are_refused(
         "new", "image", [UploadFile("a.jpg", source), UploadFile("a.jpg", source)]
     )
     with pytest.raises(InvalidArgumentError, match="appears twice"):
-        client._lake.upload(request)
+        client._transport.upload(request)
     assert_unchanged(client, lake_home, seeded)
 
 

@@ -6,11 +6,12 @@ import io
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+import httpx
 import pytest
 from PIL import Image
 
 from metalake import Client, CollectionNotFoundError, InvalidArgumentError, ItemNotFoundError
-from tests.conftest import upload_and_wait
+from tests.conftest import LakeUnderTest, upload_and_wait
 from tests.media_factory import make_folder, make_video
 
 
@@ -58,13 +59,24 @@ def test_bad_pages_are_refused(client: Client, page_index, page_size):
         client.get_item_list_from_datalake("image", page_index, page_size)
 
 
-def test_downloadable_url_by_unique_name_or_storage_key(client: Client, images: Path):
+def fetch(url: str) -> bytes:
+    """The bytes behind a download URL: a file:// URL (embedded) or a signed HTTP URL."""
+    if urlparse(url).scheme == "file":
+        return Path(unquote(urlparse(url).path)).read_bytes()
+    response = httpx.get(url)
+    assert response.status_code == 200, response.text
+    return response.content
+
+
+def test_downloadable_url_by_unique_name_or_storage_key(
+    client: Client, lake: LakeUnderTest, images: Path
+):
     upload_and_wait(client, str(images), "image", "my col")
 
     url = client.get_downloadable_url("my col_img_001.jpg")
-    assert urlparse(url).scheme == "file"
-    assert Path(unquote(urlparse(url).path)).read_bytes() == (images / "img_001.jpg").read_bytes()
-    assert client.get_downloadable_url("my col/img_001.jpg") == url
+    assert urlparse(url).scheme == ("http" if lake.server else "file")
+    assert fetch(url) == (images / "img_001.jpg").read_bytes()
+    assert fetch(client.get_downloadable_url("my col/img_001.jpg")) == fetch(url)
     with pytest.raises(ItemNotFoundError):
         client.get_downloadable_url("nope.jpg")
 

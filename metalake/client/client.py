@@ -16,6 +16,7 @@ from metalake.lake.content_types import check_content_type, from_legacy_code
 from metalake.lake.file_targets import FileTarget
 from metalake.lake.ingest import UploadFile, UploadRequest
 from metalake.lake.lake import Lake
+from metalake.lake.records import check_page
 from metalake.lake.metadata import (
     FileMetadataEntry,
     MetadataChange,
@@ -283,6 +284,7 @@ class Client:
         self, collection_id: str, page_index: int = 0, page_size: int = 20
     ) -> list[dict[str, Any]]:
         """One page of a collection's files, most recently changed first."""
+        check_page(page_index, page_size)
         return self._transport.list_items(None, collection_id, page_index, page_size)
 
     def get_item_count_from_collection(self, collection_id: str) -> int:
@@ -292,6 +294,7 @@ class Client:
         self, item_type: str, page_index: int = 0, page_size: int = 20
     ) -> list[dict[str, Any]]:
         """One page of the lake's files of a type, most recently changed first."""
+        check_page(page_index, page_size)
         return self._transport.list_items(item_type, None, page_index, page_size)
 
     def get_item_count_from_metalake(self, item_type: str) -> int:
