@@ -16,7 +16,6 @@ from metalake.lake.content_types import check_content_type, from_legacy_code
 from metalake.lake.file_targets import FileTarget
 from metalake.lake.ingest import UploadFile, UploadRequest
 from metalake.lake.lake import Lake
-from metalake.lake.records import check_page
 from metalake.lake.metadata import (
     FileMetadataEntry,
     MetadataChange,
@@ -24,6 +23,7 @@ from metalake.lake.metadata import (
     parse_metadata_object,
     read_json_file,
 )
+from metalake.lake.records import check_page
 from metalake.media.thumbnails import THUMBNAIL_SIZE
 from metalake.settings import lake_home
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import os
 import threading
 from collections.abc import Callable
@@ -23,9 +24,11 @@ import httpx
 from tqdm import tqdm
 
 from metalake.client.wire import raise_for_error, with_retries
-from metalake.errors import MetaLakeError
+from metalake.errors import ChecksumMismatchError, MetaLakeError
 from metalake.lake.ingest import UploadFile, UploadRequest, request_to_json
 from metalake.lake.upload_sessions import DEFAULT_PART_SIZE
+
+log = logging.getLogger(__name__)
 
 Call = Callable[..., Any]
 AWAITING = "awaiting"
@@ -135,13 +138,21 @@ class UploadSender:
         advance(0, True)
 
     def _put_part(self, url: str, data: bytes, file_name: str) -> tuple[str, str]:
+        """PUT one part with its Content-MD5; a part damaged in transit is sent again."""
         md5 = base64.b64encode(hashlib.md5(data).digest()).decode()
-        response = with_retries(
-            lambda: self._parts.put(url, content=data, headers={"Content-MD5": md5}),
-            f"sending {file_name!r}",
-            self._retries,
-        )
-        raise_for_error(response)
+        for attempt in range(self._retries + 1):
+            response = with_retries(
+                lambda: self._parts.put(url, content=data, headers={"Content-MD5": md5}),
+                f"sending {file_name!r}",
+                self._retries,
+            )
+            try:
+                raise_for_error(response)
+                break
+            except ChecksumMismatchError:
+                if attempt == self._retries:
+                    raise
+                log.warning("a part of %r arrived damaged; sending it again", file_name)
         if "application/json" in response.headers.get("content-type", ""):
             answer = response.json()
             return answer["etag"], answer["state"]

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import httpx
 
 from metalake.errors import (
+    ChecksumMismatchError,
     MetaLakeError,
     NotFoundError,
     ServerUnavailableError,
@@ -33,7 +34,10 @@ def raise_for_error(response: httpx.Response) -> None:
         body = response.json()
         code, message = body["error"], body["message"]
     except (ValueError, KeyError, TypeError):
+        # Not our server's answer: S3's XML, or a proxy's page.
         cls = {403: SignatureError, 404: NotFoundError}.get(response.status_code, MetaLakeError)
+        if "<Code>BadDigest</Code>" in response.text:
+            cls = ChecksumMismatchError
         raise cls(
             f"{response.request.method} {response.request.url.path} answered "
             f"{response.status_code}: {response.text[:300]}"

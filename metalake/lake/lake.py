@@ -23,9 +23,10 @@ from metalake.lake.ingest import UPLOAD, UploadJob, UploadRequest, start_upload
 from metalake.lake.item_metadata import apply_change, apply_changes
 from metalake.lake.jobs import JobRunner, job_dict, load_job
 from metalake.lake.metadata import FileMetadataEntry, MetadataChange
-from metalake.lake.signing import DEFAULT_EXPIRY_S, UrlSigner, load_secret
+from metalake.lake.signing import UrlSigner, load_secret
 from metalake.lake.upload_sessions import UploadSessions
 from metalake.media.thumbnails import THUMBNAIL_SIZE, make_thumbnail
+from metalake.settings import url_expiry_s
 from metalake.store.database import Database, sqlite_url
 from metalake.store.schema import collection_items, items
 from metalake.store.schema import collections as collections_table
@@ -56,6 +57,7 @@ class Lake:
         self.blobs = open_blob_store(storage, home)
         self.blobs.clear_stale_temp()
         self.signer = UrlSigner(load_secret(home))
+        self.url_expiry_s = url_expiry_s()
         self.uploads = UploadSessions(self.db, self.blobs, self.signer)
         self.jobs = JobRunner(self.db, {UPLOAD: UploadJob(self.db, self.blobs)})
         self.jobs.wake()
@@ -168,13 +170,15 @@ class Lake:
         return records.listing(check_content_type(content_type or ""), collection_id)
 
     def download_url(
-        self, file_key: str, expires_in: float = DEFAULT_EXPIRY_S, served: bool = False
+        self, file_key: str, expires_in: float | None = None, served: bool = False
     ) -> str:
         """A URL of the bytes of a file named by unique name or storage key.
 
         The store's own URL (file:// for a local folder, presigned for S3); for a server
         (`served`) over a local folder, a path of the server's signed `/blobs/` route.
+        It works for `expires_in` seconds (default `$METALAKE_URL_EXPIRY`, one hour).
         """
+        expires_in = self.url_expiry_s if expires_in is None else expires_in
         if not 0 < expires_in <= MAX_EXPIRY_S:
             raise InvalidArgumentError(
                 f"expires_in must be between 1 and {MAX_EXPIRY_S} seconds, not {expires_in}"

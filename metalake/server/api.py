@@ -17,7 +17,6 @@ from metalake.lake.file_targets import FileTarget
 from metalake.lake.ingest import request_from_json
 from metalake.lake.lake import BLOB_ROUTE, Lake
 from metalake.lake.metadata import parse_file_metadata, parse_metadata_object
-from metalake.lake.signing import DEFAULT_EXPIRY_S
 from metalake.lake.upload_sessions import DEFAULT_PART_SIZE
 from metalake.media.thumbnails import THUMBNAIL_SIZE
 from metalake.server.auth import KeyDep, LakeDep, get_lake
@@ -154,9 +153,10 @@ def download_url(
     request: Request,
     lake: LakeDep,
     _key: KeyDep,
-    expires_in: float = DEFAULT_EXPIRY_S,
+    expires_in: float | None = None,
 ) -> dict:
-    """A URL of the file's bytes that works without credentials until it expires."""
+    """A URL of the file's bytes that works without credentials until it expires
+    (`expires_in` seconds; default the server's `METALAKE_URL_EXPIRY`, one hour)."""
     url = lake.download_url(file_key, expires_in, served=True)
     return {"url": _absolute(request, url)}
 
