@@ -96,6 +96,13 @@ def lake(request: pytest.FixtureRequest, lake_home: Path) -> Iterator[LakeUnderT
 
 
 @pytest.fixture
+def embedded_client(lake_home: Path, database_url: str | None) -> Iterator[Client]:
+    """A client of an embedded lake, for tests of the lake's own machinery (jobs, store)."""
+    with Client(home=lake_home, database_url=database_url, show_progress=False) as c:
+        yield c
+
+
+@pytest.fixture
 def client(lake: LakeUnderTest) -> Iterator[Client]:
     with lake.client() as c:
         yield c

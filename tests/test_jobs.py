@@ -17,7 +17,7 @@ from metalake import Client, JobTimeoutError
 from metalake.lake.jobs import RUNNING, new_job_row
 from metalake.store.database import Database, sqlite_url
 from metalake.store.schema import items, jobs
-from tests.conftest import blob_files, table_counts
+from tests.conftest import LakeUnderTest, blob_files, table_counts
 from tests.media_factory import make_folder
 
 FILES = 400
@@ -29,6 +29,12 @@ result = client.upload_files_to_collection(sys.argv[2], "image", "crash")
 print(result["job_id"], flush=True)
 client.wait_for_job_complete(result["job_id"])
 """
+
+
+@pytest.fixture
+def client(embedded_client: Client) -> Client:
+    """These tests reach into the lake's machinery, so they run embedded only."""
+    return embedded_client
 
 
 def test_a_killed_upload_is_resumed_by_the_next_client(
@@ -62,7 +68,7 @@ def test_a_killed_upload_is_resumed_by_the_next_client(
         job = client.get_job(job_id)
         assert (job["done"], job["skipped"], job["failed"]) == (FILES, 0, 0)
         assert client.get_item_count_from_metalake("image") == FILES
-        assert table_counts(client)["collection_items"] == FILES
+        assert table_counts(LakeUnderTest(lake_home, database_url))["collection_items"] == FILES
         with client._lake.db.read() as conn:
             names = conn.execute(sa.select(items.c.unique_name)).scalars().all()
     assert len(set(names)) == FILES

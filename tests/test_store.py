@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from metalake import Client
@@ -23,6 +24,12 @@ def upgrade() -> None:
     with op.batch_alter_table("items") as batch:
         batch.add_column(sa.Column("note", sa.Text, nullable=True))
 """
+
+
+@pytest.fixture
+def client(embedded_client: Client) -> Client:
+    """These tests reach into the lake's machinery, so they run embedded only."""
+    return embedded_client
 
 
 def test_sqlite_lake_is_created_on_first_use_in_wal_mode(lake_home: Path):

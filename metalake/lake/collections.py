@@ -94,3 +94,10 @@ def collection_dict(conn: Connection, row: RowMapping) -> dict[str, Any]:
         "created": iso(row["created"]),
         "modified": iso(row["modified"]),
     }
+
+
+def lock(conn: Connection, collection_id: str) -> None:
+    """Hold the collection's row lock until the transaction ends (SQLite: writers are serial)."""
+    conn.execute(
+        sa.select(collections.c.id).where(collections.c.id == collection_id).with_for_update()
+    )

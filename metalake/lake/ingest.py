@@ -187,6 +187,14 @@ class _Task:
     staged: Future | None = None
 
 
+def _outcome(staged: Future) -> _Stored | Exception:
+    """What staging a file gave: its stored bytes, or the error that stopped it."""
+    try:
+        return staged.result()
+    except Exception as exc:
+        return exc
+
+
 @dataclass(frozen=True)
 class _Stored:
     blob: StagedBlob
@@ -290,40 +298,62 @@ class UploadJob:
     def _commit(
         self, job: Job, collection: RowMapping, chunk: list[_Task], progress: JobProgress
     ) -> None:
+        """Register a chunk in one transaction that holds the collection's lock.
+
+        Names are checked again under the lock and bytes are moved to their keys only by the
+        upload that registers them, so concurrent uploads of one name neither duplicate an
+        item nor leave it with another upload's bytes.
+        """
         params = job.params
         now = utcnow()
+        outcomes = {t.seq: _outcome(t.staged) for t in chunk if t.staged is not None}
         new_items: list[dict[str, Any]] = []
         replaced: list[tuple[str, _Stored]] = []
         changes: list[tuple[str, MetadataChange]] = []
         states: dict[int, tuple[str, str | None]] = {}
         errors: list[dict[str, str]] = []
-        for task in chunk:
-            if task.staged is None:
-                assert task.existing is not None
-                states[task.seq] = (SKIPPED, task.existing["id"])
-                if params["override_metadata"]:
-                    changes.append((task.existing["id"], task.change))
-                continue
-            try:
-                stored: _Stored = task.staged.result()
-            except Exception as exc:  # one bad file must not stop the others
-                states[task.seq] = (FAILED, None)
-                reason = str(exc) if isinstance(exc, MetaLakeError | OSError) else repr(exc)
-                errors.append({"file": task.file_name, "reason": reason})
-                continue
-            if task.existing is not None:
-                self._store(stored, task.existing["storage_key"])
-                replaced.append((task.existing["id"], stored))
-                changes.append((task.existing["id"], task.change))
-                states[task.seq] = (DONE, task.existing["id"])
-                continue
-            item_id = new_id()
-            key = storage_key(params["storage_prefix"], collection["storage_name"], task.file_name)
-            self._store(stored, key)
-            new_items.append(self._item_row(item_id, key, task, stored, collection, job.id, now))
-            changes.append((item_id, task.change))
-            states[task.seq] = (DONE, item_id)
         with self._db.write() as conn:
+            collections.lock(conn, collection["id"])
+            taken = self._registered(conn, collection, [t for t in chunk if t.seq in outcomes])
+            for task in chunk:
+                existing = task.existing or taken.get(task.file_name)
+                if task.seq not in outcomes:
+                    assert existing is not None
+                    states[task.seq] = (SKIPPED, existing["id"])
+                    if params["override_metadata"]:
+                        changes.append((existing["id"], task.change))
+                    continue
+                stored = outcomes[task.seq]
+                if isinstance(stored, Exception):  # one bad file must not stop the others
+                    states[task.seq] = (FAILED, None)
+                    reason = (
+                        str(stored) if isinstance(stored, MetaLakeError | OSError) else repr(stored)
+                    )
+                    errors.append({"file": task.file_name, "reason": reason})
+                    continue
+                if existing is not None and not params["replace_files"]:
+                    # Another upload registered this name after we planned: its file stands.
+                    self._discard(stored)
+                    states[task.seq] = (SKIPPED, existing["id"])
+                    if params["override_metadata"]:
+                        changes.append((existing["id"], task.change))
+                    continue
+                if existing is not None:
+                    self._store(stored, existing["storage_key"])
+                    replaced.append((existing["id"], stored))
+                    changes.append((existing["id"], task.change))
+                    states[task.seq] = (DONE, existing["id"])
+                    continue
+                item_id = new_id()
+                key = storage_key(
+                    params["storage_prefix"], collection["storage_name"], task.file_name
+                )
+                self._store(stored, key)
+                new_items.append(
+                    self._item_row(item_id, key, task, stored, collection, job.id, now)
+                )
+                changes.append((item_id, task.change))
+                states[task.seq] = (DONE, item_id)
             self._register(conn, collection, new_items, replaced, now)
             apply_changes(conn, changes)
             for seq, (state, item_id) in states.items():
@@ -340,6 +370,23 @@ class UploadJob:
                 failed=counts.count(FAILED),
                 errors=errors,
             )
+
+    @staticmethod
+    def _registered(
+        conn: Connection, collection: RowMapping, chunk: list[_Task]
+    ) -> dict[str, RowMapping]:
+        """The items that exist now under the chunk's names, by file name."""
+        names = {unique_name(collection["storage_name"], t.file_name): t.file_name for t in chunk}
+        if not names:
+            return {}
+        found = conn.execute(sa.select(items).where(items.c.unique_name.in_(names))).mappings()
+        return {names[row["unique_name"]]: row for row in found}
+
+    def _discard(self, stored: _Stored) -> None:
+        if stored.in_place:
+            self._blobs.delete(stored.blob.token)
+        else:
+            self._blobs.discard(stored.blob)
 
     @staticmethod
     def _item_row(

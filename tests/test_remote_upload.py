@@ -1,0 +1,197 @@
+"""Uploads over HTTP: parts checked by checksum, resumed after a kill, safe with 4 clients."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from metalake import Client, InvalidArgumentError
+from metalake.lake.ingest import UploadFile, UploadRequest, request_to_json
+from metalake.lake.lake import lake_database
+from metalake.store.schema import items, upload_parts
+from tests.conftest import LakeUnderTest, blob_files, upload_and_wait
+from tests.media_factory import make_folder
+from tests.servers import Server, serve
+
+SMALL_PART = 64 << 10
+
+
+@pytest.fixture
+def server(lake_home: Path) -> Iterator[Server]:
+    with serve(lake_home) as s:
+        yield s
+
+
+def remote(server: Server, **options: object) -> Client:
+    return Client(server.url, server.key, server.secret, show_progress=False, **options)
+
+
+def part_puts(server: Server) -> int:
+    """Parts the server has received so far (its access log has one line per PUT)."""
+    return sum(
+        " PUT /api/v1/uploads/" in line and " 200 " in line
+        for line in server.log.read_text().splitlines()
+    )
+
+
+def random_file(path: Path, size: int, seed: int = 0) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(hashlib.shake_256(str(seed).encode()).digest(size))
+    return path
+
+
+def test_a_file_of_many_parts_arrives_whole(server: Server, tmp_path: Path, lake_home: Path):
+    source = random_file(tmp_path / "big" / "blob.bin", 5 * SMALL_PART + 123)
+    with remote(server, part_size=SMALL_PART) as client:
+        upload_and_wait(client, str(source), "other", "parts")
+        details = client.get_file_details("parts_blob.bin")
+        assert details["sha256"] == hashlib.sha256(source.read_bytes()).hexdigest()
+        assert httpx.get(client.get_downloadable_url("parts_blob.bin")).content == (
+            source.read_bytes()
+        )
+    assert part_puts(server) == 6
+    assert [p.name for p in blob_files(lake_home)] == ["blob.bin"]
+
+
+def _open_session(server: Server, files: list[tuple[str, int]]) -> dict:
+    request = UploadRequest(
+        "damaged", "other", [UploadFile(name, "", size=size) for name, size in files]
+    )
+    answer = httpx.post(
+        f"{server.url}/api/v1/uploads",
+        json={"request": request_to_json(request), "fingerprint": "f" * 64},
+        auth=(server.key, server.secret),
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def test_a_damaged_or_unchecked_part_is_refused(server: Server, lake_home: Path):
+    data = b"x" * 1000
+    session = _open_session(server, [("a.bin", len(data))])
+    url = session["files"][0]["parts"][0]["url"]
+    wrong = base64.b64encode(hashlib.md5(b"y" * 1000).digest()).decode()
+    answer = httpx.put(url, content=data, headers={"Content-MD5": wrong})
+    assert answer.status_code == 400 and answer.json()["error"] == "checksum_mismatch"
+    answer = httpx.put(url, content=data)
+    assert answer.status_code == 400 and "Content-MD5" in answer.json()["message"]
+    with lake_database(lake_home) as db, db.read() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(upload_parts)).scalar() == 0
+    right = base64.b64encode(hashlib.md5(data).digest()).decode()
+    answer = httpx.put(url + "0", content=data, headers={"Content-MD5": right})
+    assert answer.status_code == 403
+    assert httpx.put(url, content=data, headers={"Content-MD5": right}).json()["state"] == (
+        "received"
+    )
+
+
+def test_completing_before_every_file_arrived_is_refused(server: Server):
+    session = _open_session(server, [("a.bin", 10), ("b.bin", 10)])
+    with remote(server) as client, pytest.raises(InvalidArgumentError, match="not sent yet"):
+        client._transport._call("POST", f"/uploads/{session['session_id']}/complete")
+
+
+CHILD = """
+import sys
+from metalake import Client
+client = Client(sys.argv[1], sys.argv[2], sys.argv[3], part_size=65536, parallel_files=1,
+                show_progress=False)
+client.upload_files_to_collection(sys.argv[4], "other", "resumed")
+"""
+
+
+def test_an_interrupted_upload_resumes_without_sending_finished_parts_again(
+    server: Server, tmp_path: Path, lake_home: Path
+):
+    folder = tmp_path / "many"
+    sources = [random_file(folder / f"f{i:02d}.bin", 3 * SMALL_PART, seed=i) for i in range(30)]
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, server.url, server.key, server.secret, str(folder)],
+    )
+    deadline = time.monotonic() + 60
+    while part_puts(server) < 20 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    child.kill()
+    child.wait()
+    with lake_database(lake_home) as db, db.read() as conn:
+        arrived = conn.execute(sa.select(sa.func.count()).select_from(upload_parts)).scalar()
+    assert 20 <= arrived < 90, "the child was meant to die half-way"
+    before = part_puts(server)
+    with remote(server, part_size=SMALL_PART) as client:
+        upload_and_wait(client, str(folder), "other", "resumed")
+        assert client.get_item_count_from_collection(
+            client.get_collection_id_by_name("resumed", "other")
+        ) == len(sources)
+        for source in sources:
+            details = client.get_file_details(f"resumed_{source.name}")
+            assert details["sha256"] == hashlib.sha256(source.read_bytes()).hexdigest()
+    assert part_puts(server) - before == 90 - arrived
+    assert len(blob_files(lake_home)) == len(sources)
+
+
+def test_repeating_a_finished_upload_sends_nothing(server: Server, images: Path):
+    with remote(server) as client:
+        upload_and_wait(client, str(images), "image", "twice")
+        sent = part_puts(server)
+        result = upload_and_wait(client, str(images), "image", "twice")
+        assert client.get_job(result["job_id"])["skipped"] == 5
+    assert part_puts(server) == sent
+
+
+@pytest.fixture(params=["embedded-postgresql", "remote-sqlite", "remote-postgresql"])
+def shared_lake(request: pytest.FixtureRequest, lake_home: Path) -> Iterator[LakeUnderTest]:
+    mode, backend = request.param.split("-")
+    database_url = None if backend == "sqlite" else request.getfixturevalue("postgres_url")
+    if mode == "embedded":
+        yield LakeUnderTest(lake_home, database_url)
+        return
+    with serve(lake_home, database_url, workers=2) as server:
+        yield LakeUnderTest(lake_home, database_url, server)
+
+
+def test_four_clients_uploading_to_one_collection_neither_lose_nor_duplicate(
+    shared_lake: LakeUnderTest, tmp_path: Path
+):
+    # Client k uploads images 10k .. 10k+19: each name is sent by one or two clients.
+    folders = []
+    for k in range(4):
+        folder = make_folder(tmp_path / f"all_{k}", 10 * k + 20)
+        for path in sorted(folder.iterdir())[: 10 * k]:
+            path.unlink()
+        folders.append(folder)
+    expected = {p.name: p.read_bytes() for f in folders for p in f.iterdir()}
+    env_home = shared_lake.home
+    failures: list[BaseException] = []
+
+    def upload(folder: Path) -> None:
+        try:
+            with shared_lake.client() as client:
+                upload_and_wait(client, str(folder), "image", "shared")
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=upload, args=(f,)) for f in folders]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures, failures
+    with shared_lake.database() as db, db.read() as conn:
+        rows = conn.execute(sa.select(items.c.file_name, items.c.sha256)).all()
+    assert sorted(r.file_name for r in rows) == sorted(expected)
+    for row in rows:
+        stored = (env_home / "blobs" / "shared" / row.file_name).read_bytes()
+        assert hashlib.sha256(stored).hexdigest() == row.sha256
+        assert stored == expected[row.file_name]
+    assert len(blob_files(env_home)) == len(expected)
+    assert not list((env_home / "blobs" / ".tmp").iterdir())
