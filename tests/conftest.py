@@ -18,7 +18,7 @@ from metalake.lake.lake import lake_database
 from metalake.store.database import Database
 from metalake.store.schema import metadata
 from tests.media_factory import make_folder
-from tests.servers import Server, serve
+from tests.servers import S3Server, Server, seaweedfs, serve
 
 PG_ENV = "METALAKE_TEST_DATABASE_URL"
 PG_SKIP = (
@@ -138,3 +138,24 @@ def table_counts(lake: LakeUnderTest) -> dict[str, int]:
             name: conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
             for name, table in metadata.tables.items()
         }
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """One real SeaweedFS S3 server for the test session (it checks signatures and expiry)."""
+    with seaweedfs(tmp_path_factory.mktemp("seaweedfs")) as server:
+        yield server
+
+
+@pytest.fixture
+def s3(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> S3Server:
+    """The S3 server, with this process's AWS settings pointing at it."""
+    for name, value in s3_server.env.items():
+        monkeypatch.setenv(name, value)
+    return s3_server
+
+
+@pytest.fixture
+def s3_storage(s3: S3Server) -> str:
+    """A storage URL of a fresh bucket and prefix for one test."""
+    return f"s3://lake-{uuid.uuid4().hex[:12]}/blobs"
