@@ -6,7 +6,11 @@ Prints files/s, MB/s and peak RSS for the lake, and in the same run times on the
   fiftyone  FiftyOne's add_images_dir + compute_metadata (registers files in place, no copy:
             a reference, not the same work), from the separate venv `make bench-deps` builds.
 
-Usage: python bench/ingest.py N [--folder DIR] [--no-fiftyone]
+With --remote it also uploads the same files through a `metalake serve` process on loopback
+(client and server peak RSS reported); with --storage s3 both the embedded and the served lake
+keep their bytes in a SeaweedFS S3 server started for the run.
+
+Usage: python bench/ingest.py N [--folder DIR] [--no-fiftyone] [--remote] [--storage s3]
 """
 
 from __future__ import annotations
@@ -22,7 +26,11 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.servers import seaweedfs, serve
 
 ROOT = Path(__file__).resolve().parent
 OUT = ROOT / "out"
@@ -33,9 +41,9 @@ UNIQUE_IMAGES = 2000
 LAKE_CHILD = """
 import json, resource, sys, time
 from metalake import Client
-home, folder = sys.argv[1], sys.argv[2]
+where, folder = json.loads(sys.argv[1]), sys.argv[2]
 start = time.perf_counter()
-with Client(home=home, show_progress=False) as client:
+with Client(**where, show_progress=False) as client:
     result = client.upload_files_to_collection(folder, "image", "bench")
     status = client.wait_for_job_complete(result["job_id"])
     job = client.get_job(result["job_id"])
@@ -128,12 +136,37 @@ def run_child(python: str, code: str, *args: str, env: dict[str, str] | None = N
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def lake(folder: Path) -> dict:
+def lake(folder: Path, storage: str | None, env: dict[str, str]) -> dict:
+    """Upload into a fresh embedded lake in a child process."""
     home = Path(tempfile.mkdtemp(dir=OUT, prefix="lake_"))
+    where = {"home": str(home), "storage": storage}
     try:
-        return run_child(sys.executable, LAKE_CHILD, str(home), str(folder))
+        return run_child(
+            sys.executable, LAKE_CHILD, json.dumps(where), str(folder), env={**os.environ, **env}
+        )
     finally:
         shutil.rmtree(home)
+
+
+def served_lake(folder: Path, storage: str | None, env: dict[str, str]) -> dict:
+    """Upload through a `metalake serve` process on loopback; adds the server's peak RSS."""
+    home = Path(tempfile.mkdtemp(dir=OUT, prefix="served_"))
+    try:
+        with serve(home, storage=storage, env=env) as server:
+            where = {"url": server.url, "api_key": server.key, "secret": server.secret}
+            result = run_child(sys.executable, LAKE_CHILD, json.dumps(where), str(folder))
+            result["server_rss"] = peak_rss(server.process.pid)
+        return result
+    finally:
+        shutil.rmtree(home)
+
+
+def peak_rss(pid: int) -> int:
+    """A running process's peak resident set (VmHWM), in bytes."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0
 
 
 def fiftyone(folder: Path) -> dict | None:
@@ -158,6 +191,8 @@ def main() -> None:
     parser.add_argument("n", type=int, help="number of 1920x1080 JPEGs")
     parser.add_argument("--folder", type=Path, help="use the JPEGs of this folder instead")
     parser.add_argument("--no-fiftyone", action="store_true")
+    parser.add_argument("--remote", action="store_true", help="also upload through a server")
+    parser.add_argument("--storage", choices=["local", "s3"], default="local")
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
     folder = args.folder.resolve() if args.folder else generate(args.n)
@@ -170,8 +205,19 @@ def main() -> None:
     total = warm(files)
     mb = total / 1e6
     floor_s = floor(files)
-    result = lake(folder)
-    assert result["done"] == len(files), result
+    with ExitStack() as stack:
+        storage, env = None, {}
+        if args.storage == "s3":
+            s3_dir = Path(tempfile.mkdtemp(dir=OUT, prefix="s3_"))
+            stack.callback(shutil.rmtree, s3_dir, True)
+            env = stack.enter_context(seaweedfs(s3_dir)).env
+            storage = "s3://bench-embedded/blobs"
+        result = lake(folder, storage, env)
+        assert result["done"] == len(files), result
+        remote = None
+        if args.remote:
+            remote = served_lake(folder, storage and "s3://bench-served/blobs", env)
+            assert remote["done"] == len(files), remote
     fo = None if args.no_fiftyone else fiftyone(folder)
 
     def line(name: str, seconds: float, rss: int | None) -> str:
@@ -181,10 +227,15 @@ def main() -> None:
     print(f"{len(files)} files, {mb:.0f} MB, {os.cpu_count()} cores")
     print(f"{'':<34} {'seconds':>8} {'files/s':>9} {'MB/s':>8} {'RSS MiB':>8}")
     print(line("floor (copy + sha256, 1 thread)", floor_s, None))
-    print(line("metalake embedded upload", result["seconds"], result["rss"]))
+    print(line(f"metalake embedded upload ({args.storage})", result["seconds"], result["rss"]))
+    if remote:
+        print(line(f"metalake remote upload ({args.storage})", remote["seconds"], remote["rss"]))
+        print(f"{'  server peak RSS':<62} {remote['server_rss'] / 2**20:8.0f}")
     if fo:
         print(line("fiftyone add_images_dir+metadata", fo["seconds"], fo["rss"]))
     print(f"metalake / floor throughput:    {floor_s / result['seconds']:.2f}x")
+    if remote:
+        print(f"remote / embedded throughput:   {result['seconds'] / remote['seconds']:.2f}x")
     if fo:
         print(f"metalake / fiftyone throughput: {fo['seconds'] / result['seconds']:.2f}x")
     max_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024

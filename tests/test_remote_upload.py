@@ -63,36 +63,62 @@ def test_a_file_of_many_parts_arrives_whole(server: Server, tmp_path: Path, lake
     assert [p.name for p in blob_files(lake_home)] == ["blob.bin"]
 
 
-def _open_session(server: Server, files: list[tuple[str, int]]) -> dict:
+def _open_session(server: Server, files: list[tuple[str, int]], part_size: int = 16 << 20) -> dict:
     request = UploadRequest(
         "damaged", "other", [UploadFile(name, "", size=size) for name, size in files]
     )
-    answer = httpx.post(
-        f"{server.url}/api/v1/uploads",
-        json={"request": request_to_json(request), "fingerprint": "f" * 64},
-        auth=(server.key, server.secret),
-    )
+    body = {"request": request_to_json(request), "fingerprint": "f" * 64, "part_size": part_size}
+    answer = httpx.post(f"{server.url}/api/v1/uploads", json=body, auth=(server.key, server.secret))
     assert answer.status_code == 200, answer.text
     return answer.json()
 
 
+def b64sha256(data: bytes) -> str:
+    return base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
 def test_a_damaged_or_unchecked_part_is_refused(server: Server, lake_home: Path):
-    data = b"x" * 1000
-    session = _open_session(server, [("a.bin", len(data))])
+    data = b"x" * SMALL_PART
+    session = _open_session(server, [("a.bin", 2 * SMALL_PART)], part_size=SMALL_PART)
+    assert session["bundles"] == []
     url = session["files"][0]["parts"][0]["url"]
-    wrong = base64.b64encode(hashlib.md5(b"y" * 1000).digest()).decode()
-    answer = httpx.put(url, content=data, headers={"Content-MD5": wrong})
+    header = "x-amz-checksum-sha256"
+    wrong = b64sha256(b"y" * SMALL_PART)
+    answer = httpx.put(url, content=data, headers={header: wrong})
     assert answer.status_code == 400 and answer.json()["error"] == "checksum_mismatch"
     answer = httpx.put(url, content=data)
-    assert answer.status_code == 400 and "Content-MD5" in answer.json()["message"]
+    assert answer.status_code == 400 and header in answer.json()["message"]
     with lake_database(lake_home) as db, db.read() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(upload_parts)).scalar() == 0
-    right = base64.b64encode(hashlib.md5(data).digest()).decode()
-    answer = httpx.put(url + "0", content=data, headers={"Content-MD5": right})
+    right = b64sha256(data)
+    answer = httpx.put(url + "0", content=data, headers={header: right})
     assert answer.status_code == 403
-    assert httpx.put(url, content=data, headers={"Content-MD5": right}).json()["state"] == (
-        "received"
-    )
+    assert httpx.put(url, content=data, headers={header: right}).json()["state"] == "awaiting"
+    with lake_database(lake_home) as db, db.read() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(upload_parts)).scalar() == 1
+
+
+def test_small_files_travel_in_bundles_checked_file_by_file(server: Server, lake_home: Path):
+    one, two = b"1" * 1000, b"2" * 2000
+    session = _open_session(server, [("one.bin", len(one)), ("two.bin", len(two))])
+    [bundle] = session["bundles"]
+    assert bundle["seqs"] == [0, 1] and "parts" not in session["files"][0]
+    files = {"x-metalake-files": "0,1"}
+    damaged = {**files, "x-amz-checksum-sha256": f"{b64sha256(one)},{b64sha256(one)}"}
+    answer = httpx.put(bundle["url"], content=one + two, headers=damaged)
+    assert answer.status_code == 400 and answer.json()["error"] == "checksum_mismatch"
+    assert not (lake_home / "blobs" / ".uploads").exists()
+    right = {**files, "x-amz-checksum-sha256": f"{b64sha256(one)},{b64sha256(two)}"}
+    answer = httpx.put(bundle["url"], content=one + two[:-1], headers=right)
+    assert answer.status_code == 400 and "sum of its files" in answer.json()["message"]
+    answer = httpx.put(bundle["url"], content=one + two, headers=right)
+    assert answer.json() == {"states": {"0": "received", "1": "received"}}
+    with remote(server) as client:
+        result = client._transport._call("POST", f"/uploads/{session['session_id']}/complete")
+        assert client.wait_for_job_complete(result["job_id"])["is_success"]
+        assert client.get_file_details("damaged_two.bin")["sha256"] == (
+            hashlib.sha256(two).hexdigest()
+        )
 
 
 def test_completing_before_every_file_arrived_is_refused(server: Server):

@@ -84,7 +84,7 @@ class LocalBlobStore:
         except FileNotFoundError as exc:
             raise StorageError(f"no bytes stored under {source_key!r}") from exc
 
-    def write_part(self, key: str, offset: int, data: bytes) -> None:
+    def write_part(self, key: str, offset: int, data: bytes | memoryview) -> None:
         """Write one part of an upload in place at `offset` (parts may arrive in any order)."""
         path = self.path_of(key)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,9 +1,10 @@
 """Sending an upload's files to a server: resumable, several files at once, checked per part.
 
 The server answers an upload session with the parts still missing and a URL for each (its own
-signed route, or presigned S3 URLs). Each part goes with its Content-MD5, which the receiver
-checks; failed parts are retried with back-off. Calling the same upload again (same files,
-sizes and modification times) resumes the same session, so finished files are not sent again.
+signed route, or presigned S3 URLs). Each part goes with its checksum (SHA-256 for the server,
+Content-MD5 for S3), which the receiver checks; failed parts are retried with back-off.
+Calling the same upload again (same files, sizes and modification times) resumes the same
+session, so finished files are not sent again.
 """
 
 from __future__ import annotations
@@ -26,7 +27,11 @@ from tqdm import tqdm
 from metalake.client.wire import raise_for_error, with_retries
 from metalake.errors import ChecksumMismatchError, MetaLakeError
 from metalake.lake.ingest import UploadFile, UploadRequest, request_to_json
-from metalake.lake.upload_sessions import DEFAULT_PART_SIZE
+from metalake.lake.upload_sessions import (
+    BUNDLE_FILES_HEADER,
+    CHECKSUM_HEADER,
+    DEFAULT_PART_SIZE,
+)
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +48,10 @@ def fingerprint(request: UploadRequest, stats: list[os.stat_result], part_size: 
         "part_size": part_size,
     }
     return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+
+
+def _b64(digest: bytes) -> str:
+    return base64.b64encode(digest).decode()
 
 
 class UploadSender:
@@ -81,29 +90,36 @@ class UploadSender:
             "part_size": self._part_size,
         }
         session = self._call("POST", "/uploads", json=body)
-        todo = [f for f in session["files"] if f["state"] == AWAITING]
-        remaining = sum(p["size"] for f in todo for p in f["parts"] if p["url"])
+        sid, checksum = session["session_id"], session["checksum"]
+        by_seq = {f["seq"]: sized.files[f["seq"]] for f in session["files"]}
+        singles = [f for f in session["files"] if f.get("parts")]
+        bundles = session["bundles"]
+        remaining = sum(p["size"] for f in singles for p in f["parts"] if p["url"]) + sum(
+            by_seq[seq].size or 0 for b in bundles for seq in b["seqs"]
+        )
+        waiting = len(singles) + sum(len(b["seqs"]) for b in bundles)
         disable = None if self._show_progress is None else not self._show_progress
         with (
             tqdm(total=remaining, unit="B", unit_scale=True, desc="upload", disable=disable) as bar,
             ThreadPoolExecutor(self._parallel, thread_name_prefix="metalake-send") as pool,
         ):
             lock = threading.Lock()
-            done = [len(session["files"]) - len(todo)]
+            done = [len(session["files"]) - waiting]
 
-            def advance(nbytes: int, finished: bool) -> None:
+            def advance(nbytes: int, finished: int) -> None:
                 with lock:
                     bar.update(nbytes)
                     if finished:
-                        done[0] += 1
+                        done[0] += finished
                         bar.set_postfix(files=f"{done[0]}/{len(session['files'])}")
 
-            sources = {f.file_name: f for f in sized.files}
             futures = [
-                pool.submit(
-                    self._send_file, session["session_id"], f, sources[f["file_name"]], advance
-                )
-                for f in todo
+                pool.submit(self._send_bundle, b, [by_seq[seq] for seq in b["seqs"]], advance)
+                for b in bundles
+            ]
+            futures += [
+                pool.submit(self._send_file, sid, f, by_seq[f["seq"]], checksum, advance)
+                for f in singles
             ]
             for future in futures:
                 future.result()
@@ -114,7 +130,8 @@ class UploadSender:
         session_id: str,
         entry: dict[str, Any],
         source: UploadFile,
-        advance: Callable[[int, bool], None],
+        checksum: str,
+        advance: Callable[[int, int], None],
     ) -> None:
         digest = hashlib.sha256()
         etags: list[str] = []
@@ -129,20 +146,45 @@ class UploadSender:
                 if part["url"] is None:
                     etags.append(part["etag"])
                     continue
-                etag, state = self._put_part(part["url"], data, source.file_name)
+                if checksum == "md5":
+                    headers = {"Content-MD5": _b64(hashlib.md5(data).digest())}
+                elif len(entry["parts"]) == 1:  # the file's hash is the part's: hash once
+                    headers = {CHECKSUM_HEADER: _b64(digest.digest())}
+                else:
+                    headers = {CHECKSUM_HEADER: _b64(hashlib.sha256(data).digest())}
+                etag, state = self._put_part(part["url"], data, headers, source.file_name)
                 etags.append(etag)
-                advance(len(data), False)
+                advance(len(data), 0)
         if state == AWAITING:
             path = f"/uploads/{session_id}/files/{entry['seq']}/done"
             self._call("POST", path, json={"etags": etags, "sha256": digest.hexdigest()})
-        advance(0, True)
+        advance(0, 1)
 
-    def _put_part(self, url: str, data: bytes, file_name: str) -> tuple[str, str]:
-        """PUT one part with its Content-MD5; a part damaged in transit is sent again."""
-        md5 = base64.b64encode(hashlib.md5(data).digest()).decode()
+    def _send_bundle(
+        self, bundle: dict[str, Any], sources: list[UploadFile], advance: Callable[[int, int], None]
+    ) -> None:
+        """Several small files in one PUT, each with its own SHA-256."""
+        pieces = []
+        for source in sources:
+            data = Path(source.source).read_bytes()
+            if len(data) != source.size:
+                raise MetaLakeError(f"{source.source} changed while it was being uploaded")
+            pieces.append(data)
+        headers = {
+            BUNDLE_FILES_HEADER: ",".join(str(seq) for seq in bundle["seqs"]),
+            CHECKSUM_HEADER: ",".join(_b64(hashlib.sha256(p).digest()) for p in pieces),
+        }
+        body = b"".join(pieces)
+        self._put_part(bundle["url"], body, headers, sources[0].file_name)
+        advance(len(body), len(sources))
+
+    def _put_part(
+        self, url: str, data: bytes, headers: dict[str, str], file_name: str
+    ) -> tuple[str, str]:
+        """PUT one part with its checksum header; a part damaged in transit is sent again."""
         for attempt in range(self._retries + 1):
             response = with_retries(
-                lambda: self._parts.put(url, content=data, headers={"Content-MD5": md5}),
+                lambda: self._parts.put(url, content=data, headers=headers),
                 f"sending {file_name!r}",
                 self._retries,
             )
@@ -155,5 +197,5 @@ class UploadSender:
                 log.warning("a part of %r arrived damaged; sending it again", file_name)
         if "application/json" in response.headers.get("content-type", ""):
             answer = response.json()
-            return answer["etag"], answer["state"]
+            return answer.get("etag", ""), answer.get("state", AWAITING)
         return response.headers.get("etag", "").strip('"'), AWAITING

@@ -54,7 +54,33 @@ MAX_PART_SIZE = 1 << 30
 URL_EXPIRY_S = 24 * 3600
 STAGING = ".uploads"
 UPLOAD_ROUTE = "/api/v1/uploads"
+MAX_BUNDLE_FILES = 256
+BUNDLE_FILES_HEADER = "x-metalake-files"
+CHECKSUM_HEADER = "x-amz-checksum-sha256"
+"""Header of a part's checksum for the server's own part route; S3 URLs get Content-MD5."""
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+def _bundle_path(session_id: str, first: int, last: int) -> str:
+    return f"{UPLOAD_ROUTE}/{session_id}/bundles/{first}-{last}"
+
+
+def _bundles(files: list[RowMapping], part_size: int) -> list[list[int]]:
+    """Awaited one-part files grouped in seq order, each group at most a part's worth of bytes."""
+    bundles: list[list[int]] = []
+    current: list[int] = []
+    total = 0
+    for f in files:
+        if f["state"] != AWAITING or f["size"] > part_size // 4:
+            continue
+        if current and (total + f["size"] > part_size or len(current) >= MAX_BUNDLE_FILES):
+            bundles.append(current)
+            current, total = [], 0
+        current.append(f["seq"])
+        total += f["size"]
+    if current:
+        bundles.append(current)
+    return bundles
 
 
 def part_count(size: int, part_size: int) -> int:
@@ -205,6 +231,8 @@ class UploadSessions:
                 )
             ).all()
         etags = {(r.seq, r.part): r.etag for r in received}
+        bundles = [] if self._blobs.direct_uploads else _bundles(files, part_size)
+        bundled = {seq for bundle in bundles for seq in bundle}
         described = []
         for f in files:
             entry: dict[str, Any] = {
@@ -212,7 +240,7 @@ class UploadSessions:
                 "file_name": f["file_name"],
                 "state": f["state"],
             }
-            if f["state"] == AWAITING:
+            if f["state"] == AWAITING and f["seq"] not in bundled:
                 entry["parts"] = [
                     {
                         "part": n,
@@ -224,7 +252,19 @@ class UploadSessions:
                     for n in range(1, part_count(f["size"], part_size) + 1)
                 ]
             described.append(entry)
-        return {"session_id": sid, "part_size": part_size, "files": described}
+        checksum = "md5" if self._blobs.direct_uploads else "sha256"
+        return {
+            "session_id": sid,
+            "part_size": part_size,
+            "checksum": checksum,
+            "files": described,
+            "bundles": [
+                {"url": self._bundle_url(sid, bundle), "seqs": bundle} for bundle in bundles
+            ],
+        }
+
+    def _bundle_url(self, session_id: str, seqs: list[int]) -> str:
+        return self._signer.sign("PUT", _bundle_path(session_id, seqs[0], seqs[-1]), URL_EXPIRY_S)
 
     def _part_url(self, f: RowMapping, part: int, session_id: str) -> str:
         key = _staging_key(session_id, f["seq"])
@@ -244,8 +284,10 @@ class UploadSessions:
         self._signer.verify("PUT", path, expires, signature)
 
     def _file(self, conn: Connection, session_id: str, seq: int) -> tuple[RowMapping, RowMapping]:
+        # Not the request column: it lists every file, and this runs once per part.
+        columns = upload_sessions.c.id, upload_sessions.c.status, upload_sessions.c.part_size
         session = (
-            conn.execute(sa.select(upload_sessions).where(upload_sessions.c.id == session_id))
+            conn.execute(sa.select(*columns).where(upload_sessions.c.id == session_id))
             .mappings()
             .first()
         )
@@ -267,48 +309,94 @@ class UploadSessions:
         return session, f
 
     def receive_part(
-        self, session_id: str, seq: int, part: int, data: bytes, content_md5: str | None
+        self, session_id: str, seq: int, part: int, data: bytes, checksum: str | None
     ) -> dict[str, Any]:
-        """Check one part against its Content-MD5 and write it in place (local storage)."""
-        with self._db.read() as conn:
-            session, f = self._file(conn, session_id, seq)
-        if f["state"] != AWAITING:
-            return {"state": f["state"]}
-        part_size = session["part_size"]
-        parts = part_count(f["size"], part_size)
-        if not 1 <= part <= parts:
-            raise InvalidArgumentError(f"file {seq} has parts 1 to {parts}, not {part}")
-        expected = min(part_size, f["size"] - (part - 1) * part_size)
-        if len(data) != expected:
-            raise InvalidArgumentError(
-                f"part {part} of {f['file_name']!r} must be {expected} bytes, not {len(data)}"
-            )
-        md5 = hashlib.md5(data)
-        _check_md5(md5.digest(), content_md5, f["file_name"], part)
-        sha256 = hashlib.sha256(data).hexdigest()
-        key = _staging_key(session_id, seq)
-        self._blobs.write_part(key, (part - 1) * part_size, data)
+        """Check one part against its SHA-256 checksum and write it in place (local storage).
+
+        `checksum` is the base64 SHA-256 the client sent (header `x-amz-checksum-sha256`, as
+        S3 names it); the same hash is the file's own when the file has one part.
+        """
+        digest = hashlib.sha256(data)
         with self._db.write() as conn:
-            upsert(
-                conn,
-                upload_parts,
-                [
-                    {
-                        "session_id": session_id,
-                        "seq": seq,
-                        "part": part,
-                        "size": len(data),
-                        "etag": md5.hexdigest(),
-                        "sha256": sha256,
-                    }
-                ],
-                ["session_id", "seq", "part"],
-            )
-            state = AWAITING
+            session, f = self._file(conn, session_id, seq)
+            if f["state"] != AWAITING:
+                return {"etag": digest.hexdigest(), "state": f["state"]}
+            part_size = session["part_size"]
+            parts = part_count(f["size"], part_size)
+            if not 1 <= part <= parts:
+                raise InvalidArgumentError(f"file {seq} has parts 1 to {parts}, not {part}")
+            expected = min(part_size, f["size"] - (part - 1) * part_size)
+            if len(data) != expected:
+                raise InvalidArgumentError(
+                    f"part {part} of {f['file_name']!r} must be {expected} bytes, not {len(data)}"
+                )
+            _check_checksum(digest.digest(), checksum, f["file_name"], part)
+            self._blobs.write_part(_staging_key(session_id, seq), (part - 1) * part_size, data)
             if parts == 1:
-                state = RECEIVED
+                self._mark_received(conn, session_id, seq, digest.hexdigest())
+                return {"etag": digest.hexdigest(), "state": RECEIVED}
+            row = {
+                "session_id": session_id,
+                "seq": seq,
+                "part": part,
+                "size": len(data),
+                "etag": digest.hexdigest(),
+                "sha256": digest.hexdigest(),
+            }
+            upsert(conn, upload_parts, [row], ["session_id", "seq", "part"])
+        return {"etag": digest.hexdigest(), "state": AWAITING}
+
+    def check_bundle_url(
+        self, session_id: str, first: int, last: int, expires: str | None, signature: str | None
+    ) -> None:
+        self._signer.verify("PUT", _bundle_path(session_id, first, last), expires, signature)
+
+    def receive_bundle(
+        self,
+        session_id: str,
+        seq_range: tuple[int, int],
+        seqs: list[int],
+        checksums: list[str],
+        data: bytes,
+    ) -> dict[str, Any]:
+        """Several whole small files in one body, in `seqs` order, each with its checksum.
+
+        One request and one transaction for up to a part's worth of small files: per-request
+        costs would otherwise dominate uploads of many small images.
+        """
+        if not seqs or len(seqs) != len(checksums) or len(set(seqs)) != len(seqs):
+            raise InvalidArgumentError("a bundle needs distinct file numbers, one checksum each")
+        if not all(seq_range[0] <= seq <= seq_range[1] for seq in seqs):
+            raise InvalidArgumentError(f"a bundle's files must lie in {seq_range}")
+        with self._db.write() as conn:
+            rows = {
+                r["seq"]: r
+                for r in conn.execute(
+                    sa.select(upload_files).where(
+                        upload_files.c.session_id == session_id, upload_files.c.seq.in_(seqs)
+                    )
+                ).mappings()
+            }
+            if len(rows) != len(seqs):
+                raise UploadSessionNotFoundError(f"upload session {session_id!r} lacks a file")
+            if sum(rows[seq]["size"] for seq in seqs) != len(data):
+                raise InvalidArgumentError("a bundle's length is not the sum of its files' sizes")
+            view, offset, states, checked = memoryview(data), 0, {}, []
+            for seq, checksum in zip(seqs, checksums, strict=True):
+                f = rows[seq]
+                piece = view[offset : offset + f["size"]]
+                offset += f["size"]
+                states[seq] = f["state"]
+                if f["state"] == AWAITING:
+                    digest = hashlib.sha256(piece)
+                    _check_checksum(digest.digest(), checksum, f["file_name"], 1)
+                    checked.append((seq, piece, digest.hexdigest()))
+            # Every file checked: only now write any of them.
+            for seq, piece, sha256 in checked:
+                self._blobs.write_part(_staging_key(session_id, seq), 0, piece)
                 self._mark_received(conn, session_id, seq, sha256)
-        return {"etag": md5.hexdigest(), "state": state}
+                states[seq] = RECEIVED
+        return {"states": states}
 
     @staticmethod
     def _mark_received(conn: Connection, session_id: str, seq: int, sha256: str) -> None:
@@ -423,16 +511,18 @@ class UploadSessions:
         return result
 
 
-def _check_md5(digest: bytes, content_md5: str | None, file_name: str, part: int) -> None:
-    if not content_md5:
-        raise InvalidArgumentError("every part needs a Content-MD5 header (base64 of its MD5)")
+def _check_checksum(digest: bytes, checksum: str | None, file_name: str, part: int) -> None:
+    if not checksum:
+        raise InvalidArgumentError(
+            f"every part needs a {CHECKSUM_HEADER} header (base64 of its SHA-256)"
+        )
     try:
-        claimed = base64.b64decode(content_md5, validate=True)
+        claimed = base64.b64decode(checksum, validate=True)
     except binascii.Error as exc:
-        raise InvalidArgumentError("Content-MD5 must be the base64 of a 16-byte MD5") from exc
+        raise InvalidArgumentError(f"{CHECKSUM_HEADER} must be base64") from exc
     if claimed != digest:
         raise ChecksumMismatchError(
-            f"part {part} of {file_name!r} does not match its Content-MD5; send it again"
+            f"part {part} of {file_name!r} does not match its {CHECKSUM_HEADER}; send it again"
         )
 
 

@@ -17,7 +17,11 @@ from metalake.lake.file_targets import FileTarget
 from metalake.lake.ingest import request_from_json
 from metalake.lake.lake import BLOB_ROUTE, Lake
 from metalake.lake.metadata import parse_file_metadata, parse_metadata_object
-from metalake.lake.upload_sessions import DEFAULT_PART_SIZE
+from metalake.lake.upload_sessions import (
+    BUNDLE_FILES_HEADER,
+    CHECKSUM_HEADER,
+    DEFAULT_PART_SIZE,
+)
 from metalake.media.thumbnails import THUMBNAIL_SIZE
 from metalake.server.auth import KeyDep, LakeDep, get_lake
 
@@ -66,6 +70,8 @@ def open_upload(body: UploadSessionBody, request: Request, lake: LakeDep, key: K
         for part in f.get("parts", []):
             if part["url"]:
                 part["url"] = _absolute(request, part["url"])
+    for bundle in session["bundles"]:
+        bundle["url"] = _absolute(request, bundle["url"])
     return session
 
 
@@ -77,16 +83,42 @@ async def put_part(
     request: Request,
     expires: str | None = None,
     signature: str | None = None,
-    content_md5: Annotated[str | None, Header()] = None,
+    checksum: Annotated[str | None, Header(alias=CHECKSUM_HEADER)] = None,
 ) -> dict:
-    """One part of a file (signed URL from `POST /uploads`; Content-MD5 is checked)."""
+    """One part of a file (signed URL from `POST /uploads`), with the base64 SHA-256 of its
+    bytes in `x-amz-checksum-sha256`, checked before the part counts."""
     lake: Lake = get_lake(request)
     lake.uploads.check_part_url(session_id, seq, part, expires, signature)
     data = await request.body()
     result = await run_in_threadpool(
-        lake.uploads.receive_part, session_id, seq, part, data, content_md5
+        lake.uploads.receive_part, session_id, seq, part, data, checksum
     )
     return result
+
+
+@signed.put("/api/v1/uploads/{session_id}/bundles/{first}-{last}", tags=["uploads"])
+async def put_bundle(
+    session_id: str,
+    first: int,
+    last: int,
+    request: Request,
+    files: Annotated[str, Header(alias=BUNDLE_FILES_HEADER)],
+    checksums: Annotated[str, Header(alias=CHECKSUM_HEADER)],
+    expires: str | None = None,
+    signature: str | None = None,
+) -> dict:
+    """Several small files in one body (signed URL from `POST /uploads`): their numbers in
+    `x-metalake-files` and their base64 SHA-256s in `x-amz-checksum-sha256`, comma-separated."""
+    lake: Lake = get_lake(request)
+    lake.uploads.check_bundle_url(session_id, first, last, expires, signature)
+    try:
+        seqs = [int(seq) for seq in files.split(",")]
+    except ValueError as exc:
+        raise InvalidArgumentError(f"{BUNDLE_FILES_HEADER} must list file numbers") from exc
+    data = await request.body()
+    return await run_in_threadpool(
+        lake.uploads.receive_bundle, session_id, (first, last), seqs, checksums.split(","), data
+    )
 
 
 @api.post("/uploads/{session_id}/files/{seq}/done", tags=["uploads"])
