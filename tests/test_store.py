@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "9999"
-down_revision = "0002"
+down_revision = "0003"
 
 
 def upgrade() -> None:
@@ -39,7 +39,7 @@ def test_sqlite_lake_is_created_on_first_use_in_wal_mode(lake_home: Path):
     db = Database(sqlite_url(lake_home / "lake.db"))
     with db.read() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0002"
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0003"
     db.close()
 
 

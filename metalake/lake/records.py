@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from metalake.errors import InvalidArgumentError, ItemNotFoundError
 from metalake.lake.clock import iso
-from metalake.store.schema import collection_items, item_metadata, item_tags, items
+from metalake.store.schema import item_metadata, item_tags, items
 
 MAX_PAGE_SIZE = 1000
 MEDIA_FIELDS = ("width", "height", "frame_count", "fps", "duration")
@@ -84,24 +84,34 @@ def check_page(page_index: int, page_size: int) -> None:
 
 
 def listing(content_type: str, collection_id: str | None) -> sa.Select:
-    """Live items of a type, optionally only the members of one collection."""
-    query = live_items().where(items.c.content_type == content_type)
+    """Live items of a type, or of one collection (whose items all have its type).
+
+    Every member of a collection is an item uploaded to it, so membership is the item's
+    `collection_id`, which the listing index leads with.
+    """
     if collection_id is not None:
-        members = sa.select(collection_items.c.item_id).where(
-            collection_items.c.collection_id == collection_id
-        )
-        query = query.where(items.c.id.in_(members))
-    return query
+        return live_items().where(items.c.collection_id == collection_id)
+    return live_items().where(items.c.content_type == content_type)
 
 
 def page(
     conn: Connection, query: sa.Select, page_index: int, page_size: int
 ) -> list[dict[str, Any]]:
-    """One page, newest change first; ties broken by id so pages never repeat or skip."""
+    """One page, newest change first; ties broken by id so pages never repeat or skip.
+
+    The offset is skipped over the listing index (ids only); only the page's rows are read.
+    """
     check_page(page_index, page_size)
-    ordered = query.order_by(items.c.modified.desc(), items.c.id.desc())
-    rows = conn.execute(ordered.limit(page_size).offset(page_index * page_size)).mappings().all()
-    return item_dicts(conn, rows)
+    ids = (
+        query.with_only_columns(items.c.id)
+        .order_by(items.c.modified.desc(), items.c.id.desc())
+        .limit(page_size)
+        .offset(page_index * page_size)
+    )
+    page_ids = conn.execute(ids).scalars().all()
+    found = conn.execute(sa.select(items).where(items.c.id.in_(page_ids))).mappings().all()
+    by_id = {row["id"]: row for row in found}
+    return item_dicts(conn, [by_id[item_id] for item_id in page_ids])
 
 
 def count(conn: Connection, query: sa.Select) -> int:

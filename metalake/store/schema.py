@@ -54,7 +54,25 @@ items = sa.Table(
     sa.UniqueConstraint("bucket", "storage_key", name="uq_items_bucket_key"),
 )
 sa.Index("ix_items_collection_file", items.c.collection_id, items.c.file_name)
-sa.Index("ix_items_type_modified", items.c.content_type, items.c.modified)
+# Listings page through live items newest change first; partial indexes on exactly that order
+# let a page at any offset skip index entries instead of rows.
+LIVE = items.c.trashed_at.is_(None)
+sa.Index(
+    "ix_items_live_type_order",
+    items.c.content_type,
+    items.c.modified,
+    items.c.id,
+    sqlite_where=LIVE,
+    postgresql_where=LIVE,
+)
+sa.Index(
+    "ix_items_live_collection_order",
+    items.c.collection_id,
+    items.c.modified,
+    items.c.id,
+    sqlite_where=LIVE,
+    postgresql_where=LIVE,
+)
 
 collection_items = sa.Table(
     "collection_items",
