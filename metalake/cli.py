@@ -111,7 +111,7 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
     click.echo(f"API docs: http://{host}:{port}/docs")
     if not keys:
         click.echo("No API keys yet: create one with `metalake keys create --name NAME`.")
-    logging.getLogger("metalake").setLevel(logging.INFO)
+    log.setLevel(logging.INFO)
     uvicorn.run(
         "metalake.server.app:create_app",
         factory=True,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
-import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -27,10 +26,7 @@ from metalake.blobs.store import StagedBlob
 from metalake.errors import StorageError
 from metalake.processes import owner_tag, tag_is_dead
 
-log = logging.getLogger(__name__)
-
 TMP_PREFIX = ".tmp"
-MULTIPART_THRESHOLD = 64 << 20
 READ_BLOCK = 256 << 10
 
 

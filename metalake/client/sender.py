@@ -164,18 +164,19 @@ class UploadSender:
         self, bundle: dict[str, Any], sources: list[UploadFile], advance: Callable[[int, int], None]
     ) -> None:
         """Several small files in one PUT, each with its own SHA-256."""
-        pieces = []
+        body = bytearray()
+        checksums = []
         for source in sources:
             data = Path(source.source).read_bytes()
             if len(data) != source.size:
                 raise MetaLakeError(f"{source.source} changed while it was being uploaded")
-            pieces.append(data)
+            checksums.append(_b64(hashlib.sha256(data).digest()))
+            body += data
         headers = {
             BUNDLE_FILES_HEADER: ",".join(str(seq) for seq in bundle["seqs"]),
-            CHECKSUM_HEADER: ",".join(_b64(hashlib.sha256(p).digest()) for p in pieces),
+            CHECKSUM_HEADER: ",".join(checksums),
         }
-        body = b"".join(pieces)
-        self._put_part(bundle["url"], body, headers, sources[0].file_name)
+        self._put_part(bundle["url"], bytes(body), headers, sources[0].file_name)
         advance(len(body), len(sources))
 
     def _put_part(

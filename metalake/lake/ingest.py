@@ -8,7 +8,6 @@ row without bytes, and never a second item for one name.
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
@@ -35,8 +34,6 @@ from metalake.media.probe import MediaFacts, probe
 from metalake.store.database import Database
 from metalake.store.schema import collection_items, items, job_files, jobs
 from metalake.store.upsert import insert_ignore
-
-log = logging.getLogger(__name__)
 
 UPLOAD = "upload"
 CHUNK = 64

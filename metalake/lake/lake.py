@@ -6,7 +6,6 @@ decides what an upload, a metadata update or a listing means.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -30,8 +29,6 @@ from metalake.settings import url_expiry_s
 from metalake.store.database import Database, sqlite_url
 from metalake.store.schema import collection_items, items
 from metalake.store.schema import collections as collections_table
-
-log = logging.getLogger(__name__)
 
 THUMBNAIL_PREFIX = ".thumbnails"
 BLOB_ROUTE = "/blobs"

@@ -55,6 +55,8 @@ URL_EXPIRY_S = 24 * 3600
 STAGING = ".uploads"
 UPLOAD_ROUTE = "/api/v1/uploads"
 MAX_BUNDLE_FILES = 256
+MAX_BUNDLE_BYTES = 4 << 20
+"""A bundle's bytes: enough to make per-request costs small, little enough to keep memory low."""
 BUNDLE_FILES_HEADER = "x-metalake-files"
 CHECKSUM_HEADER = "x-amz-checksum-sha256"
 """Header of a part's checksum for the server's own part route; S3 URLs get Content-MD5."""
@@ -66,14 +68,15 @@ def _bundle_path(session_id: str, first: int, last: int) -> str:
 
 
 def _bundles(files: list[RowMapping], part_size: int) -> list[list[int]]:
-    """Awaited one-part files grouped in seq order, each group at most a part's worth of bytes."""
+    """Awaited small files grouped in seq order, each group at most MAX_BUNDLE_BYTES."""
+    limit = min(part_size, MAX_BUNDLE_BYTES)
     bundles: list[list[int]] = []
     current: list[int] = []
     total = 0
     for f in files:
-        if f["state"] != AWAITING or f["size"] > part_size // 4:
+        if f["state"] != AWAITING or f["size"] > limit // 4:
             continue
-        if current and (total + f["size"] > part_size or len(current) >= MAX_BUNDLE_FILES):
+        if current and (total + f["size"] > limit or len(current) >= MAX_BUNDLE_FILES):
             bundles.append(current)
             current, total = [], 0
         current.append(f["seq"])
