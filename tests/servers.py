@@ -67,11 +67,12 @@ def serve(
     storage: str | None = None,
     env: dict[str, str] | None = None,
     workers: int = 1,
+    port: int | None = None,
 ) -> Iterator[Server]:
     """`metalake serve` on the lake in `home`, with one API key made for the test."""
     with lake_database(home, database_url) as db:
         key = create_key(db, "test")
-    port = free_port()
+    port = port or free_port()
     args = [sys.executable, "-m", "metalake", "--home", str(home)]
     if database_url:
         args += ["--database-url", database_url]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,11 +10,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from metalake import AuthenticationError, Client, ItemNotFoundError
+from metalake import AuthenticationError, Client, ItemNotFoundError, ServerUnavailableError
 from metalake.lake.keys import authenticate, create_key, revoke_key
 from metalake.lake.lake import lake_database
 from tests.conftest import upload_and_wait
-from tests.servers import Server, serve
+from tests.servers import Server, free_port, serve
 from tests.test_cli import metalake
 
 
@@ -157,3 +158,28 @@ def test_keys_are_checked_against_salted_hashes(lake_home: Path):
         assert authenticate(db, one.key, one.secret) == one.key
         with pytest.raises(AuthenticationError):
             authenticate(db, one.key, two.secret)
+
+
+def test_the_client_retries_until_the_server_answers(lake_home: Path):
+    port = free_port()
+    with lake_database(lake_home) as db:
+        key = create_key(db, "early")
+    answers: list[object] = []
+    with Client(f"http://127.0.0.1:{port}", key.key, key.secret, show_progress=False) as client:
+        caller = threading.Thread(
+            target=lambda: answers.append(client.get_item_count_from_metalake("image"))
+        )
+        caller.start()
+        time.sleep(0.5)  # the first attempts find nothing listening
+        with serve(lake_home, port=port):
+            caller.join(30)
+    assert answers == [0]
+
+
+def test_an_unreachable_server_is_reported_after_retries(lake_home: Path):
+    url = f"http://127.0.0.1:{free_port()}"
+    with (
+        Client(url, "mlk_x", "y", show_progress=False) as client,
+        pytest.raises(ServerUnavailableError, match="failed 6 times"),
+    ):
+        client.get_item_count_from_metalake("image")
