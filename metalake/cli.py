@@ -90,12 +90,30 @@ def _database(ctx: click.Context) -> Database:
 
 
 @main.command()
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Lake folder (as `metalake --home`).",
+)
+@click.option("--database-url", help="Metadata database URL (as `metalake --database-url`).")
+@click.option("--storage", help="Object store, s3://bucket/prefix (as `metalake --storage`).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=int)
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
+def serve(
+    ctx: click.Context,
+    home: Path | None,
+    database_url: str | None,
+    storage: str | None,
+    host: str,
+    port: int,
+    workers: int,
+) -> None:
     """Serve the lake over HTTP: the REST API, signed URLs, /docs and /healthz."""
+    for name, value in (("home", home), ("database_url", database_url), ("storage", storage)):
+        if value:
+            ctx.obj[name] = value
     home = ctx.obj["home"].resolve()
     with _database(ctx) as db:
         keys = [k for k in list_keys(db) if not k["revoked"]]

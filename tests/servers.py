@@ -73,12 +73,12 @@ def serve(
     with lake_database(home, database_url) as db:
         key = create_key(db, "test")
     port = port or free_port()
-    args = [sys.executable, "-m", "metalake", "--home", str(home)]
+    args = [sys.executable, "-m", "metalake", "serve", "--home", str(home)]
     if database_url:
         args += ["--database-url", database_url]
     if storage:
         args += ["--storage", storage]
-    args += ["serve", "--port", str(port), "--workers", str(workers)]
+    args += ["--port", str(port), "--workers", str(workers)]
     log = home / "server.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
