@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -83,16 +84,25 @@ class LakeUnderTest:
         return lake_database(self.home, self.database_url)
 
 
-@pytest.fixture(params=["embedded-sqlite", "embedded-postgresql", "remote-sqlite"])
-def lake(request: pytest.FixtureRequest, lake_home: Path) -> Iterator[LakeUnderTest]:
-    """The lake of an SDK test: embedded on SQLite or PostgreSQL, or served over HTTP."""
+@contextlib.contextmanager
+def lake_for(
+    request: pytest.FixtureRequest, home: Path, workers: int = 1
+) -> Iterator[LakeUnderTest]:
+    """The lake a fixture param such as `remote-postgresql` names: way in, then database."""
     mode, backend = request.param.split("-")
     database_url = None if backend == "sqlite" else request.getfixturevalue("postgres_url")
     if mode == "embedded":
-        yield LakeUnderTest(lake_home, database_url)
+        yield LakeUnderTest(home, database_url)
         return
-    with serve(lake_home, database_url) as server:
-        yield LakeUnderTest(lake_home, database_url, server)
+    with serve(home, database_url, workers=workers) as server:
+        yield LakeUnderTest(home, database_url, server)
+
+
+@pytest.fixture(params=["embedded-sqlite", "embedded-postgresql", "remote-sqlite"])
+def lake(request: pytest.FixtureRequest, lake_home: Path) -> Iterator[LakeUnderTest]:
+    """The lake of an SDK test: embedded on SQLite or PostgreSQL, or served over HTTP."""
+    with lake_for(request, lake_home) as lake:
+        yield lake
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from metalake import Client, InvalidArgumentError
 from metalake.lake.ingest import UploadFile, UploadRequest, request_to_json
 from metalake.lake.lake import lake_database
 from metalake.store.schema import items, upload_parts
-from tests.conftest import LakeUnderTest, blob_files, upload_and_wait
+from tests.conftest import LakeUnderTest, blob_files, lake_for, upload_and_wait
 from tests.media_factory import make_folder
 from tests.servers import Server, serve
 
@@ -176,13 +176,8 @@ def test_repeating_a_finished_upload_sends_nothing(server: Server, images: Path)
 
 @pytest.fixture(params=["embedded-postgresql", "remote-sqlite", "remote-postgresql"])
 def shared_lake(request: pytest.FixtureRequest, lake_home: Path) -> Iterator[LakeUnderTest]:
-    mode, backend = request.param.split("-")
-    database_url = None if backend == "sqlite" else request.getfixturevalue("postgres_url")
-    if mode == "embedded":
-        yield LakeUnderTest(lake_home, database_url)
-        return
-    with serve(lake_home, database_url, workers=2) as server:
-        yield LakeUnderTest(lake_home, database_url, server)
+    with lake_for(request, lake_home, workers=2) as lake:
+        yield lake
 
 
 def test_four_clients_uploading_to_one_collection_neither_lose_nor_duplicate(

@@ -219,15 +219,7 @@ class UploadSessions:
     def _describe(self, session: RowMapping) -> dict[str, Any]:
         sid, part_size = session["id"], session["part_size"]
         with self._db.read() as conn:
-            files = (
-                conn.execute(
-                    sa.select(upload_files)
-                    .where(upload_files.c.session_id == sid)
-                    .order_by(upload_files.c.seq)
-                )
-                .mappings()
-                .all()
-            )
+            files = _session_files(conn, sid)
             received = conn.execute(
                 sa.select(upload_parts.c.seq, upload_parts.c.part, upload_parts.c.etag).where(
                     upload_parts.c.session_id == sid
@@ -469,15 +461,7 @@ class UploadSessions:
                 raise UploadSessionNotFoundError(f"no upload session {session_id!r}")
             if session["status"] == COMPLETED:
                 return _job_result(conn, session)
-            files = (
-                conn.execute(
-                    sa.select(upload_files)
-                    .where(upload_files.c.session_id == session_id)
-                    .order_by(upload_files.c.seq)
-                )
-                .mappings()
-                .all()
-            )
+            files = _session_files(conn, session_id)
             waiting = [f["file_name"] for f in files if f["state"] == AWAITING]
             if waiting:
                 raise InvalidArgumentError(
@@ -512,6 +496,15 @@ class UploadSessions:
             )
             conn.execute(upload_parts.delete().where(upload_parts.c.session_id == session_id))
         return result
+
+
+def _session_files(conn: Connection, session_id: str) -> list[RowMapping]:
+    query = (
+        sa.select(upload_files)
+        .where(upload_files.c.session_id == session_id)
+        .order_by(upload_files.c.seq)
+    )
+    return list(conn.execute(query).mappings())
 
 
 def _check_checksum(digest: bytes, checksum: str | None, file_name: str, part: int) -> None:
