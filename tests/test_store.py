@@ -12,12 +12,15 @@ from metalake import Client
 from metalake.store.database import MIGRATIONS, Database, sqlite_url
 from tests.conftest import upload_and_wait
 
-FUTURE_MIGRATION = """
+HEAD = max(path.name.split("_")[0] for path in (MIGRATIONS / "versions").glob("[0-9]*_*.py"))
+"""The newest revision this checkout ships (revisions are numbered in order)."""
+
+FUTURE_MIGRATION = f"""
 import sqlalchemy as sa
 from alembic import op
 
 revision = "9999"
-down_revision = "0003"
+down_revision = "{HEAD}"
 
 
 def upgrade() -> None:
@@ -39,7 +42,7 @@ def test_sqlite_lake_is_created_on_first_use_in_wal_mode(lake_home: Path):
     db = Database(sqlite_url(lake_home / "lake.db"))
     with db.read() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0003"
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == HEAD
     db.close()
 
 

@@ -67,15 +67,24 @@ def _resolver(conn: Connection, target: FileTarget) -> _Resolver:
 
 def resolve(conn: Connection, target: FileTarget, names: list[str]) -> tuple[dict[str, str], str]:
     """Map each name that matches a live item to its id; also return how names were looked up."""
+    rows, description = resolve_rows(conn, target, names)
+    return {name: row.id for name, row in rows.items()}, description
+
+
+def resolve_rows(
+    conn: Connection, target: FileTarget, names: list[str], *columns: sa.Column
+) -> tuple[dict[str, sa.Row], str]:
+    """Map each name that matches a live item to a row of its `id` and `columns`."""
     resolver = _resolver(conn, target)
     keyed = {(n.lstrip("/") if resolver.strip_slash else n): n for n in names}
-    found: dict[str, str] = {}
+    found: dict[str, sa.Row] = {}
     keys = list(keyed)
+    query = sa.select(resolver.column.label("key"), items.c.id, *columns).where(
+        items.c.trashed_at.is_(None)
+    )
+    if resolver.where is not None:
+        query = query.where(resolver.where)
     for start in range(0, len(keys), BATCH):
-        query = sa.select(resolver.column, items.c.id).where(
-            resolver.column.in_(keys[start : start + BATCH]), items.c.trashed_at.is_(None)
-        )
-        if resolver.where is not None:
-            query = query.where(resolver.where)
-        found.update({keyed[key]: item_id for key, item_id in conn.execute(query)})
+        batch = query.where(resolver.column.in_(keys[start : start + BATCH]))
+        found.update({keyed[row.key]: row for row in conn.execute(batch).all()})
     return found, resolver.description

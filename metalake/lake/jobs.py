@@ -23,7 +23,7 @@ from metalake.ids import new_id
 from metalake.lake.clock import as_utc, iso, utcnow
 from metalake.processes import owner_tag, tag_is_dead, writer_of
 from metalake.store.database import Database
-from metalake.store.schema import jobs
+from metalake.store.schema import job_payloads, jobs
 
 log = logging.getLogger(__name__)
 
@@ -226,3 +226,21 @@ class JobRunner:
                 .where(jobs.c.id == job_id, jobs.c.owner == self.owner)
                 .values(status=status, message=message, finished=utcnow(), heartbeat=utcnow())
             )
+
+
+def save_payload(conn: sa.Connection, job_id: str, data: bytes) -> None:
+    """Keep a job's input (too large for its params) with the job, in the same transaction."""
+    conn.execute(job_payloads.insert().values(job_id=job_id, data=data))
+
+
+def load_payload(db: Database, job_id: str) -> bytes | None:
+    """A job's input, or None once the job has applied it (see `drop_payload`)."""
+    with db.read() as conn:
+        query = sa.select(job_payloads.c.data).where(job_payloads.c.job_id == job_id)
+        return conn.execute(query).scalar()
+
+
+def drop_payload(conn: sa.Connection, job_id: str) -> None:
+    """Forget a job's input, in the transaction that applies its last part: a resumed job
+    then knows there is nothing left to apply."""
+    conn.execute(job_payloads.delete().where(job_payloads.c.job_id == job_id))

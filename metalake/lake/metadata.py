@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from metalake.errors import InvalidArgumentError, InvalidMetadataFileError, InvalidPathError
 
 Scalar = str | int | float | bool
@@ -122,22 +124,24 @@ def parse_file_metadata(document: Any, source: str) -> list[FileMetadataEntry]:
     return entries
 
 
-def read_json_file(path: str | Path, what: str = "metadata file") -> Any:
-    """Parse a JSON file given by absolute path, with errors that name the file and position."""
+def read_json_file(
+    path: str | Path,
+    what: str = "metadata file",
+    error: type[InvalidArgumentError] = InvalidMetadataFileError,
+) -> Any:
+    """Parse a JSON file given by absolute path, with errors (of class `error`) that name the
+    file and the position of a syntax error."""
     path = Path(path)
     if not path.is_absolute():
         raise InvalidPathError(f"{what} path {str(path)!r} must be absolute")
     if not path.is_file():
         raise InvalidPathError(f"{what} {path} does not exist or is not a file")
     try:
-        with path.open("rb") as f:
-            return json.load(f)
-    except json.JSONDecodeError as exc:
-        raise InvalidMetadataFileError(
+        return orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError as exc:
+        raise error(
             f"{path}: not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
         ) from None
-    except UnicodeDecodeError as exc:
-        raise InvalidMetadataFileError(f"{path}: not UTF-8 text ({exc.reason})") from None
 
 
 def text_and_number(value: Scalar) -> tuple[str, float | None]:

@@ -2,6 +2,8 @@
 
 Custom metadata lives in a key/value table with typed columns so that equality and range
 queries on one key can use an index on both backends; tags get their own table for the same reason.
+Annotations are one row per shape, with the shape's bounding box in typed columns and its label
+as a reference to the label table, so later label and confidence queries can use indexes.
 Alembic migrations in `migrations/versions` create and evolve these tables.
 """
 
@@ -14,6 +16,10 @@ metadata = sa.MetaData()
 ID = sa.String(24)
 NAME = sa.String(1024)
 TIMESTAMP = sa.DateTime(timezone=True)
+SERIAL = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+"""An auto-incrementing key: BIGSERIAL on PostgreSQL, the rowid on SQLite."""
+OPTIONAL_JSON = sa.JSON(none_as_null=True)
+"""JSON that is SQL NULL when absent, so empty metadata costs nothing to write or read."""
 
 collections = sa.Table(
     "collections",
@@ -189,3 +195,52 @@ upload_parts = sa.Table(
     sa.Column("etag", sa.String(255), nullable=False),
     sa.Column("sha256", sa.String(64)),
 )
+
+job_payloads = sa.Table(
+    "job_payloads",
+    metadata,
+    sa.Column("job_id", ID, sa.ForeignKey("jobs.id"), primary_key=True),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+)
+"""Input a queued job needs beyond its params (an annotation file), dropped once applied."""
+
+labels = sa.Table(
+    "labels",
+    metadata,
+    sa.Column("id", SERIAL, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(255), nullable=False, unique=True),
+    sa.Column("color", sa.String(7), nullable=False),
+    sa.Column("created", TIMESTAMP, nullable=False),
+)
+
+operations = sa.Table(
+    "operations",
+    metadata,
+    sa.Column("id", SERIAL, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(255), nullable=False, unique=True),
+    sa.Column("is_model_run", sa.Boolean, nullable=False),
+    sa.Column("created", TIMESTAMP, nullable=False),
+    sa.Column("modified", TIMESTAMP, nullable=False),
+)
+"""Annotation sets, named by the caller's operation id (a model run or a human project)."""
+
+annotations = sa.Table(
+    "annotations",
+    metadata,
+    sa.Column("id", SERIAL, primary_key=True, autoincrement=True),
+    sa.Column("item_id", ID, sa.ForeignKey("items.id"), nullable=False),
+    sa.Column("operation_id", SERIAL, sa.ForeignKey("operations.id"), nullable=False),
+    sa.Column("type", sa.String(16), nullable=False),
+    sa.Column("label_id", SERIAL, sa.ForeignKey("labels.id"), nullable=False),
+    sa.Column("x", sa.Float, nullable=False),
+    sa.Column("y", sa.Float, nullable=False),
+    sa.Column("w", sa.Float, nullable=False),
+    sa.Column("h", sa.Float, nullable=False),
+    sa.Column("points", OPTIONAL_JSON),
+    sa.Column("confidence", sa.Float),
+    sa.Column("metadata", OPTIONAL_JSON),
+    sa.Column("attributes", OPTIONAL_JSON),
+)
+"""One row per shape, in upload order (by id); `x, y, w, h` is its bounding box in pixels and
+`points` the vertices of a polygon, line or point set."""
+sa.Index("ix_annotations_item_operation", annotations.c.item_id, annotations.c.operation_id)
