@@ -7,11 +7,14 @@ wrong and how to fix it::
     ├── InvalidArgumentError        a bad argument: relative path, unknown content type, ...
     │   ├── InvalidPathError        a path that is relative, missing, or escapes its root
     │   ├── ContentTypeMismatchError  the files do not match the content type asked for
-    │   └── InvalidMetadataFileError  a metadata JSON file that does not parse or has a bad shape
+    │   ├── InvalidMetadataFileError  a metadata JSON file that does not parse or has a bad shape
+    │   └── InvalidAnnotationFileError  an annotation JSON file that does not parse, has a bad
+    │                                 shape, or has geometry that does not fit its image
     ├── NotFoundError               something named does not exist
     │   ├── CollectionNotFoundError
     │   ├── ItemNotFoundError
     │   ├── JobNotFoundError
+    │   ├── OperationNotFoundError
     │   ├── ApiKeyNotFoundError
     │   └── UploadSessionNotFoundError
     ├── AuthenticationError         a missing, wrong or revoked API key or secret (HTTP 401)
@@ -54,6 +57,13 @@ class InvalidMetadataFileError(InvalidArgumentError):
     code = "invalid_metadata_file"
 
 
+class InvalidAnnotationFileError(InvalidArgumentError):
+    """An annotation JSON file does not parse, does not have the documented shape, or has
+    geometry that does not fit its image."""
+
+    code = "invalid_annotation_file"
+
+
 class ChecksumMismatchError(InvalidArgumentError):
     """Uploaded bytes do not match the checksum sent with them (sent again by the client)."""
 
@@ -76,6 +86,10 @@ class ItemNotFoundError(NotFoundError):
 
 class JobNotFoundError(NotFoundError):
     code = "job_not_found"
+
+
+class OperationNotFoundError(NotFoundError):
+    code = "operation_not_found"
 
 
 class ApiKeyNotFoundError(NotFoundError):

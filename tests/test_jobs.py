@@ -10,11 +10,14 @@ import sys
 import time
 from pathlib import Path
 
+import orjson
 import pytest
 import sqlalchemy as sa
 
 from metalake import Client, JobTimeoutError
-from metalake.lake.jobs import RUNNING, new_job_row
+from metalake.lake.annotations.store import ensure_operation, replace_annotations
+from metalake.lake.annotations.uploads import ANNOTATIONS
+from metalake.lake.jobs import RUNNING, load_payload, new_job_row, save_payload
 from metalake.store.database import Database, sqlite_url
 from metalake.store.schema import items, jobs
 from tests.conftest import LakeUnderTest, blob_files, table_counts
@@ -123,3 +126,31 @@ def test_a_script_that_exits_without_waiting_still_finishes_its_job(
     with Client(home=lake_home, show_progress=False) as client:
         job = client.get_job(done.stdout.strip())
         assert (job["status"], job["done"]) == ("completed", 30)
+
+
+def test_an_annotation_job_left_half_done_by_a_dead_process_writes_only_the_rest(
+    client: Client, tmp_path: Path
+):
+    """As a crash leaves it: the first image's chunk committed (done=1), the payload kept."""
+    upload = client.upload_files_to_collection(str(make_folder(tmp_path / "i", 3)), "image", "c")
+    client.wait_for_job_complete(upload["job_id"])
+    ids = [client.get_file_details(f"c_img_00{i}.jpg")["id"] for i in range(3)]
+    box = ["rectangle", "car", 1, 2, 3, 4, None, 0.5, None, None]
+    first = ["rectangle", "first", 5, 6, 7, 8, None, None, None, None]
+    db = client._lake.db
+    row = new_job_row(ANNOTATIONS, {"operation_id": "op", "is_model_run": False}, 3, None)
+    row.update(status=RUNNING, owner=f"999999999~{socket.gethostname()}~gone", done=1)
+    with db.write() as conn:
+        replace_annotations(conn, ensure_operation(conn, "op", False), [(ids[0], [first])])
+        conn.execute(jobs.insert().values(**row))
+        save_payload(conn, row["id"], orjson.dumps([[i, [box]] for i in ids]))
+    client._lake.jobs.wake()
+
+    assert client.wait_for_job_complete(row["id"], timeout=10)["job_status"] == "COMPLETED"
+    labels = [
+        [a["label"] for a in client.get_file_details(f"c_img_00{i}.jpg")["annotations"]]
+        for i in range(3)
+    ]
+    assert labels == [["first"], ["car"], ["car"]]
+    assert client.get_job(row["id"])["done"] == 3
+    assert load_payload(db, row["id"]) is None

@@ -40,6 +40,21 @@ SEED_SIGNATURES = {
     "get_collection_id_by_name": "(collection_name, content_type='image')",
     "get_item_list_from_collection": "(collection_id, page_index=0, page_size=20)",
     "get_item_list_from_datalake": "(item_type, page_index=0, page_size=20)",
+    "upload_annotations_for_collection": "(collection_name, operation_unique_id, "
+    "json_data_file_path, is_normalized, is_model_run)",
+    "upload_annotations_by_storage_path": "(operation_unique_id, json_data_file_path, "
+    "is_normalized, is_model_run, bucket_name=None)",
+    "upload_annotations_by_unique_name": "(operation_unique_id, json_data_file_path, "
+    "is_normalized, is_model_run)",
+    "upload_annotations_by_job_id": "(job_id, operation_unique_id, json_data_file_path, "
+    "is_normalized, is_model_run)",
+    "upload_annoations_for_folder": "(collection_name, operation_unique_id, json_data_file_path, "
+    "shape_type, is_normalized, is_model_run, destination_project_id=None)",
+    "remove_annotations": "(collection_id, operation_id)",
+    "download_collection": "(collection_id, annotation_type='all', operation_id_list=[], "
+    "custom_download_path='', is_media_include=True)",
+    "download_annotations": "(collection_id, model_id, custom_download_path='', "
+    "is_media_include=True)",
 }
 
 

@@ -8,7 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from metalake import Client, ContentTypeMismatchError, NotSupportedError
+from metalake import (
+    Client,
+    ContentTypeMismatchError,
+    InvalidArgumentError,
+    InvalidPathError,
+)
 from tests.conftest import blob_files, upload_and_wait
 from tests.media_factory import make_exif_rotated_jpeg, make_image, make_video
 
@@ -224,12 +229,23 @@ def test_file_upload_video_code(client: Client, tmp_path: Path):
     assert client.get_file_details("legacy videos_v.mp4")["content_type"] == "video"
 
 
-def test_annotation_data_is_refused_clearly_and_changes_nothing(client: Client, images: Path):
-    with pytest.raises(NotSupportedError, match="annotation_data is not supported yet"):
+def test_bad_annotation_data_is_refused_clearly_and_changes_nothing(
+    client: Client, images: Path, tmp_path: Path
+):
+    with pytest.raises(InvalidPathError, match=r"annotation file /x\.json does not exist"):
         client.upload_files_to_collection(
             str(images), "image", "col", annotation_data={"json_data_file_path": "/x.json"}
         )
+    labels = tmp_path / "labels.json"
+    labels.write_text('{"images": []}')
+    data = {"json_data_file_path": str(labels), "operation_unique_id": "op"}
+    make_video(tmp_path / "v.mp4")
+    with pytest.raises(InvalidArgumentError, match="annotation_data applies to image uploads"):
+        client.upload_files_to_collection(
+            str(tmp_path / "v.mp4"), "video", "clips", annotation_data=data
+        )
     assert client.get_item_count_from_metalake("image") == 0
+    assert client.get_item_count_from_metalake("video") == 0
 
 
 def test_corrupt_image_fails_the_job_but_not_the_others(

@@ -7,11 +7,14 @@ import os
 import warnings
 from typing import Any
 
+from metalake.client import downloads
 from metalake.client.files import absolute_path, files_to_upload
 from metalake.client.http import HttpTransport
 from metalake.client.transport import Transport, open_lakes
 from metalake.client.waiting import wait_for_job
-from metalake.errors import InvalidArgumentError, NotSupportedError
+from metalake.errors import InvalidAnnotationFileError, InvalidArgumentError, NotSupportedError
+from metalake.lake.annotations.documents import AnnotationFile
+from metalake.lake.annotations.store import AnnotationSelection
 from metalake.lake.content_types import check_content_type, from_legacy_code
 from metalake.lake.file_targets import FileTarget
 from metalake.lake.ingest import UploadFile, UploadRequest
@@ -108,14 +111,12 @@ class Client:
     ) -> dict[str, Any]:
         """Upload a file or the files of a folder to a collection, with metadata.
 
-        Returns `is_success`, `job_id`, `collection_id` and, for a single file, `unique_name`;
-        the files are stored by a background job (see `wait_for_job_complete`).
+        `annotation_data` (`json_data_file_path`, `operation_unique_id`, `is_normalized`,
+        `is_model_run`) gives annotations of the uploaded images by file name; the same job
+        applies them once the files are stored. Returns `is_success`, `job_id`,
+        `collection_id` and, for a single file, `unique_name`; the files are stored by a
+        background job (see `wait_for_job_complete`).
         """
-        if annotation_data is not None:
-            raise NotSupportedError(
-                "annotation_data is not supported yet; upload the files now and their "
-                "annotations once annotation uploads land"
-            )
         return self._upload(
             path,
             content_type,
@@ -125,6 +126,7 @@ class Client:
             replace_files=False,
             metadata_json=file_meta_data_json_path or metadata_file_path,
             storage_prefix=storage_prefix_path,
+            annotations=_upload_annotation_data(annotation_data),
         )
 
     def file_upload(
@@ -166,6 +168,7 @@ class Client:
         replace_files: bool,
         metadata_json: str | None,
         storage_prefix: str | None,
+        annotations: AnnotationFile | None = None,
     ) -> dict[str, Any]:
         content_type = check_content_type(content_type)
         change = parse_metadata_object(meta_data_object, "meta_data_object")
@@ -193,6 +196,7 @@ class Client:
             override_metadata=override_metadata,
             replace_files=replace_files,
             storage_prefix=storage_prefix,
+            annotations=annotations,
         )
         return {"is_success": True, **self._transport.upload(request)}
 
@@ -265,6 +269,186 @@ class Client:
         entries = _read_file_metadata(json_path)
         return self._transport.update_files_metadata(target, entries)
 
+    # Annotations --------------------------------------------------------------------------
+
+    def upload_annotations_for_collection(
+        self,
+        collection_name: str,
+        operation_unique_id: str,
+        json_data_file_path: str,
+        is_normalized: bool,
+        is_model_run: bool,
+    ) -> dict[str, Any]:
+        """Annotations of images uploaded to an image collection, named by file name.
+
+        Re-uploading with the same `operation_unique_id` replaces that operation's annotations
+        on the images the file names. Returns `is_success`, `job_id` and a `message`.
+        """
+        target = FileTarget("collection", collection_name=collection_name, content_type="image")
+        return self._annotations(
+            target, operation_unique_id, json_data_file_path, is_normalized, is_model_run
+        )
+
+    def upload_annotations_by_storage_path(
+        self,
+        operation_unique_id: str,
+        json_data_file_path: str,
+        is_normalized: bool,
+        is_model_run: bool,
+        bucket_name: str | None = None,
+    ) -> dict[str, Any]:
+        """Annotations of images named by storage path (a leading '/' is accepted)."""
+        target = FileTarget("storage_path", bucket_name=bucket_name)
+        return self._annotations(
+            target, operation_unique_id, json_data_file_path, is_normalized, is_model_run
+        )
+
+    def upload_annotations_by_unique_name(
+        self,
+        operation_unique_id: str,
+        json_data_file_path: str,
+        is_normalized: bool,
+        is_model_run: bool,
+    ) -> dict[str, Any]:
+        """Annotations of images named by unique name (what downloads write)."""
+        return self._annotations(
+            FileTarget("unique_name"),
+            operation_unique_id,
+            json_data_file_path,
+            is_normalized,
+            is_model_run,
+        )
+
+    def upload_annotations_by_job_id(
+        self,
+        job_id: str,
+        operation_unique_id: str,
+        json_data_file_path: str,
+        is_normalized: bool,
+        is_model_run: bool,
+    ) -> dict[str, Any]:
+        """Annotations of the images of one upload job, named by file name."""
+        if not job_id:
+            raise InvalidArgumentError("job_id must be the id of an upload job")
+        return self._annotations(
+            FileTarget("job", job_id=job_id),
+            operation_unique_id,
+            json_data_file_path,
+            is_normalized,
+            is_model_run,
+        )
+
+    def upload_annoations_for_folder(
+        self,
+        collection_name: str,
+        operation_unique_id: str,
+        json_data_file_path: str,
+        shape_type: str,
+        is_normalized: bool,
+        is_model_run: bool,
+        destination_project_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Deprecated (name misspelt as in the seeds): use `upload_annotations_for_collection`.
+
+        Annotations without a `type` take `shape_type`, and their `metadata` holds attribute
+        values. An empty `collection_name` names images by unique name.
+        """
+        warnings.warn(
+            "upload_annoations_for_folder is deprecated; use upload_annotations_for_collection",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        if destination_project_id is not None:
+            raise NotSupportedError(
+                "destination_project_id attaches a model run to an annotation project, and "
+                "MetaLake has no annotation projects; leave it None"
+            )
+        target = (
+            FileTarget("collection", collection_name=collection_name, content_type="image")
+            if collection_name
+            else FileTarget("unique_name")
+        )
+        return self._annotations(
+            target,
+            operation_unique_id,
+            json_data_file_path,
+            is_normalized,
+            is_model_run,
+            shape_type=shape_type,
+        )
+
+    def _annotations(
+        self,
+        target: FileTarget,
+        operation_id: str,
+        json_path: str,
+        is_normalized: bool,
+        is_model_run: bool,
+        shape_type: str | None = None,
+    ) -> dict[str, Any]:
+        annotation_file = _read_annotation_file(
+            json_path, operation_id, is_normalized, is_model_run, shape_type
+        )
+        return self._transport.upload_annotations(target, annotation_file)
+
+    def remove_annotations(self, collection_id: str, operation_id: str) -> dict[str, Any]:
+        """Remove one operation's annotations from the files of a collection."""
+        return self._transport.remove_annotations(collection_id, operation_id)
+
+    def download_collection(
+        self,
+        collection_id: str,
+        annotation_type: str = "all",
+        operation_id_list: list[str] = [],  # noqa: B006 - the seeds' default; never mutated
+        custom_download_path: str | None = "",
+        is_media_include: bool = True,
+    ) -> dict[str, Any]:
+        """Write `<path>/<collection storage name>/annotations.json` (the upload format, images
+        by unique name) and, with media, the files in `data/` beside it.
+
+        `operation_id_list` selects operations; if empty, `annotation_type` (`all`, `human`,
+        `machine`) does. Files already there with the right size are kept.
+        """
+        if isinstance(operation_id_list, str) or not isinstance(operation_id_list, list | tuple):
+            raise InvalidArgumentError(
+                f"operation_id_list must be a list of operation ids, not {operation_id_list!r}"
+            )
+        selection = AnnotationSelection(annotation_type, tuple(operation_id_list))
+        root = downloads.download_root(custom_download_path)
+        include_media = bool(is_media_include)
+
+        def fetch_page(after: str | None) -> dict[str, Any]:
+            return self._transport.annotation_page(
+                collection_id, selection, after, downloads.PAGE_ITEMS, include_media
+            )
+
+        total = self._transport.count_items(None, collection_id)
+        return downloads.download_collection(
+            fetch_page, root, include_media, total, self._show_progress
+        )
+
+    def download_annotations(
+        self,
+        collection_id: str,
+        model_id: str | None,
+        custom_download_path: str | None = "",
+        is_media_include: bool = True,
+    ) -> dict[str, Any]:
+        """Deprecated: use `download_collection`. With `model_id`, that operation's
+        annotations; with None, the human (ground truth) ones."""
+        warnings.warn(
+            "download_annotations is deprecated; use download_collection",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        if model_id is None:
+            return self.download_collection(
+                collection_id, "human", [], custom_download_path, is_media_include
+            )
+        return self.download_collection(
+            collection_id, "all", [model_id], custom_download_path, is_media_include
+        )
+
     # Reading back -------------------------------------------------------------------------
 
     def get_downloadable_url(self, file_key: str) -> str:
@@ -303,6 +487,52 @@ class Client:
     def get_thumbnail(self, unique_name: str, size: int = THUMBNAIL_SIZE) -> bytes:
         """A JPEG thumbnail (at most `size` px a side) of an image, made on first request."""
         return self._transport.thumbnail(unique_name, size)
+
+
+def _read_annotation_file(
+    json_path: str,
+    operation_id: str,
+    is_normalized: bool,
+    is_model_run: bool,
+    shape_type: str | None = None,
+) -> AnnotationFile:
+    document = read_json_file(json_path, "annotation file", InvalidAnnotationFileError)
+    return AnnotationFile(
+        document, operation_id, is_model_run, is_normalized, shape_type, str(json_path)
+    )
+
+
+ANNOTATION_DATA_KEYS = (
+    "json_data_file_path",
+    "operation_unique_id",
+    "is_normalized",
+    "is_model_run",
+)
+
+
+def _upload_annotation_data(annotation_data: dict[str, Any] | None) -> AnnotationFile | None:
+    """The `annotation_data` argument of an upload, read (None if it names no file)."""
+    if annotation_data is None:
+        return None
+    if not isinstance(annotation_data, dict):
+        raise InvalidArgumentError(
+            f"annotation_data must be a dict with {', '.join(ANNOTATION_DATA_KEYS)}"
+        )
+    unknown = set(annotation_data) - set(ANNOTATION_DATA_KEYS)
+    if unknown:
+        raise InvalidArgumentError(
+            f"annotation_data has unknown keys {sorted(unknown)}; "
+            f"it takes {', '.join(ANNOTATION_DATA_KEYS)}"
+        )
+    json_path = annotation_data.get("json_data_file_path")
+    if json_path is None:
+        return None
+    return _read_annotation_file(
+        json_path,
+        annotation_data.get("operation_unique_id"),  # type: ignore[arg-type]  # checked there
+        annotation_data.get("is_normalized", False),
+        annotation_data.get("is_model_run", False),
+    )
 
 
 def _read_file_metadata(json_path: str) -> list[FileMetadataEntry]:

@@ -12,9 +12,12 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+import orjson
 
 from metalake.client.sender import UploadSender
 from metalake.client.wire import raise_for_error, with_retries
+from metalake.lake.annotations.documents import AnnotationFile
+from metalake.lake.annotations.store import AnnotationSelection
 from metalake.lake.file_targets import FileTarget
 from metalake.lake.ingest import UploadRequest
 from metalake.lake.metadata import FileMetadataEntry, MetadataChange
@@ -66,13 +69,17 @@ class HttpTransport:
     ) -> Any:
         if params:
             params = {k: v for k, v in params.items() if v is not None}
+        content = None if json is None else orjson.dumps(json)
+        headers = None if json is None else {"content-type": "application/json"}
         response = with_retries(
-            lambda: self._http.request(method, API + path, params=params, json=json),
+            lambda: self._http.request(
+                method, API + path, params=params, content=content, headers=headers
+            ),
             f"{method} {self.url}{API}{path}",
             self._retries,
         )
         raise_for_error(response)
-        return response.content if raw else response.json()
+        return response.content if raw else orjson.loads(response.content)
 
     def upload(self, request: UploadRequest) -> dict[str, Any]:
         return self._sender.send(request)
@@ -97,6 +104,34 @@ class HttpTransport:
         document = {"files": [{"file": e.file, "metadata": e.change.to_object()} for e in entries]}
         body = {"target": dataclasses.asdict(target), "document": document}
         return self._call("POST", "/files/metadata", json=body)
+
+    def upload_annotations(
+        self, target: FileTarget, annotation_file: AnnotationFile
+    ) -> dict[str, Any]:
+        body = {"target": dataclasses.asdict(target), "annotations": annotation_file.to_json()}
+        return self._call("POST", "/annotations", json=body)
+
+    def remove_annotations(self, collection_id: str, operation_id: str) -> dict[str, Any]:
+        path = f"/collections/{quote(collection_id, safe='')}/annotations/remove"
+        return self._call("POST", path, json={"operation_id": operation_id})
+
+    def annotation_page(
+        self,
+        collection_id: str,
+        selection: AnnotationSelection,
+        after: str | None,
+        limit: int,
+        with_urls: bool,
+    ) -> dict[str, Any]:
+        params = {
+            "annotation_type": selection.annotation_type,
+            "operation_ids": list(selection.operation_ids) or None,
+            "after": after,
+            "limit": limit,
+            "with_urls": with_urls,
+        }
+        path = f"/collections/{quote(collection_id, safe='')}/annotations"
+        return self._call("GET", path, params=params)
 
     def collection_id(self, collection_name: str, content_type: str) -> str:
         params = {"name": collection_name, "content_type": content_type}

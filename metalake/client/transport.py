@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
+from metalake.lake.annotations.documents import AnnotationFile
+from metalake.lake.annotations.store import AnnotationSelection
 from metalake.lake.file_targets import FileTarget
 from metalake.lake.ingest import UploadRequest
 from metalake.lake.lake import Lake
@@ -25,6 +27,18 @@ class Transport(Protocol):
     ) -> dict[str, Any]: ...
     def update_files_metadata(
         self, target: FileTarget, entries: Iterable[FileMetadataEntry]
+    ) -> dict[str, Any]: ...
+    def upload_annotations(
+        self, target: FileTarget, annotation_file: AnnotationFile
+    ) -> dict[str, Any]: ...
+    def remove_annotations(self, collection_id: str, operation_id: str) -> dict[str, Any]: ...
+    def annotation_page(
+        self,
+        collection_id: str,
+        selection: AnnotationSelection,
+        after: str | None,
+        limit: int,
+        with_urls: bool,
     ) -> dict[str, Any]: ...
     def collection_id(self, collection_name: str, content_type: str) -> str: ...
     def collection_details(self, collection_id: str) -> dict[str, Any]: ...

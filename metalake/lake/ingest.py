@@ -23,6 +23,12 @@ from metalake.blobs.store import BlobStore, StagedBlob
 from metalake.errors import InvalidArgumentError, MetaLakeError
 from metalake.ids import new_id
 from metalake.lake import collections
+from metalake.lake.annotations.documents import AnnotationFile
+from metalake.lake.annotations.uploads import (
+    apply_upload_annotations,
+    queue_upload_annotations,
+    upload_annotation_params,
+)
 from metalake.lake.clock import utcnow
 from metalake.lake.content_types import check_content_type
 from metalake.lake.item_metadata import apply_changes
@@ -68,6 +74,8 @@ class UploadRequest:
     override_metadata: bool = False
     replace_files: bool = False
     storage_prefix: str | None = None
+    annotations: AnnotationFile | None = None
+    """Annotations of the uploaded images, applied by the job once its files are registered."""
 
 
 def request_to_json(request: UploadRequest) -> dict[str, Any]:
@@ -83,6 +91,7 @@ def request_to_json(request: UploadRequest) -> dict[str, Any]:
         "override_metadata": request.override_metadata,
         "replace_files": request.replace_files,
         "storage_prefix": request.storage_prefix,
+        "annotations": request.annotations.to_json() if request.annotations else None,
     }
 
 
@@ -106,7 +115,12 @@ def request_from_json(data: dict[str, Any]) -> UploadRequest:
             override_metadata=bool(data.get("override_metadata")),
             replace_files=bool(data.get("replace_files")),
             storage_prefix=data.get("storage_prefix"),
+            annotations=AnnotationFile.from_json(data["annotations"])
+            if data.get("annotations")
+            else None,
         )
+    except InvalidArgumentError:
+        raise
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidArgumentError(f"malformed upload request: {exc!r}") from exc
 
@@ -125,6 +139,12 @@ def check_upload(request: UploadRequest) -> tuple[str, str]:
         if f.file_name in seen:
             raise InvalidArgumentError(f"file name {f.file_name!r} appears twice in one upload")
         seen.add(f.file_name)
+    if request.annotations is not None:
+        if content_type != "image":
+            raise InvalidArgumentError(
+                f"annotation_data applies to image uploads, not to {content_type} files"
+            )
+        request.annotations.entries  # noqa: B018 - parses and checks the whole document
     return content_type, name
 
 
@@ -145,9 +165,13 @@ def create_upload_job(conn: Connection, request: UploadRequest) -> dict[str, Any
         "replace_files": bool(request.replace_files),
         "storage_prefix": (request.storage_prefix or "").strip("/") or None,
     }
+    if request.annotations is not None:
+        params["annotations"] = upload_annotation_params(request.annotations)
     collection = collections.get_or_create(conn, name, content_type)
     row = new_job_row(UPLOAD, params, len(request.files), collection["id"])
     conn.execute(jobs.insert().values(**row))
+    if request.annotations is not None:
+        queue_upload_annotations(conn, row["id"], request.annotations)
     for start in range(0, len(request.files), 5000):
         batch = request.files[start : start + 5000]
         conn.execute(
@@ -225,6 +249,7 @@ class UploadJob:
                 previous = chunk
             if previous is not None:
                 self._commit(job, collection, previous, progress)
+        apply_upload_annotations(self._db, job, progress)
 
     def _pending_chunks(self, job_id: str, job_change: MetadataChange) -> Iterator[list[_Task]]:
         last = -1

@@ -15,6 +15,11 @@ import sqlalchemy as sa
 from metalake.blobs.store import open_blob_store
 from metalake.errors import InvalidArgumentError
 from metalake.lake import collections, file_targets, records
+from metalake.lake.annotations.documents import AnnotationFile
+from metalake.lake.annotations.exports import collection_page
+from metalake.lake.annotations.store import AnnotationSelection, annotation_dicts
+from metalake.lake.annotations.store import remove_annotations as remove_operation_annotations
+from metalake.lake.annotations.uploads import ANNOTATIONS, AnnotationJob
 from metalake.lake.clock import utcnow
 from metalake.lake.content_types import check_content_type
 from metalake.lake.file_targets import FileTarget
@@ -56,7 +61,9 @@ class Lake:
         self.signer = UrlSigner(load_secret(home))
         self.url_expiry_s = url_expiry_s()
         self.uploads = UploadSessions(self.db, self.blobs, self.signer)
-        self.jobs = JobRunner(self.db, {UPLOAD: UploadJob(self.db, self.blobs)})
+        self.annotation_jobs = AnnotationJob(self.db)
+        handlers = {UPLOAD: UploadJob(self.db, self.blobs), ANNOTATIONS: self.annotation_jobs}
+        self.jobs = JobRunner(self.db, handlers)
         self.jobs.wake()
 
     def close(self) -> None:
@@ -132,6 +139,55 @@ class Lake:
             message += f"; {len(missing)} names matched no file {description}: {shown}"
         return {"isSuccess": not missing or bool(changes), "message": message}
 
+    def upload_annotations(
+        self, target: FileTarget, annotation_file: AnnotationFile
+    ) -> dict[str, Any]:
+        """Check an annotation file whole and start the job that writes it (`job_id`)."""
+        result = self.annotation_jobs.start(target, annotation_file)
+        self.jobs.wake()
+        return result
+
+    def remove_annotations(self, collection_id: str, operation_id: str) -> dict[str, Any]:
+        """Remove one operation's annotations from the files of a collection."""
+        with self.db.write() as conn:
+            collection = collections.get_by_id(conn, collection_id)
+            removed = remove_operation_annotations(conn, collection_id, operation_id)
+        return {
+            "is_success": True,
+            "message": f"{removed} annotations of operation {operation_id!r} removed from "
+            f"collection {collection['name']!r}",
+        }
+
+    def annotation_page(
+        self,
+        collection_id: str,
+        selection: AnnotationSelection,
+        after: str | None = None,
+        limit: int = 1000,
+        with_urls: bool = False,
+        served: bool = False,
+    ) -> dict[str, Any]:
+        """One page of a collection's files with their selected annotations, for downloads.
+
+        `images` holds `{"image": unique name, "annotations": [...], "size", "url"}` (`url`
+        only `with_urls`, as `download_url` makes them); `next` is the `after` of the next page.
+        """
+        with self.db.read() as conn:
+            collection = collections.get_by_id(conn, collection_id)
+            entries, cursor = collection_page(conn, collection_id, selection, after, limit)
+        images = []
+        for row, found in entries:
+            image = {"image": row["unique_name"], "annotations": found, "size": row["size"]}
+            if with_urls:
+                image["url"] = self._blob_url(row["storage_key"], self.url_expiry_s, served)
+            images.append(image)
+        return {
+            "collection_id": collection_id,
+            "storage_name": collection["storage_name"],
+            "images": images,
+            "next": cursor,
+        }
+
     def collection_id(self, collection_name: str, content_type: str) -> str:
         with self.db.read() as conn:
             return collections.get_by_name(conn, collection_name, check_content_type(content_type))[
@@ -143,8 +199,12 @@ class Lake:
             return collections.collection_dict(conn, collections.get_by_id(conn, collection_id))
 
     def file_details(self, unique_name: str) -> dict[str, Any]:
+        """A file's fields, metadata, tags and annotations (of every operation)."""
         with self.db.read() as conn:
-            return records.item_dicts(conn, [records.find_item(conn, unique_name)])[0]
+            item = records.find_item(conn, unique_name)
+            details = records.item_dicts(conn, [item])[0]
+            details["annotations"] = annotation_dicts(conn, [item["id"]]).get(item["id"], [])
+        return details
 
     def list_items(
         self, content_type: str, collection_id: str | None, page_index: int, page_size: int
@@ -182,9 +242,12 @@ class Lake:
             )
         with self.db.read() as conn:
             item = records.find_item(conn, file_key)
+        return self._blob_url(item["storage_key"], expires_in, served)
+
+    def _blob_url(self, key: str, expires_in: float, served: bool) -> str:
         if served and not self.blobs.direct_uploads:
-            return self.signer.sign("GET", f"{BLOB_ROUTE}/{item['storage_key']}", expires_in)
-        return self.blobs.url(item["storage_key"], expires_in)
+            return self.signer.sign("GET", f"{BLOB_ROUTE}/{key}", expires_in)
+        return self.blobs.url(key, expires_in)
 
     def check_blob_url(self, key: str, expires: str | None, signature: str | None) -> None:
         """Raise SignatureError unless a `/blobs/` URL was signed by this lake and is current."""

@@ -487,6 +487,7 @@ class UploadSessions:
                 override_metadata=sent.override_metadata,
                 replace_files=sent.replace_files,
                 storage_prefix=sent.storage_prefix,
+                annotations=sent.annotations,
             )
             result = create_upload_job(conn, request)
             conn.execute(

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
 from metalake.errors import InvalidArgumentError
+from metalake.lake.annotations.documents import AnnotationFile
+from metalake.lake.annotations.store import AnnotationSelection
 from metalake.lake.file_targets import FileTarget
 from metalake.lake.ingest import request_from_json
 from metalake.lake.lake import BLOB_ROUTE, Lake
@@ -50,6 +53,17 @@ class CollectionMetadataBody(BaseModel):
 class FileMetadataBody(BaseModel):
     target: dict[str, str | None]
     document: dict[str, Any] = Field(description='{"files": [{"file": ..., "metadata": {...}}]}')
+
+
+class RemoveAnnotationsBody(BaseModel):
+    operation_id: str
+
+
+def _file_target(fields: Any) -> FileTarget:
+    try:
+        return FileTarget(**fields)
+    except TypeError as exc:
+        raise InvalidArgumentError(f"malformed file target: {exc}") from exc
 
 
 def _absolute(request: Request, url: str) -> str:
@@ -153,12 +167,53 @@ def collection_metadata(body: CollectionMetadataBody, lake: LakeDep, _key: KeyDe
 
 @api.post("/files/metadata", tags=["metadata"])
 def files_metadata(body: FileMetadataBody, lake: LakeDep, _key: KeyDep) -> dict:
-    try:
-        target = FileTarget(**body.target)  # type: ignore[arg-type]
-    except TypeError as exc:
-        raise InvalidArgumentError(f"malformed file target: {exc}") from exc
+    target = _file_target(body.target)
     entries = parse_file_metadata(body.document, "the metadata document")
     return lake.update_files_metadata(target, entries)
+
+
+# Annotations ---------------------------------------------------------------------------------
+
+
+@api.post("/annotations", tags=["annotations"])
+async def upload_annotations(request: Request, lake: LakeDep, _key: KeyDep) -> dict:
+    """Start an annotation upload: `{"target": {kind, ...}, "annotations": {document,
+    operation_id, is_model_run, is_normalized, shape_type, source}}` (read raw: files are big)."""
+    try:
+        body = orjson.loads(await request.body())
+        target = _file_target(body["target"])
+        annotation_file = AnnotationFile.from_json(body["annotations"])
+    except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+        raise InvalidArgumentError(f"malformed annotation upload: {exc!r}") from exc
+    return await run_in_threadpool(lake.upload_annotations, target, annotation_file)
+
+
+@api.post("/collections/{collection_id}/annotations/remove", tags=["annotations"])
+def remove_annotations(
+    collection_id: str, body: RemoveAnnotationsBody, lake: LakeDep, _key: KeyDep
+) -> dict:
+    return lake.remove_annotations(collection_id, body.operation_id)
+
+
+@api.get("/collections/{collection_id}/annotations", tags=["annotations"])
+def annotation_page(
+    collection_id: str,
+    request: Request,
+    lake: LakeDep,
+    _key: KeyDep,
+    annotation_type: str = "all",
+    operation_ids: Annotated[list[str] | None, Query()] = None,
+    after: str | None = None,
+    limit: int = 1000,
+    with_urls: bool = False,
+) -> Response:
+    """A page of a collection's files with their annotations; `next` is the next `after`."""
+    selection = AnnotationSelection(annotation_type, tuple(operation_ids or ()))
+    page = lake.annotation_page(collection_id, selection, after, limit, with_urls, served=True)
+    for image in page["images"]:
+        if "url" in image:
+            image["url"] = _absolute(request, image["url"])
+    return Response(orjson.dumps(page), media_type="application/json")
 
 
 # Reading back ---------------------------------------------------------------------------------

@@ -1,0 +1,51 @@
+"""A collection's annotations read out page by page, in the upload format, for downloads.
+
+Pages are keyed by item id (not by offset), so a download of any size reads each item once and
+a client can stream the pages to disk without holding the collection in memory.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, RowMapping
+
+from metalake.errors import InvalidArgumentError
+from metalake.lake.annotations.store import AnnotationSelection, annotation_dicts
+from metalake.store.schema import collection_items, items
+
+MAX_PAGE_ITEMS = 1000
+
+
+def check_page_limit(limit: int) -> int:
+    if type(limit) is not int or not 1 <= limit <= MAX_PAGE_ITEMS:
+        raise InvalidArgumentError(f"limit must be an integer from 1 to {MAX_PAGE_ITEMS}")
+    return limit
+
+
+def collection_page(
+    conn: Connection,
+    collection_id: str,
+    selection: AnnotationSelection,
+    after: str | None,
+    limit: int,
+) -> tuple[list[tuple[RowMapping, list[dict[str, Any]]]], str | None]:
+    """Up to `limit` live items of a collection after item id `after`, each with its selected
+    annotations; and the cursor of the next page (None after the last)."""
+    check_page_limit(limit)
+    query = (
+        sa.select(items)
+        .join(collection_items, collection_items.c.item_id == items.c.id)
+        .where(collection_items.c.collection_id == collection_id, items.c.trashed_at.is_(None))
+        .order_by(collection_items.c.item_id)
+        .limit(limit + 1)
+    )
+    if after is not None:
+        query = query.where(collection_items.c.item_id > after)
+    rows = conn.execute(query).mappings().all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    found = annotation_dicts(conn, [row["id"] for row in rows], selection)
+    entries = [(row, found.get(row["id"], [])) for row in rows]
+    return entries, rows[-1]["id"] if more else None
