@@ -21,7 +21,6 @@ import json
 import os
 import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,11 +29,9 @@ from contextlib import ExitStack
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.common import OUT, peak_rss, run_child, run_fiftyone
 from tests.servers import seaweedfs, serve
 
-ROOT = Path(__file__).resolve().parent
-OUT = ROOT / "out"
-BENCH_PYTHON = ROOT.parent / ".venv-bench" / "bin" / "python"
 CHUNK = 1 << 20
 UNIQUE_IMAGES = 2000
 
@@ -127,15 +124,6 @@ def floor(files: list[Path]) -> float:
     return seconds
 
 
-def run_child(python: str, code: str, *args: str, env: dict[str, str] | None = None) -> dict:
-    done = subprocess.run(
-        [python, "-c", code, *args], capture_output=True, text=True, env=env, check=False
-    )
-    if done.returncode != 0:
-        raise RuntimeError(done.stderr[-2000:])
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def lake(folder: Path, storage: str | None, env: dict[str, str]) -> dict:
     """Upload into a fresh embedded lake in a child process."""
     home = Path(tempfile.mkdtemp(dir=OUT, prefix="lake_"))
@@ -161,29 +149,8 @@ def served_lake(folder: Path, storage: str | None, env: dict[str, str]) -> dict:
         shutil.rmtree(home)
 
 
-def peak_rss(pid: int) -> int:
-    """A running process's peak resident set (VmHWM), in bytes."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
 def fiftyone(folder: Path) -> dict | None:
-    if not BENCH_PYTHON.exists():
-        print("FiftyOne skipped: run `make bench-deps` first", file=sys.stderr)
-        return None
-    db_dir = tempfile.mkdtemp(prefix="fo_db_")
-    env = {
-        **os.environ,
-        "FIFTYONE_DO_NOT_TRACK": "true",
-        "FIFTYONE_DATABASE_VALIDATION": "false",
-        "FIFTYONE_DATABASE_DIR": db_dir,
-    }
-    try:
-        return run_child(str(BENCH_PYTHON), FIFTYONE_CHILD, str(folder), env=env)
-    finally:
-        shutil.rmtree(db_dir, ignore_errors=True)
+    return run_fiftyone(FIFTYONE_CHILD, str(folder))
 
 
 def main() -> None:
