@@ -445,3 +445,21 @@ def test_annotation_data_is_applied_by_the_upload_job(client: Client, images: Pa
     # The seeds' default: a dict whose file is None means no annotations.
     none = {"json_data_file_path": None, "operation_unique_id": None}
     upload_and_wait(client, str(images), "image", "Plain", annotation_data=none)
+
+
+def test_a_file_that_arrives_with_the_wrong_size_is_reported_not_kept(
+    client: Client, traffic: dict, lake: LakeUnderTest, tmp_path: Path
+):
+    blob = lake.home / "blobs" / "Traffic" / "img_001.jpg"
+    blob.write_bytes(blob.read_bytes()[:100])
+    result = client.download_collection(
+        traffic["collection_id"], custom_download_path=str(tmp_path)
+    )
+    assert result["is_success"] is False
+    assert (result["downloaded_count"], result["failed_count"]) == (4, 1)
+    assert "Traffic_img_001.jpg: received 100 bytes, expected" in result["message"]
+    data = tmp_path / "Traffic" / "data"
+    assert sorted(p.name for p in data.iterdir()) == [
+        f"Traffic_img_00{i}.jpg" for i in (0, 2, 3, 4)
+    ]
+    assert len(json.loads((tmp_path / "Traffic" / "annotations.json").read_text())["images"]) == 5

@@ -84,6 +84,12 @@ def test_an_embedded_lake_keeps_its_bytes_in_s3(
         assert httpx.get(url).content == (images / "img_001.jpg").read_bytes()
         assert httpx.get(url, headers={"Range": "bytes=0-1"}).status_code == 206
         assert client.get_thumbnail("pics_img_001.jpg")[:2] == b"\xff\xd8"
+        collection_id = client.get_collection_id_by_name("pics")
+        result = client.download_collection(collection_id, custom_download_path=str(tmp_path))
+        assert (result["downloaded_count"], result["failed_count"]) == (3, 0), result
+        for name in ("img_000.jpg", "img_001.jpg", "img_002.jpg"):
+            downloaded = tmp_path / "pics" / "data" / f"pics_{name}"
+            assert downloaded.read_bytes() == (images / name).read_bytes()
     assert blob_files(lake_home) == []
 
 
