@@ -1,4 +1,5 @@
-"""`metalake`: the command line of the lake (`serve`, `keys`, `upload`, `job`, `info`)."""
+"""`metalake`: the command line of the lake (`serve`, `keys`, `upload`, `annotate`, `download`,
+`job`, `info`)."""
 
 from __future__ import annotations
 
@@ -227,6 +228,75 @@ def upload(
             return
         client.wait_for_job_complete(result["job_id"])
         _report(client.get_job(result["job_id"]))
+
+
+@main.command()
+@click.argument("json_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--collection", required=True, help="Image collection whose files it names.")
+@click.option("--operation", required=True, help="Operation id: a model run or a project.")
+@click.option("--machine", is_flag=True, help="Machine annotations (is_model_run=True).")
+@click.option("--normalized", is_flag=True, help="Coordinates are fractions of the image size.")
+@click.option("--no-wait", is_flag=True, help="Return once the job is queued.")
+@click.pass_context
+def annotate(
+    ctx: click.Context,
+    json_file: Path,
+    collection: str,
+    operation: str,
+    machine: bool,
+    normalized: bool,
+    no_wait: bool,
+) -> None:
+    """Upload an annotation file for the images of a collection (by file name)."""
+    with _client(ctx) as client:
+        result = client.upload_annotations_for_collection(
+            collection, operation, str(json_file.resolve()), normalized, machine
+        )
+        click.echo(f"job {result['job_id']}: {result['message']}")
+        if no_wait:
+            return
+        client.wait_for_job_complete(result["job_id"])
+        _report(client.get_job(result["job_id"]))
+
+
+@main.command()
+@click.argument("collection")
+@click.option(
+    "--type", "content_type", type=click.Choice(["image", "video", "other"]), default="image"
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(),
+    help="Folder to write <collection>/ into (default: the current folder).",
+)
+@click.option(
+    "--annotations",
+    type=click.Choice(["all", "human", "machine"]),
+    default="all",
+    show_default=True,
+)
+@click.option("--operation", multiple=True, help="Only these operations (repeatable).")
+@click.option("--no-media", is_flag=True, help="Write the annotation JSON only.")
+@click.pass_context
+def download(
+    ctx: click.Context,
+    collection: str,
+    content_type: str,
+    out: Path,
+    annotations: str,
+    operation: tuple[str, ...],
+    no_media: bool,
+) -> None:
+    """Download a collection: its annotations as JSON and its files under data/."""
+    with _client(ctx) as client:
+        collection_id = client.get_collection_id_by_name(collection, content_type)
+        result = client.download_collection(
+            collection_id, annotations, list(operation), str(out.resolve()), not no_media
+        )
+    click.echo(result["message"])
+    if not result["is_success"]:
+        sys.exit(1)
 
 
 def _report(job: dict[str, Any]) -> None:

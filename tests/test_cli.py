@@ -67,3 +67,25 @@ def test_job_command_prints_the_record(images: Path, lake_home: Path):
         job_id = client.upload_files_to_collection(str(images), "image", "c")["job_id"]
     done = metalake("job", job_id, "--wait", "--json", home=lake_home)
     assert json.loads(done.stdout)["done"] == 5
+
+
+def test_annotate_then_download_a_collection(images: Path, lake_home: Path, tmp_path: Path):
+    assert metalake("upload", str(images), "--collection", "c", home=lake_home).returncode == 0
+    labels = tmp_path / "labels.json"
+    box = {"type": "rectangle", "bbox": [0.5, 0.5, 0.25, 0.25], "label": "car"}
+    labels.write_text(json.dumps({"images": [{"image": "img_000.jpg", "annotations": [box]}]}))
+    done = metalake(
+        "annotate", str(labels), "--collection", "c", "--operation", "m1", "--machine",
+        "--normalized", home=lake_home,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "completed: 1 done, 0 skipped, 0 failed" in done.stdout
+
+    done = metalake("download", "c", "--out", str(tmp_path / "out"), home=lake_home)
+    assert done.returncode == 0, done.stderr
+    assert "5 files with 1 annotations written" in done.stdout
+    written = json.loads((tmp_path / "out" / "c" / "annotations.json").read_text())
+    shapes = {e["image"]: e["annotations"] for e in written["images"]}
+    assert shapes["c_img_000.jpg"][0]["bbox"] == [32, 24, 16, 12]
+    assert shapes["c_img_000.jpg"][0]["is_model_run"] is True
+    assert len(list((tmp_path / "out" / "c" / "data").iterdir())) == 5
