@@ -77,6 +77,12 @@ def main(
     ctx.obj = {"home": lake_home(home), "database_url": database_url, "storage": storage}
 
 
+CONTENT_TYPE = click.option(
+    "--type", "content_type", type=click.Choice(["image", "video", "other"]), default="image"
+)
+NO_WAIT = click.option("--no-wait", is_flag=True, help="Return once the job is queued.")
+
+
 def _client(ctx: click.Context) -> Client:
     return Client(
         home=ctx.obj["home"],
@@ -186,16 +192,14 @@ def keys_revoke(ctx: click.Context, key: str) -> None:
 
 @main.command()
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
-@click.option(
-    "--type", "content_type", type=click.Choice(["image", "video", "other"]), default="image"
-)
+@CONTENT_TYPE
 @click.option("--collection", required=True, help="Collection to upload to (created if new).")
 @click.option("--meta", multiple=True, metavar="FIELD=VALUE", help="Metadata for every file.")
 @click.option("--tag", multiple=True, help="Tag for every file (repeatable).")
 @click.option("--metadata-file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--override", is_flag=True, help="Set the metadata on files already there too.")
 @click.option("--prefix", help="Storage folder to put the collection under.")
-@click.option("--no-wait", is_flag=True, help="Return once the job is queued.")
+@NO_WAIT
 @click.pass_context
 def upload(
     ctx: click.Context,
@@ -224,10 +228,7 @@ def upload(
             prefix,
         )
         click.echo(f"collection {result['collection_id']}, job {result['job_id']}")
-        if no_wait:
-            return
-        client.wait_for_job_complete(result["job_id"])
-        _report(client.get_job(result["job_id"]))
+        _follow(client, result["job_id"], no_wait)
 
 
 @main.command()
@@ -236,7 +237,7 @@ def upload(
 @click.option("--operation", required=True, help="Operation id: a model run or a project.")
 @click.option("--machine", is_flag=True, help="Machine annotations (is_model_run=True).")
 @click.option("--normalized", is_flag=True, help="Coordinates are fractions of the image size.")
-@click.option("--no-wait", is_flag=True, help="Return once the job is queued.")
+@NO_WAIT
 @click.pass_context
 def annotate(
     ctx: click.Context,
@@ -253,17 +254,12 @@ def annotate(
             collection, operation, str(json_file.resolve()), normalized, machine
         )
         click.echo(f"job {result['job_id']}: {result['message']}")
-        if no_wait:
-            return
-        client.wait_for_job_complete(result["job_id"])
-        _report(client.get_job(result["job_id"]))
+        _follow(client, result["job_id"], no_wait)
 
 
 @main.command()
 @click.argument("collection")
-@click.option(
-    "--type", "content_type", type=click.Choice(["image", "video", "other"]), default="image"
-)
+@CONTENT_TYPE
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -297,6 +293,13 @@ def download(
     click.echo(result["message"])
     if not result["is_success"]:
         sys.exit(1)
+
+
+def _follow(client: Client, job_id: str, no_wait: bool) -> None:
+    """Unless `no_wait`, wait for a job with a progress bar and report how it ended."""
+    if not no_wait:
+        client.wait_for_job_complete(job_id)
+        _report(client.get_job(job_id))
 
 
 def _report(job: dict[str, Any]) -> None:

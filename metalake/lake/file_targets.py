@@ -88,3 +88,12 @@ def resolve_rows(
         batch = query.where(resolver.column.in_(keys[start : start + BATCH]))
         found.update({keyed[row.key]: row for row in conn.execute(batch).all()})
     return found, resolver.description
+
+
+def unmatched_note(names: list[str], description: str) -> str:
+    """What a message adds for document names that matched no file: the count and the first
+    ten (empty if every name matched)."""
+    if not names:
+        return ""
+    shown = ", ".join(repr(n) for n in names[:10])
+    return f"; {len(names)} names matched no file {description}: {shown}"

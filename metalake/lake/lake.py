@@ -134,9 +134,7 @@ class Lake:
             apply_changes(conn, changes)
         missing = [e.file for e in entries if e.file not in resolved]
         message = f"metadata updated on {len(changes)} files"
-        if missing:
-            shown = ", ".join(repr(m) for m in missing[:10])
-            message += f"; {len(missing)} names matched no file {description}: {shown}"
+        message += file_targets.unmatched_note(missing, description)
         return {"isSuccess": not missing or bool(changes), "message": message}
 
     def upload_annotations(

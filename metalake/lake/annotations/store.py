@@ -72,8 +72,9 @@ def label_ids(conn: Connection, names: Iterable[str]) -> dict[str, int]:
     return found
 
 
-def _json(value: Any) -> str | None:
-    return None if value is None else orjson.dumps(value).decode()
+def _json(value: Any) -> str:
+    """A value as JSON text, as the bulk insert stores JSON columns."""
+    return orjson.dumps(value).decode()
 
 
 ROW_COLUMNS = (

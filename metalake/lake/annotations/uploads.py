@@ -41,19 +41,7 @@ CHUNK = 5000
 """Images written per transaction (about a tenth of a second): other writers get in between."""
 BATCH = 500
 DONE, SKIPPED = "done", "skipped"
-
-
 SIZE_COLUMNS = (items.c.content_type, items.c.width, items.c.height)
-
-
-def _image_sizes(conn: Connection, item_ids: list[str]) -> dict[str, sa.Row]:
-    """Each item's content type, width and height."""
-    sizes: dict[str, sa.Row] = {}
-    query = sa.select(items.c.id, *SIZE_COLUMNS)
-    for start in range(0, len(item_ids), BATCH):
-        batch = query.where(items.c.id.in_(item_ids[start : start + BATCH]))
-        sizes.update({row.id: row for row in conn.execute(batch).all()})
-    return sizes
 
 
 def _placed(shapes: list[Shape], size: sa.Row, normalized: bool, image: str) -> list[PlacedShape]:
@@ -135,9 +123,7 @@ class AnnotationJob:
                 self._ready.pop(job["id"], None)
             raise
         message = f"{len(placed)} images to annotate"
-        if unmatched:
-            shown = ", ".join(repr(n) for n in unmatched[:10])
-            message += f"; {len(unmatched)} names matched no file {description}: {shown}"
+        message += file_targets.unmatched_note(unmatched, description)
         return {"is_success": True, "job_id": job["id"], "message": message}
 
     def __call__(self, job: Job, progress: JobProgress) -> None:
@@ -196,25 +182,24 @@ def apply_upload_annotations(db: Database, job: Job, progress: JobProgress) -> N
     entries = [(name, [Shape(*s) for s in shapes]) for name, shapes in orjson.loads(payload)]
     with db.write() as conn:
         files = _job_files(conn, job.id, [name for name, _ in entries])
-        sizes = _image_sizes(conn, [f[1] for f in files.values() if f[1] is not None])
         placed: dict[str, list[PlacedShape]] = {}
         errors: list[dict[str, str]] = []
         moved: Counter[str] = Counter()
         for index, (name, shapes) in enumerate(entries):
-            state, item_id = files.get(name, (None, None))
-            if state is None:
+            file = files.get(name)
+            if file is None:
                 errors.append({"file": name, "reason": "annotated, but not in this upload"})
                 continue
-            if item_id is None:
+            if file.item_id is None:
                 continue  # the file itself failed; its error is on the job already
             try:
-                placed_shapes = _placed(shapes, sizes[item_id], params["is_normalized"], name)
+                placed_shapes = _placed(shapes, file, params["is_normalized"], name)
             except ShapeError as exc:
                 reason = f"annotations not applied: images[{index}].{exc.field}: {exc.problem}"
                 errors.append({"file": name, "reason": reason})
-                moved[state] += 1
+                moved[file.state] += 1
                 continue
-            placed.setdefault(item_id, []).extend(placed_shapes)
+            placed.setdefault(file.item_id, []).extend(placed_shapes)
         operation_id = ensure_operation(conn, params["operation_id"], params["is_model_run"])
         replace_annotations(conn, operation_id, list(placed.items()))
         drop_payload(conn, job.id)
@@ -227,15 +212,16 @@ def apply_upload_annotations(db: Database, job: Job, progress: JobProgress) -> N
         )
 
 
-def _job_files(
-    conn: Connection, job_id: str, names: list[str]
-) -> dict[str, tuple[str, str | None]]:
-    """(state, item id) of the files of a job with these names."""
-    found: dict[str, tuple[str, str | None]] = {}
-    query = sa.select(job_files.c.file_name, job_files.c.state, job_files.c.item_id).where(
-        job_files.c.job_id == job_id
+def _job_files(conn: Connection, job_id: str, names: list[str]) -> dict[str, sa.Row]:
+    """The files of a job with these names: `state`, `item_id` and, for those registered, the
+    item's `content_type`, `width` and `height`."""
+    found: dict[str, sa.Row] = {}
+    query = (
+        sa.select(job_files.c.file_name, job_files.c.state, job_files.c.item_id, *SIZE_COLUMNS)
+        .outerjoin(items, items.c.id == job_files.c.item_id)
+        .where(job_files.c.job_id == job_id)
     )
     for start in range(0, len(names), BATCH):
         batch = query.where(job_files.c.file_name.in_(names[start : start + BATCH]))
-        found.update({name: (state, item_id) for name, state, item_id in conn.execute(batch)})
+        found.update({row.file_name: row for row in conn.execute(batch).all()})
     return found
