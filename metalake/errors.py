@@ -10,6 +10,7 @@ wrong and how to fix it::
     │   ├── InvalidMetadataFileError  a metadata JSON file that does not parse or has a bad shape
     │   └── InvalidAnnotationFileError  an annotation JSON file that does not parse, has a bad
     │                                 shape, or has geometry that does not fit its image
+    │   └── InvalidQueryError       a query that does not parse or names an unknown field
     ├── NotFoundError               something named does not exist
     │   ├── CollectionNotFoundError
     │   ├── ItemNotFoundError
@@ -62,6 +63,13 @@ class InvalidAnnotationFileError(InvalidArgumentError):
     geometry that does not fit its image."""
 
     code = "invalid_annotation_file"
+
+
+class InvalidQueryError(InvalidArgumentError):
+    """A query does not parse, names an unknown field, or compares a field with the wrong kind
+    of value; the message gives the column and what was expected there."""
+
+    code = "invalid_query"
 
 
 class ChecksumMismatchError(InvalidArgumentError):

@@ -72,6 +72,22 @@ sa.Index(
     postgresql_where=LIVE,
 )
 sa.Index(
+    "ix_items_live_type_created",
+    items.c.content_type,
+    items.c.created,
+    items.c.id,
+    sqlite_where=LIVE,
+    postgresql_where=LIVE,
+)
+sa.Index(
+    "ix_items_live_type_name",
+    items.c.content_type,
+    items.c.file_name,
+    items.c.id,
+    sqlite_where=LIVE,
+    postgresql_where=LIVE,
+)
+sa.Index(
     "ix_items_live_collection_order",
     items.c.collection_id,
     items.c.modified,
@@ -98,8 +114,19 @@ item_metadata = sa.Table(
     sa.Column("value_text", sa.Text),
     sa.Column("value_num", sa.Float),
 )
-sa.Index("ix_item_metadata_key_text", item_metadata.c.key, item_metadata.c.value_text)
-sa.Index("ix_item_metadata_key_num", item_metadata.c.key, item_metadata.c.value_num)
+# Metadata terms read (key, value) -> item id from the index alone.
+sa.Index(
+    "ix_item_metadata_key_text",
+    item_metadata.c.key,
+    item_metadata.c.value_text,
+    item_metadata.c.item_id,
+)
+sa.Index(
+    "ix_item_metadata_key_num",
+    item_metadata.c.key,
+    item_metadata.c.value_num,
+    item_metadata.c.item_id,
+)
 
 item_tags = sa.Table(
     "item_tags",
@@ -107,7 +134,7 @@ item_tags = sa.Table(
     sa.Column("item_id", ID, sa.ForeignKey("items.id"), primary_key=True),
     sa.Column("tag", sa.String(255), primary_key=True),
 )
-sa.Index("ix_item_tags_tag", item_tags.c.tag)
+sa.Index("ix_item_tags_tag", item_tags.c.tag, item_tags.c.item_id)
 
 jobs = sa.Table(
     "jobs",
@@ -244,3 +271,12 @@ annotations = sa.Table(
 """One row per shape, in upload order (by id); `x, y, w, h` is its bounding box in pixels and
 `points` the vertices of a polygon, line or point set."""
 sa.Index("ix_annotations_item_operation", annotations.c.item_id, annotations.c.operation_id)
+# Label terms (with a confidence, and count(...) by label) and operation/source terms read the
+# index alone, in item order.
+sa.Index(
+    "ix_annotations_label_item",
+    annotations.c.label_id,
+    annotations.c.item_id,
+    annotations.c.confidence,
+)
+sa.Index("ix_annotations_operation_item", annotations.c.operation_id, annotations.c.item_id)

@@ -1,0 +1,415 @@
+"""Compiling a query's syntax tree into one SQLAlchemy condition on `items`.
+
+Every value is a bound parameter. Each term over a side table (metadata, tags, annotations,
+collections) becomes `items.id IN (SELECT item_id FROM <table> WHERE ...)`, which the key/value
+and label indexes answer without reading the whole lake. A term over a missing field is false,
+so `!=` never matches files without the field; `NOT` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from metalake.errors import InvalidQueryError
+from metalake.lake.annotations.shapes import SHAPE_TYPES
+from metalake.lake.content_types import CONTENT_TYPES
+from metalake.lake.query.syntax import (
+    And,
+    Comparison,
+    Count,
+    Exists,
+    InList,
+    Node,
+    Not,
+    Or,
+    Path,
+    Term,
+    Value,
+    Within,
+)
+from metalake.store.json_values import json_array_elements, json_number, json_text
+from metalake.store.schema import (
+    annotations,
+    collection_items,
+    collections,
+    item_metadata,
+    item_tags,
+    items,
+    labels,
+    operations,
+)
+
+Condition = sa.ColumnElement[bool]
+Column = sa.ColumnElement
+
+TEXT, NUMBER, DATE = "text", "number", "date"
+ITEM_FIELDS: dict[str, tuple[Column, str]] = {
+    "name": (items.c.file_name, TEXT),
+    "unique_name": (items.c.unique_name, TEXT),
+    "type": (items.c.content_type, TEXT),
+    "size": (items.c.size, NUMBER),
+    "width": (items.c.width, NUMBER),
+    "height": (items.c.height, NUMBER),
+    "frame_count": (items.c.frame_count, NUMBER),
+    "fps": (items.c.fps, NUMBER),
+    "duration": (items.c.duration, NUMBER),
+    "created": (items.c.created, DATE),
+    "modified": (items.c.modified, DATE),
+}
+ANNOTATION_FIELDS = ("label", "confidence", "type", "operation", "source")
+SOURCES = ("human", "machine")
+ALLOWED_VALUES = {
+    ("item", "type"): CONTENT_TYPES,
+    ("annotation", "type"): SHAPE_TYPES,
+    ("annotation", "source"): SOURCES,
+}
+FIELD_LIST = (
+    "name, unique_name, collection, type, tags, size, width, height, frame_count, fps, "
+    "duration, created, modified, metadata.<key> or annotation.<field>"
+)
+COUNT_OPS: dict[str, Callable[[float, float], bool]] = {
+    "=": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
+
+
+def _error(column: int, problem: str) -> InvalidQueryError:
+    return InvalidQueryError(f"query error at column {column}: {problem}")
+
+
+def like_pattern(text: str) -> str:
+    """A `~` value as a lower-case LIKE pattern: `*` and `?` are wildcards, else a substring."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    if "*" in text or "?" in text:
+        return escaped.replace("*", "%").replace("?", "_")
+    return f"%{escaped}%"
+
+
+def compare_text(column: Column, op: str, value: Value) -> Condition:
+    """A comparison of a text column, `~` being a case-insensitive wildcard match."""
+    if op == "~":
+        return sa.func.lower(column).like(like_pattern(value.text), escape="\\")
+    return _binary(column, op, value.text)
+
+
+def _binary(column: Column, op: str, operand: object) -> Condition:
+    return {
+        "=": column.__eq__,
+        "!=": column.__ne__,
+        "<": column.__lt__,
+        "<=": column.__le__,
+        ">": column.__gt__,
+        ">=": column.__ge__,
+    }[op](operand)
+
+
+def _number(field: str, value: Value, op: str = "=") -> float:
+    if op == "~":
+        raise _error(value.column, f"'~' compares text, and {field} is a number")
+    number = value.number
+    if number is None:
+        raise _error(value.column, f"{field} is a number; expected a number, found '{value.text}'")
+    return number
+
+
+def compare_number(field: str, column: Column, op: str, value: Value) -> Condition:
+    return sa.and_(column.is_not(None), _binary(column, op, _number(field, value, op)))
+
+
+def compare_date(field: str, column: Column, op: str, value: Value) -> Condition:
+    """A date stands for its whole day (UTC): `created = 2024-05-01` is any time that day."""
+    if op == "~":
+        raise _error(value.column, f"'~' compares text, and {field} is a date")
+    instant = value.instant
+    if instant is None:
+        raise _error(
+            value.column,
+            f"{field} is a date; expected an ISO date like 2024-05-01 or a date-time like "
+            f"2024-05-01T08:30:00, found '{value.text}'",
+        )
+    start, end = instant
+    if start == end:
+        return _binary(column, op, start)
+    equal = sa.and_(column >= start, column < end)
+    return {
+        "=": equal,
+        "!=": sa.not_(equal),
+        "<": column < start,
+        "<=": column < end,
+        ">": column >= end,
+        ">=": column >= start,
+    }[op]
+
+
+def _check_allowed(scope: str, field: str, op: str, value: Value) -> None:
+    allowed = ALLOWED_VALUES.get((scope, field))
+    if allowed and op in ("=", "!=") and value.text not in allowed:
+        raise _error(
+            value.column,
+            f"{field} is one of {', '.join(allowed)}; found '{value.text}'",
+        )
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """Where a term is compiled: on items, or on one annotation row (inside `annotation(...)`
+    or `count(...)`)."""
+
+    on_annotation: bool
+    prefixed: bool
+
+
+ITEM = _Scope(on_annotation=False, prefixed=True)
+INSIDE_WITHIN = _Scope(on_annotation=True, prefixed=False)
+INSIDE_COUNT = _Scope(on_annotation=True, prefixed=True)
+
+
+class QueryCompiler:
+    """Turns syntax trees into conditions on `items` for one SQL dialect."""
+
+    def __init__(self, dialect: str) -> None:
+        self.dialect = dialect
+
+    def condition(self, node: Node) -> Condition:
+        """The condition a file must meet to match `node`."""
+        return self._compile(node, ITEM)
+
+    def _compile(self, node: Node, scope: _Scope) -> Condition:
+        if isinstance(node, And):
+            return sa.and_(*(self._compile(n, scope) for n in node.operands))
+        if isinstance(node, Or):
+            return sa.or_(*(self._compile(n, scope) for n in node.operands))
+        if isinstance(node, Not):
+            return sa.not_(self._compile(node.operand, scope))
+        if isinstance(node, Within):
+            if scope.on_annotation and not scope.prefixed:
+                raise _error(node.column, "annotation(...) cannot be nested")
+            inner = self._compile(node.condition, INSIDE_WITHIN)
+            return inner if scope.on_annotation else self._has_annotation(inner)
+        if isinstance(node, Count):
+            if scope.on_annotation:
+                raise _error(node.column, "count(...) cannot be used inside annotation(...)")
+            return self._count(node)
+        return self._term(node, scope)
+
+    def _term(self, term: Term, scope: _Scope) -> Condition:
+        path = term.path
+        root = path.parts[0].lower()
+        if scope.on_annotation and scope.prefixed:
+            if root != "annotation":
+                raise _error(
+                    path.column,
+                    f"count(...) counts annotations; write annotation.<field> or "
+                    f"annotation(...) inside it, not '{path.text}'",
+                )
+            return self._annotation_term(term, path.parts[1:], path)
+        if scope.on_annotation:
+            if root == "annotation":
+                raise _error(
+                    path.column,
+                    "inside annotation(...) write fields without the 'annotation.' prefix, "
+                    f"e.g. {'.'.join(path.parts[1:]) or 'label'}",
+                )
+            return self._annotation_term(term, path.parts, path)
+        if root == "annotation":
+            return self._has_annotation(self._annotation_term(term, path.parts[1:], path))
+        if root == "metadata":
+            key = self._key_after(path, "metadata")
+            return self._tags(term) if key.lower() == "tags" else self._metadata(term, key)
+        if len(path.parts) == 1 and root == "tags":
+            return self._tags(term)
+        if len(path.parts) == 1 and root == "collection":
+            return self._collection(term)
+        if len(path.parts) == 1 and root in ITEM_FIELDS:
+            column, kind = ITEM_FIELDS[root]
+            return self._each(term, lambda op, v: self._typed(root, column, kind, op, v, "item"))
+        raise _error(path.column, f"unknown field '{path.text}'; fields are {FIELD_LIST}")
+
+    @staticmethod
+    def _key_after(path: Path, group: str) -> str:
+        if len(path.parts) < 2:
+            raise _error(path.column, f"expected a key after '{group}.', e.g. {group}.camera")
+        return ".".join(path.parts[1:])
+
+    @staticmethod
+    def _each(term: Term, compare: Callable[[str, Value], Condition]) -> Condition:
+        """A term as comparisons: `IN` is any of its values; `EXISTS` is `compare(None)`."""
+        if isinstance(term, Comparison):
+            return compare(term.op, term.value)
+        if isinstance(term, InList):
+            return sa.or_(*(compare("=", v) for v in term.values))
+        return compare("exists", Value("", False, term.path.column))
+
+    @staticmethod
+    def _typed(
+        field: str, column: Column, kind: str, op: str, value: Value, scope: str
+    ) -> Condition:
+        if op == "exists":
+            return column.is_not(None)
+        if kind == NUMBER:
+            return compare_number(field, column, op, value)
+        if kind == DATE:
+            return compare_date(field, column, op, value)
+        _check_allowed(scope, field, op, value)
+        return sa.and_(column.is_not(None), compare_text(column, op, value))
+
+    # Item-level side tables ----------------------------------------------------------------
+
+    def _metadata(self, term: Term, key: str) -> Condition:
+        def compare(op: str, value: Value) -> Condition:
+            if op == "exists":
+                return sa.true()
+            text, number = item_metadata.c.value_text, item_metadata.c.value_num
+            if op == "~":
+                return compare_text(text, op, value)
+            if value.number is not None:
+                equal = sa.or_(number == value.number, text == value.text)
+                if op == "=":
+                    return equal
+                if op == "!=":
+                    return sa.and_(
+                        sa.or_(number.is_(None), number != value.number), text != value.text
+                    )
+                return _binary(number, op, value.number)
+            if op in ("=", "!="):
+                return _binary(text, op, value.text)
+            return sa.and_(number.is_(None), _binary(text, op, value.text))
+
+        matching = sa.select(item_metadata.c.item_id).where(
+            item_metadata.c.key == key, self._each(term, compare)
+        )
+        return items.c.id.in_(matching)
+
+    def _tags(self, term: Term) -> Condition:
+        """Tags: `=` has the tag, `!=` does not have it, `~` has a tag like it."""
+        tag = item_tags.c.tag
+
+        def tagged(condition: Condition) -> Condition:
+            return items.c.id.in_(sa.select(item_tags.c.item_id).where(condition))
+
+        if isinstance(term, Comparison) and term.op == "!=":
+            return sa.not_(tagged(tag == term.value.text))
+        if isinstance(term, Exists):
+            return tagged(sa.true())
+        return tagged(self._each(term, lambda op, v: compare_text(tag, op, v)))
+
+    def _collection(self, term: Term) -> Condition:
+        """Membership (as uploaded or added) of a collection with a matching name."""
+        name = collections.c.name
+
+        def member(condition: Condition) -> Condition:
+            named = sa.select(collections.c.id).where(condition)
+            return items.c.id.in_(
+                sa.select(collection_items.c.item_id).where(
+                    collection_items.c.collection_id.in_(named)
+                )
+            )
+
+        if isinstance(term, Comparison) and term.op == "!=":
+            return sa.not_(member(name == term.value.text))
+        if isinstance(term, Exists):
+            return sa.true()
+        return member(self._each(term, lambda op, v: compare_text(name, op, v)))
+
+    # Annotations ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _has_annotation(condition: Condition) -> Condition:
+        return items.c.id.in_(sa.select(annotations.c.item_id).where(condition))
+
+    def _annotation_term(self, term: Term, parts: tuple[str, ...], path: Path) -> Condition:
+        """A term on one annotation row; `parts` is the path after `annotation.`."""
+        if not parts:
+            raise _error(
+                path.column,
+                f"expected a field after 'annotation.': {', '.join(ANNOTATION_FIELDS)}, "
+                "metadata.<key> or an attribute name",
+            )
+        field = parts[0].lower()
+        if len(parts) == 1 and field in ANNOTATION_FIELDS:
+            return self._each(term, lambda op, v: self._annotation_field(field, op, v))
+        if field == "metadata" and len(parts) > 1:
+            key = ".".join(parts[1:])
+            return self._each(
+                term, lambda op, v: self._json_scalar(annotations.c.metadata, key, op, v)
+            )
+        name = ".".join(parts)
+        return self._each(term, lambda op, v: self._attribute(name, op, v))
+
+    def _annotation_field(self, field: str, op: str, value: Value) -> Condition:
+        if field == "confidence":
+            return self._typed(field, annotations.c.confidence, NUMBER, op, value, "annotation")
+        if field == "type":
+            return self._typed(field, annotations.c.type, TEXT, op, value, "annotation")
+        if op == "exists":
+            return sa.true()
+        if field == "label":
+            named = sa.select(labels.c.id).where(compare_text(labels.c.name, op, value))
+            return annotations.c.label_id.in_(named)
+        if field == "operation":
+            named = sa.select(operations.c.id).where(compare_text(operations.c.name, op, value))
+            return annotations.c.operation_id.in_(named)
+        if op not in ("=", "!="):
+            raise _error(value.column, "source is human or machine; compare it with = or !=")
+        _check_allowed("annotation", "source", op, value)
+        machine = (value.text == "machine") == (op == "=")
+        kind = sa.select(operations.c.id).where(operations.c.is_model_run.is_(machine))
+        return annotations.c.operation_id.in_(kind)
+
+    def _json_scalar(self, column: Column, key: str, op: str, value: Value) -> Condition:
+        """A comparison of `column[key]` (JSON) with the metadata rules: numbers match numbers
+        and their text, text compares as text."""
+        text = json_text(self.dialect, column, key)
+        if op == "exists":
+            return text.is_not(None)
+        if op == "~" or value.number is None:
+            return sa.and_(text.is_not(None), compare_text(text, op, value))
+        number = json_number(self.dialect, column, key)
+        if op == "=":
+            return sa.or_(number == value.number, text == value.text)
+        if op == "!=":
+            return sa.and_(
+                text.is_not(None),
+                text != value.text,
+                sa.or_(number.is_(None), number != value.number),
+            )
+        return sa.and_(number.is_not(None), _binary(number, op, value.number))
+
+    def _attribute(self, name: str, op: str, value: Value) -> Condition:
+        """Some value of the annotation's attribute `name` compares true."""
+        element = json_array_elements(self.dialect, annotations.c.attributes, name)
+        found = sa.select(sa.literal(1)).select_from(element)
+        if op != "exists":
+            found = found.where(self._json_scalar(element.c.value, "value", op, value))
+        return sa.and_(annotations.c.attributes.is_not(None), found.exists())
+
+    def _count(self, node: Count) -> Condition:
+        """`count(cond) <op> n`: files whose annotations meeting `cond` number `<op> n`;
+        files with none of them match when 0 itself satisfies the comparison."""
+        number = _number("count(...)", node.number)
+        if number < 0 or number != int(number):
+            raise _error(
+                node.number.column,
+                f"count(...) compares with a whole number >= 0, found '{node.number.text}'",
+            )
+        condition = (
+            sa.true() if node.condition is None else self._compile(node.condition, INSIDE_COUNT)
+        )
+        grouped = (
+            sa.select(annotations.c.item_id)
+            .where(condition)
+            .group_by(annotations.c.item_id)
+            .having(_binary(sa.func.count(), node.op, int(number)))
+        )
+        matched = items.c.id.in_(grouped)
+        if not COUNT_OPS[node.op](0, number):
+            return matched
+        having_any = sa.select(annotations.c.item_id).where(condition)
+        return sa.or_(matched, items.c.id.not_in(having_any))
