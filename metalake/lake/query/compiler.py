@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from metalake.errors import InvalidQueryError
 from metalake.lake.annotations.shapes import SHAPE_TYPES
@@ -31,6 +32,7 @@ from metalake.lake.query.syntax import (
     Within,
 )
 from metalake.store.json_values import json_array_elements, json_number, json_text
+from metalake.store.name_search import trigram_candidates
 from metalake.store.schema import (
     annotations,
     collection_items,
@@ -172,10 +174,17 @@ INSIDE_COUNT = _Scope(on_annotation=True, prefixed=True)
 
 
 class QueryCompiler:
-    """Turns syntax trees into conditions on `items` for one SQL dialect."""
+    """Turns syntax trees into conditions on `items` for one SQL dialect.
 
-    def __init__(self, dialect: str) -> None:
+    With a connection, label and operation names are resolved to their ids first, so the
+    annotation indexes (which lead with those ids) serve the terms; without one (checking a
+    query before it runs) they stay subqueries.
+    """
+
+    def __init__(self, dialect: str, conn: Connection | None = None) -> None:
         self.dialect = dialect
+        self.conn = conn
+        self._negations = 0
 
     def condition(self, node: Node) -> Condition:
         """The condition a file must meet to match `node`."""
@@ -187,7 +196,11 @@ class QueryCompiler:
         if isinstance(node, Or):
             return sa.or_(*(self._compile(n, scope) for n in node.operands))
         if isinstance(node, Not):
-            return sa.not_(self._compile(node.operand, scope))
+            self._negations += 1
+            try:
+                return sa.not_(self._compile(node.operand, scope))
+            finally:
+                self._negations -= 1
         if isinstance(node, Within):
             if scope.on_annotation and not scope.prefixed:
                 raise _error(node.column, "annotation(...) cannot be nested")
@@ -227,6 +240,15 @@ class QueryCompiler:
             return self._tags(term)
         if len(path.parts) == 1 and root == "collection":
             return self._collection(term)
+        if (
+            len(path.parts) == 1
+            and root == "name"
+            and isinstance(term, Comparison)
+            and term.op == "~"
+            and self.dialect == "sqlite"
+            and self._negations % 2 == 0
+        ):
+            return self._name_like(term.value)
         if len(path.parts) == 1 and root in ITEM_FIELDS:
             column, kind = ITEM_FIELDS[root]
             return self._each(term, lambda op, v: self._typed(root, column, kind, op, v, "item"))
@@ -260,6 +282,13 @@ class QueryCompiler:
         _check_allowed(scope, field, op, value)
         return sa.and_(column.is_not(None), compare_text(column, op, value))
 
+    @staticmethod
+    def _name_like(value: Value) -> Condition:
+        """`name ~ ...` on SQLite: the trigram index narrows, the exact LIKE decides."""
+        exact = compare_text(items.c.file_name, "~", value)
+        candidates = trigram_candidates(like_pattern(value.text))
+        return exact if candidates is None else sa.and_(candidates, exact)
+
     # Item-level side tables ----------------------------------------------------------------
 
     def _metadata(self, term: Term, key: str) -> Condition:
@@ -282,20 +311,19 @@ class QueryCompiler:
                 return _binary(text, op, value.text)
             return sa.and_(number.is_(None), _binary(text, op, value.text))
 
-        matching = sa.select(item_metadata.c.item_id).where(
-            item_metadata.c.key == key, self._each(term, compare)
+        return self._member(
+            item_metadata.c.item_id, sa.and_(item_metadata.c.key == key, self._each(term, compare))
         )
-        return items.c.id.in_(matching)
 
     def _tags(self, term: Term) -> Condition:
         """Tags: `=` has the tag, `!=` does not have it, `~` has a tag like it."""
         tag = item_tags.c.tag
 
-        def tagged(condition: Condition) -> Condition:
-            return items.c.id.in_(sa.select(item_tags.c.item_id).where(condition))
+        def tagged(condition: Condition, negated: bool = False) -> Condition:
+            return self._member(item_tags.c.item_id, condition, negated)
 
         if isinstance(term, Comparison) and term.op == "!=":
-            return sa.not_(tagged(tag == term.value.text))
+            return sa.not_(tagged(tag == term.value.text, negated=True))
         if isinstance(term, Exists):
             return tagged(sa.true())
         return tagged(self._each(term, lambda op, v: compare_text(tag, op, v)))
@@ -304,25 +332,39 @@ class QueryCompiler:
         """Membership (as uploaded or added) of a collection with a matching name."""
         name = collections.c.name
 
-        def member(condition: Condition) -> Condition:
-            named = sa.select(collections.c.id).where(condition)
-            return items.c.id.in_(
-                sa.select(collection_items.c.item_id).where(
-                    collection_items.c.collection_id.in_(named)
-                )
-            )
+        def member(condition: Condition, negated: bool = False) -> Condition:
+            named = self._named_ids(collection_items.c.collection_id, collections, condition)
+            return self._member(collection_items.c.item_id, named, negated)
 
         if isinstance(term, Comparison) and term.op == "!=":
-            return sa.not_(member(name == term.value.text))
+            return sa.not_(member(name == term.value.text, negated=True))
         if isinstance(term, Exists):
             return sa.true()
         return member(self._each(term, lambda op, v: compare_text(name, op, v)))
 
     # Annotations ---------------------------------------------------------------------------
 
-    @staticmethod
-    def _has_annotation(condition: Condition) -> Condition:
-        return items.c.id.in_(sa.select(annotations.c.item_id).where(condition))
+    def _member(self, item_id: Column, condition: Condition, negated: bool = False) -> Condition:
+        """Items with a row meeting `condition` in the side table of `item_id`.
+
+        A positive term is `items.id IN (SELECT ...)`: the side table's index finds the few
+        matching items first. Under NOT it is a correlated EXISTS, probed only for the items the
+        rest of the query keeps, instead of building the (large) set of all the others.
+        """
+        if negated != (self._negations % 2 == 1):
+            return sa.exists().where(item_id == items.c.id, condition)
+        return items.c.id.in_(sa.select(item_id).where(condition))
+
+    def _has_annotation(self, condition: Condition) -> Condition:
+        return self._member(annotations.c.item_id, condition)
+
+    def _named_ids(self, column: Column, table: sa.Table, condition: Condition) -> Condition:
+        """`column` among the ids of `table` rows meeting `condition` (labels, operations)."""
+        named = sa.select(table.c.id).where(condition)
+        if self.conn is None:
+            return column.in_(named)
+        ids = self.conn.execute(named).scalars().all()
+        return column.in_(ids) if ids else sa.false()
 
     def _annotation_term(self, term: Term, parts: tuple[str, ...], path: Path) -> Condition:
         """A term on one annotation row; `parts` is the path after `annotation.`."""
@@ -351,17 +393,20 @@ class QueryCompiler:
         if op == "exists":
             return sa.true()
         if field == "label":
-            named = sa.select(labels.c.id).where(compare_text(labels.c.name, op, value))
-            return annotations.c.label_id.in_(named)
+            return self._named_ids(
+                annotations.c.label_id, labels, compare_text(labels.c.name, op, value)
+            )
         if field == "operation":
-            named = sa.select(operations.c.id).where(compare_text(operations.c.name, op, value))
-            return annotations.c.operation_id.in_(named)
+            return self._named_ids(
+                annotations.c.operation_id, operations, compare_text(operations.c.name, op, value)
+            )
         if op not in ("=", "!="):
             raise _error(value.column, "source is human or machine; compare it with = or !=")
         _check_allowed("annotation", "source", op, value)
         machine = (value.text == "machine") == (op == "=")
-        kind = sa.select(operations.c.id).where(operations.c.is_model_run.is_(machine))
-        return annotations.c.operation_id.in_(kind)
+        return self._named_ids(
+            annotations.c.operation_id, operations, operations.c.is_model_run.is_(machine)
+        )
 
     def _json_scalar(self, column: Column, key: str, op: str, value: Value) -> Condition:
         """A comparison of `column[key]` (JSON) with the metadata rules: numbers match numbers
@@ -411,5 +456,5 @@ class QueryCompiler:
         matched = items.c.id.in_(grouped)
         if not COUNT_OPS[node.op](0, number):
             return matched
-        having_any = sa.select(annotations.c.item_id).where(condition)
-        return sa.or_(matched, items.c.id.not_in(having_any))
+        having_none = ~sa.exists().where(annotations.c.item_id == items.c.id, condition)
+        return sa.or_(matched, having_none)
