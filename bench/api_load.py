@@ -100,13 +100,13 @@ def hammer(args: tuple, barrier: Any, results: Any) -> None:
     latencies = []
     with Client(url, key, secret, show_progress=False) as client:
         collection_id = client.get_collection_id_by_name("load")
-        client.get_item_list_from_collection(collection_id, 0, PAGE_SIZE)
+        client.get_item_list_from_collection(collection_id, page_index=0, page_size=PAGE_SIZE)
         barrier.wait()
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             start = time.perf_counter()
             page = client.get_item_list_from_collection(
-                collection_id, rng.randrange(pages), PAGE_SIZE
+                collection_id, page_index=rng.randrange(pages), page_size=PAGE_SIZE
             )
             latencies.append(time.perf_counter() - start)
             assert len(page) == PAGE_SIZE

@@ -38,6 +38,13 @@ def _pg_admin_url() -> str:
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    with fresh_postgres_database() as url:
+        yield url
+
+
+@contextlib.contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """A new PostgreSQL database, dropped on exit; skips the test without a server."""
     if not os.environ.get(PG_ENV):
         pytest.skip(PG_SKIP)
     admin = sa.create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")

@@ -25,6 +25,7 @@ def test_every_error_is_a_metalake_error():
             assert issubclass(value, metalake.MetaLakeError), name
 
 
+SORT = "sort_order={'sort_by_field': 'date_modified', 'sort_order': 'DESC'}"
 SEED_SIGNATURES = {
     "upload_files_to_collection": "(path, content_type, collection_name, meta_data_object={}, "
     "meta_data_override=False, file_meta_data_json_path=None, storage_prefix_path=None, "
@@ -38,8 +39,21 @@ SEED_SIGNATURES = {
     "upload_metadata_by_unique_name": "(file_meta_data_json_path)",
     "get_downloadable_url": "(file_key)",
     "get_collection_id_by_name": "(collection_name, content_type='image')",
-    "get_item_list_from_collection": "(collection_id, page_index=0, page_size=20)",
-    "get_item_list_from_datalake": "(item_type, page_index=0, page_size=20)",
+    "get_item_list_from_collection": "(collection_id, query='', filter={}, page_index=0, "
+    f"page_size=20, {SORT})",
+    "get_item_list_from_datalake": "(item_type, query='', filter={}, page_index=0, "
+    f"page_size=20, {SORT})",
+    "get_item_count_from_collection": "(collection_id, query='', filter={})",
+    "get_item_count_from_metalake": "(item_type, query='', filter={})",
+    "trash_objects_from_collection": "(collection_id, query='', filter={})",
+    "trash_objects_from_datalake": "(datalake_query='', datalake_filter={}, content_type='image')",
+    "download_files_from_metalake": "(item_type='image', custom_download_path='', "
+    f"page_index=0, page_size=20, query='', filter={{}}, {SORT})",
+    "download_files_from_collection": "(collection_id, custom_download_path='', page_index=0, "
+    f"page_size=20, query='', filter={{}}, {SORT})",
+    "restore_from_trash": "(collection_id='', query='', filter={}, content_type='image')",
+    "empty_trash": "(older_than_days=30)",
+    "create_or_update_collection": "(collection_name, content_type, query='', filter={})",
     "upload_annotations_for_collection": "(collection_name, operation_unique_id, "
     "json_data_file_path, is_normalized, is_model_run)",
     "upload_annotations_by_storage_path": "(operation_unique_id, json_data_file_path, "

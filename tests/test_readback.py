@@ -33,10 +33,15 @@ def test_pages_cover_every_item_once(client: Client, tmp_path: Path):
 
     seen = []
     for index in range(3):
-        page = client.get_item_list_from_collection(result["collection_id"], index, 10)
+        page = client.get_item_list_from_collection(
+            result["collection_id"], page_index=index, page_size=10
+        )
         seen += [item["unique_name"] for item in page]
     assert len(seen) == 23 and len(set(seen)) == 23
-    assert client.get_item_list_from_collection(result["collection_id"], 3, 10) == []
+    assert (
+        client.get_item_list_from_collection(result["collection_id"], page_index=3, page_size=10)
+        == []
+    )
     assert client.get_item_count_from_collection(result["collection_id"]) == 23
 
 
@@ -49,14 +54,14 @@ def test_lake_wide_listing_is_per_type(client: Client, images: Path, tmp_path: P
     assert client.get_item_count_from_metalake("image") == 10
     assert client.get_item_count_from_metalake("video") == 1
     assert client.get_item_count_from_metalake("other") == 0
-    assert len(client.get_item_list_from_datalake("image", 0, 1000)) == 10
+    assert len(client.get_item_list_from_datalake("image", page_index=0, page_size=1000)) == 10
     assert [i["file_name"] for i in client.get_item_list_from_datalake("video")] == ["v.mp4"]
 
 
 @pytest.mark.parametrize("page_index, page_size", [(-1, 10), (0, 0), (0, 1001), ("0", 10)])
 def test_bad_pages_are_refused(client: Client, page_index, page_size):
     with pytest.raises(InvalidArgumentError, match="page_"):
-        client.get_item_list_from_datalake("image", page_index, page_size)
+        client.get_item_list_from_datalake("image", page_index=page_index, page_size=page_size)
 
 
 def fetch(url: str) -> bytes:

@@ -35,7 +35,7 @@ def served_image(server: Server, images: Path) -> str:
 def test_health_and_docs_need_no_key(server: Server):
     assert httpx.get(f"{server.url}/healthz").json()["status"] == "ok"
     spec = httpx.get(f"{server.url}/openapi.json").json()
-    assert "/api/v1/uploads" in spec["paths"] and "/api/v1/items" in spec["paths"]
+    assert "/api/v1/uploads" in spec["paths"] and "/api/v1/items/list" in spec["paths"]
     assert "swagger" in httpx.get(f"{server.url}/docs").text.lower()
 
 
@@ -47,7 +47,8 @@ def test_health_and_docs_need_no_key(server: Server):
 def test_api_routes_refuse_bad_credentials(server: Server, auth):
     if auth == "wrong-secret":
         auth = (server.key, server.secret + "x")
-    response = httpx.get(f"{server.url}/api/v1/items/count?content_type=image", auth=auth)
+    body = {"selection": {"content_type": "image"}}
+    response = httpx.post(f"{server.url}/api/v1/items/count", json=body, auth=auth)
     assert response.status_code == 401
     assert response.json()["error"] == "unauthenticated"
     assert response.headers["www-authenticate"].startswith("Basic")
@@ -75,8 +76,16 @@ def test_errors_are_json_with_a_stable_code(server: Server):
         "error": "item_not_found",
         "message": "no file with unique name or storage key 'nope'",
     }
-    answer = httpx.get(f"{server.url}/api/v1/items?content_type=image&page_size=x", auth=auth)
+    body = {"selection": {"content_type": "image"}, "page_size": "x"}
+    answer = httpx.post(f"{server.url}/api/v1/items/list", json=body, auth=auth)
     assert answer.status_code == 400 and answer.json()["error"] == "invalid_argument"
+    body = {"selection": {"content_type": "image", "query": "width >= wide"}}
+    answer = httpx.post(f"{server.url}/api/v1/items/count", json=body, auth=auth)
+    assert answer.status_code == 400
+    assert answer.json() == {
+        "error": "invalid_query",
+        "message": "query error at column 10: width is a number; expected a number, found 'wide'",
+    }
     with (
         Client(server.url, server.key, server.secret, show_progress=False) as client,
         pytest.raises(ItemNotFoundError, match="storage key 'nope'"),

@@ -27,10 +27,15 @@ from metalake.lake.metadata import (
     read_json_file,
 )
 from metalake.lake.records import check_page
+from metalake.lake.selection import ItemSelection, SortOrder
 from metalake.media.thumbnails import THUMBNAIL_SIZE
 from metalake.settings import lake_home
 
 log = logging.getLogger(__name__)
+
+DEFAULT_SORT_ORDER = SortOrder().to_object()
+"""The seeds' default `sort_order`: newest change first."""
+DEFAULT_DOWNLOAD_FOLDER = "metalake-download"
 
 
 class Client:
@@ -422,7 +427,7 @@ class Client:
                 collection_id, selection, after, downloads.PAGE_ITEMS, include_media
             )
 
-        total = self._transport.count_items(None, collection_id)
+        total = self._transport.count_items(ItemSelection(collection_id=collection_id))
         return downloads.download_collection(
             fetch_page, root, include_media, total, self._show_progress
         )
@@ -464,25 +469,171 @@ class Client:
     def get_file_details(self, unique_name: str) -> dict[str, Any]:
         return self._transport.file_details(unique_name)
 
-    def get_item_list_from_collection(
-        self, collection_id: str, page_index: int = 0, page_size: int = 20
-    ) -> list[dict[str, Any]]:
-        """One page of a collection's files, most recently changed first."""
-        check_page(page_index, page_size)
-        return self._transport.list_items(None, collection_id, page_index, page_size)
+    # Finding, trashing and downloading by query -----------------------------------------
+    # `query` is the query language (README "Queries"); `filter` is {"annotation_types":
+    # [raw|human|machine], "from_date", "to_date"}; `sort_order` is {"sort_by_field":
+    # date_modified|date_created|name|size|video_index, "sort_order": ASC|DESC}.
 
-    def get_item_count_from_collection(self, collection_id: str) -> int:
-        return self._transport.count_items(None, collection_id)
+    def get_item_list_from_collection(
+        self,
+        collection_id: str,
+        query: str = "",
+        filter: dict[str, Any] = {},  # noqa: B006 - the seeds' default; never mutated
+        page_index: int = 0,
+        page_size: int = 20,
+        sort_order: dict[str, str] = DEFAULT_SORT_ORDER,
+    ) -> list[dict[str, Any]]:
+        """One page of a collection's files (uploaded to it or added to it) that match."""
+        selection = ItemSelection.of(collection_id=collection_id, query=query, filter=filter)
+        return self._page(selection, page_index, page_size, sort_order)
+
+    def get_item_count_from_collection(
+        self,
+        collection_id: str,
+        query: str = "",
+        filter: dict[str, Any] = {},  # noqa: B006 - the seeds' default; never mutated
+    ) -> int:
+        selection = ItemSelection.of(collection_id=collection_id, query=query, filter=filter)
+        return self._transport.count_items(selection)
 
     def get_item_list_from_datalake(
-        self, item_type: str, page_index: int = 0, page_size: int = 20
+        self,
+        item_type: str,
+        query: str = "",
+        filter: dict[str, Any] = {},  # noqa: B006 - the seeds' default; never mutated
+        page_index: int = 0,
+        page_size: int = 20,
+        sort_order: dict[str, str] = DEFAULT_SORT_ORDER,
     ) -> list[dict[str, Any]]:
-        """One page of the lake's files of a type, most recently changed first."""
-        check_page(page_index, page_size)
-        return self._transport.list_items(item_type, None, page_index, page_size)
+        """One page of the lake's files of a type that match."""
+        selection = ItemSelection.of(item_type, query=query, filter=filter)
+        return self._page(selection, page_index, page_size, sort_order)
 
-    def get_item_count_from_metalake(self, item_type: str) -> int:
-        return self._transport.count_items(item_type, None)
+    def get_item_count_from_metalake(
+        self,
+        item_type: str,
+        query: str = "",
+        filter: dict[str, Any] = {},  # noqa: B006 - the seeds' default; never mutated
+    ) -> int:
+        selection = ItemSelection.of(item_type, query=query, filter=filter)
+        return self._transport.count_items(selection)
+
+    def _page(
+        self,
+        selection: ItemSelection,
+        page_index: int,
+        page_size: int,
+        sort_order: dict[str, str],
+        with_urls: bool = False,
+    ) -> list[dict[str, Any]]:
+        check_page(page_index, page_size)
+        sort = SortOrder.from_object(sort_order)
+        return self._transport.list_items(selection, sort, page_index, page_size, with_urls)
+
+    def trash_objects_from_collection(
+        self,
+        collection_id: str,
+        query: str = "",
+        filter: dict[str, Any] = {},  # noqa: B006 - the seeds' default; never mutated
+    ) -> dict[str, Any]:
+        """Move a collection's matching files (all of them with no query and no filter) to
+        the trash. Bytes, metadata and annotations are kept until the trash is emptied."""
+        selection = ItemSelection.of(collection_id=collection_id, query=query, filter=filter)
+        return self._transport.trash(selection)
+
+    def trash_objects_from_datalake(
+        self,
+        datalake_query: str = "",
+        datalake_filter: dict[str, Any] = {},  # noqa: B006 - the seeds' default; never mutated
+        content_type: str = "image",
+    ) -> dict[str, Any]:
+        """Move the lake's matching files of a type to the trash; a query or a filter is
+        required (an empty pair would trash every file of the type)."""
+        selection = ItemSelection.of(content_type, query=datalake_query, filter=datalake_filter)
+        return self._transport.trash(selection)
+
+    def restore_from_trash(
+        self,
+        collection_id: str = "",
+        query: str = "",
+        filter: dict[str, Any] = {},  # noqa: B006 - never mutated
+        content_type: str = "image",
+    ) -> dict[str, Any]:
+        """Bring trashed files back, with their metadata, tags and annotations: those of a
+        collection, or of a content type, that match the query and filter (all with neither)."""
+        selection = ItemSelection.of(content_type, collection_id or None, query, filter)
+        return self._transport.restore_from_trash(selection)
+
+    def empty_trash(self, older_than_days: float = 30) -> dict[str, Any]:
+        """Delete for good, rows and bytes, the files that have been in the trash at least
+        `older_than_days` days (0: everything in it). The only call that deletes bytes."""
+        return self._transport.empty_trash(older_than_days)
+
+    def create_or_update_collection(
+        self,
+        collection_name: str,
+        content_type: str,
+        query: str = "",
+        filter: dict[str, Any] = {},  # noqa: B006 - never mutated
+    ) -> dict[str, Any]:
+        """Create a collection if it is new and add the lake's matching files of its type to
+        it ("Add to collection"). They keep their unique names and the collection they were
+        uploaded to; listing, counting, trashing and downloading the collection include them."""
+        content_type = check_content_type(content_type)
+        selection = ItemSelection.of(content_type, query=query, filter=filter)
+        return self._transport.add_to_collection(collection_name, content_type, selection)
+
+    def download_files_from_metalake(
+        self,
+        item_type: str = "image",
+        custom_download_path: str = "",
+        page_index: int = 0,
+        page_size: int = 20,
+        query: str = "",
+        filter: dict[str, Any] = {},  # noqa: B006 - the seeds' default; never mutated
+        sort_order: dict[str, str] = DEFAULT_SORT_ORDER,
+    ) -> dict[str, Any]:
+        """Download one page of the lake's matching files of a type, named by unique name,
+        into `custom_download_path` (absolute) or `./metalake-download`."""
+        selection = ItemSelection.of(item_type, query=query, filter=filter)
+        return self._download_page(
+            selection, custom_download_path, page_index, page_size, sort_order
+        )
+
+    def download_files_from_collection(
+        self,
+        collection_id: str,
+        custom_download_path: str = "",
+        page_index: int = 0,
+        page_size: int = 20,
+        query: str = "",
+        filter: dict[str, Any] = {},  # noqa: B006 - the seeds' default; never mutated
+        sort_order: dict[str, str] = DEFAULT_SORT_ORDER,
+    ) -> dict[str, Any]:
+        """Download one page of a collection's matching files, as `download_files_from_metalake`."""
+        selection = ItemSelection.of(collection_id=collection_id, query=query, filter=filter)
+        return self._download_page(
+            selection, custom_download_path, page_index, page_size, sort_order
+        )
+
+    def _download_page(
+        self,
+        selection: ItemSelection,
+        custom_download_path: str,
+        page_index: int,
+        page_size: int,
+        sort_order: dict[str, str],
+    ) -> dict[str, Any]:
+        folder = (
+            downloads.download_root(custom_download_path)
+            if custom_download_path
+            else downloads.download_root(None) / DEFAULT_DOWNLOAD_FOLDER
+        )
+        page = self._page(selection, page_index, page_size, sort_order, with_urls=True)
+        if not page and page_index > 0:
+            return {"is_success": False, "message": "No more pages to download"}
+        tally = downloads.download_files(page, folder, self._show_progress)
+        return downloads.page_result(tally, folder, page_index)
 
     def get_thumbnail(self, unique_name: str, size: int = THUMBNAIL_SIZE) -> bytes:
         """A JPEG thumbnail (at most `size` px a side) of an image, made on first request."""

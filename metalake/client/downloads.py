@@ -193,3 +193,55 @@ def _settle(in_flight: list[tuple[str, Future[bool]]], tally: DownloadTally, bar
             tally.failures.append(str(exc))
             log.warning("could not download %s: %s", name, exc)
         bar.update()
+
+
+def download_files(
+    files: list[dict[str, Any]], folder: Path, show_progress: bool | None
+) -> DownloadTally:
+    """Fetch items (with `unique_name`, `url`, `size`) into `folder`, named by unique name."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tally = DownloadTally(images=len(files))
+    fetcher = MediaFetcher()
+    disable = None if show_progress is None else not show_progress
+    try:
+        with (
+            ThreadPoolExecutor(PARALLEL_FILES) as pool,
+            tqdm(
+                total=len(files), unit="file", desc=f"download {folder.name}", disable=disable
+            ) as bar,
+        ):
+            in_flight = [
+                (
+                    item["unique_name"],
+                    pool.submit(
+                        fetcher.fetch,
+                        item["url"],
+                        item["size"],
+                        folder / check_key(item["unique_name"]),
+                    ),
+                )
+                for item in files
+            ]
+            _settle(in_flight, tally, bar)
+    finally:
+        fetcher.close()
+    return tally
+
+
+def page_result(tally: DownloadTally, folder: Path, page_index: int) -> dict[str, Any]:
+    """What `download_files_from_metalake` and `_from_collection` return for one page."""
+    message = (
+        f"page {page_index}: {tally.images} files in {folder}: {tally.downloaded} downloaded, "
+        f"{tally.kept} already there, {len(tally.failures)} failed"
+    )
+    if tally.failures:
+        message += " (" + "; ".join(tally.failures[:5]) + ")"
+    return {
+        "is_success": not tally.failures,
+        "message": message,
+        "path": str(folder),
+        "file_count": tally.images,
+        "downloaded_count": tally.downloaded,
+        "kept_count": tally.kept,
+        "failed_count": len(tally.failures),
+    }

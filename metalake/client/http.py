@@ -21,6 +21,7 @@ from metalake.lake.annotations.store import AnnotationSelection
 from metalake.lake.file_targets import FileTarget
 from metalake.lake.ingest import UploadRequest
 from metalake.lake.metadata import FileMetadataEntry, MetadataChange
+from metalake.lake.selection import ItemSelection, SortOrder
 
 API = "/api/v1"
 
@@ -144,19 +145,43 @@ class HttpTransport:
         return self._call("GET", "/files/details", params={"unique_name": unique_name})
 
     def list_items(
-        self, content_type: str | None, collection_id: str | None, page_index: int, page_size: int
+        self,
+        selection: ItemSelection,
+        sort: SortOrder,
+        page_index: int,
+        page_size: int,
+        with_urls: bool = False,
     ) -> list[dict[str, Any]]:
-        params = {
-            "content_type": content_type,
-            "collection_id": collection_id,
+        body = {
+            "selection": selection.to_json(),
+            "sort_order": sort.to_object(),
             "page_index": page_index,
             "page_size": page_size,
+            "with_urls": with_urls,
         }
-        return self._call("GET", "/items", params=params)
+        return self._call("POST", "/items/list", json=body)
 
-    def count_items(self, content_type: str | None, collection_id: str | None) -> int:
-        params = {"content_type": content_type, "collection_id": collection_id}
-        return self._call("GET", "/items/count", params=params)["count"]
+    def count_items(self, selection: ItemSelection) -> int:
+        return self._call("POST", "/items/count", json={"selection": selection.to_json()})["count"]
+
+    def trash(self, selection: ItemSelection) -> dict[str, Any]:
+        return self._call("POST", "/items/trash", json={"selection": selection.to_json()})
+
+    def restore_from_trash(self, selection: ItemSelection) -> dict[str, Any]:
+        return self._call("POST", "/items/restore", json={"selection": selection.to_json()})
+
+    def empty_trash(self, older_than_days: float) -> dict[str, Any]:
+        return self._call("POST", "/trash/empty", json={"older_than_days": older_than_days})
+
+    def add_to_collection(
+        self, collection_name: str, content_type: str, selection: ItemSelection
+    ) -> dict[str, Any]:
+        body = {
+            "collection_name": collection_name,
+            "content_type": content_type,
+            "selection": selection.to_json(),
+        }
+        return self._call("POST", "/collections/add", json=body)
 
     def download_url(self, file_key: str) -> str:
         return self._call("GET", "/files/url", params={"file_key": file_key})["url"]

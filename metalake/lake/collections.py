@@ -11,7 +11,7 @@ from metalake.errors import CollectionNotFoundError, InvalidArgumentError
 from metalake.ids import new_id
 from metalake.lake.clock import iso, utcnow
 from metalake.lake.names import storage_name_candidates
-from metalake.store.schema import collection_items, collections
+from metalake.store.schema import collection_items, collections, items
 from metalake.store.upsert import insert_ignore
 
 MAX_NAME_LENGTH = 512
@@ -80,9 +80,7 @@ def get_or_create(conn: Connection, name: str, content_type: str) -> RowMapping:
 
 def collection_dict(conn: Connection, row: RowMapping) -> dict[str, Any]:
     """The public view of a collection: identity, head metadata and tags, and its item count."""
-    count = conn.execute(
-        sa.select(sa.func.count()).where(collection_items.c.collection_id == row["id"])
-    ).scalar_one()
+    count = member_count(conn, row["id"])
     return {
         "id": row["id"],
         "name": row["name"],
@@ -94,6 +92,15 @@ def collection_dict(conn: Connection, row: RowMapping) -> dict[str, Any]:
         "created": iso(row["created"]),
         "modified": iso(row["modified"]),
     }
+
+
+def member_count(conn: Connection, collection_id: str) -> int:
+    """Live items in a collection, uploaded to it or added to it."""
+    members = sa.select(collection_items.c.item_id).where(
+        collection_items.c.collection_id == collection_id
+    )
+    query = sa.select(sa.func.count()).where(items.c.id.in_(members), items.c.trashed_at.is_(None))
+    return conn.execute(query).scalar_one()
 
 
 def lock(conn: Connection, collection_id: str) -> None:

@@ -208,6 +208,14 @@ class _Task:
     staged: Future | None = None
 
 
+def _keeps(existing: RowMapping | None, replace_files: bool) -> bool:
+    """Whether an upload leaves an existing item's file as it is (and skips the new one).
+
+    A name whose item is in the trash is uploaded again: the item comes back with the new file.
+    """
+    return existing is not None and not replace_files and existing["trashed_at"] is None
+
+
 def _outcome(staged: Future) -> _Stored | Exception:
     """What staging a file gave: its stored bytes, or the error that stopped it."""
     try:
@@ -242,7 +250,7 @@ class UploadJob:
             for chunk in self._pending_chunks(job.id, job_change):
                 self._plan(chunk, collection)
                 for task in chunk:
-                    if task.existing is None or params["replace_files"]:
+                    if not _keeps(task.existing, params["replace_files"]):
                         task.staged = pool.submit(self._stage, task, params["content_type"])
                 if previous is not None:
                     self._commit(job, collection, previous, progress)
@@ -353,7 +361,7 @@ class UploadJob:
                     )
                     errors.append({"file": task.file_name, "reason": reason})
                     continue
-                if existing is not None and not params["replace_files"]:
+                if _keeps(existing, params["replace_files"]):
                     # Another upload registered this name after we planned: its file stands.
                     self._discard(stored)
                     states[task.seq] = (SKIPPED, existing["id"])
@@ -474,5 +482,6 @@ class UploadJob:
                     fps=stored.facts.fps,
                     duration=stored.facts.duration,
                     modified=now,
+                    trashed_at=None,
                 )
             )

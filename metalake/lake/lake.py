@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from metalake.blobs.store import open_blob_store
 from metalake.errors import InvalidArgumentError
-from metalake.lake import collections, file_targets, records
+from metalake.lake import collections, file_targets, records, trash
 from metalake.lake.annotations.documents import AnnotationFile
 from metalake.lake.annotations.exports import collection_page
 from metalake.lake.annotations.store import AnnotationSelection, annotation_dicts
@@ -27,15 +27,17 @@ from metalake.lake.ingest import UPLOAD, UploadJob, UploadRequest, start_upload
 from metalake.lake.item_metadata import apply_change, apply_changes
 from metalake.lake.jobs import JobRunner, job_dict, load_job
 from metalake.lake.metadata import FileMetadataEntry, MetadataChange
+from metalake.lake.selection import ItemSelection, SortOrder
 from metalake.lake.signing import UrlSigner, load_secret
+from metalake.lake.trash import thumbnail_key
 from metalake.lake.upload_sessions import UploadSessions
 from metalake.media.thumbnails import THUMBNAIL_SIZE, make_thumbnail
 from metalake.settings import url_expiry_s
 from metalake.store.database import Database, sqlite_url
-from metalake.store.schema import collection_items, items
+from metalake.store.schema import TIMESTAMP, collection_items, items
 from metalake.store.schema import collections as collections_table
+from metalake.store.upsert import insert_ignore
 
-THUMBNAIL_PREFIX = ".thumbnails"
 BLOB_ROUTE = "/blobs"
 MAX_EXPIRY_S = 7 * 24 * 3600
 
@@ -205,24 +207,69 @@ class Lake:
         return details
 
     def list_items(
-        self, content_type: str, collection_id: str | None, page_index: int, page_size: int
+        self,
+        selection: ItemSelection,
+        sort: SortOrder,
+        page_index: int,
+        page_size: int,
+        with_urls: bool = False,
+        served: bool = False,
     ) -> list[dict[str, Any]]:
+        """One page of the selected items in `sort` order; `with_urls` adds each one's `url`
+        (as `download_url` makes them)."""
         with self.db.read() as conn:
-            query = self._listing(conn, content_type, collection_id)
-            return records.page(conn, query, page_index, page_size)
+            page = records.page(conn, selection.ids(conn), sort.columns(), page_index, page_size)
+        if with_urls:
+            for item in page:
+                item["url"] = self._blob_url(item["storage_key"], self.url_expiry_s, served)
+        return page
 
-    def count_items(self, content_type: str, collection_id: str | None) -> int:
+    def count_items(self, selection: ItemSelection) -> int:
         with self.db.read() as conn:
-            return records.count(conn, self._listing(conn, content_type, collection_id))
+            return records.count(conn, selection.ids(conn))
 
-    @staticmethod
-    def _listing(
-        conn: sa.Connection, content_type: str | None, collection_id: str | None
-    ) -> sa.Select:
-        """Live items of a collection (of its type), or of a type across the lake."""
-        if collection_id is not None:
-            content_type = collections.get_by_id(conn, collection_id)["content_type"]
-        return records.listing(check_content_type(content_type or ""), collection_id)
+    def trash(self, selection: ItemSelection) -> dict[str, Any]:
+        """Move the selected items to the trash (bytes and annotations are kept)."""
+        return trash.move_to_trash(self.db, selection)
+
+    def restore_from_trash(self, selection: ItemSelection) -> dict[str, Any]:
+        return trash.restore(self.db, selection)
+
+    def empty_trash(self, older_than_days: float) -> dict[str, Any]:
+        """Delete for good what has been in the trash `older_than_days` or longer."""
+        return trash.empty_trash(self.db, self.blobs, older_than_days)
+
+    def add_to_collection(
+        self, collection_name: str, content_type: str, selection: ItemSelection
+    ) -> dict[str, Any]:
+        """Create the collection if new and add the selected items to it; they keep their
+        unique names, bytes and the collection they were uploaded to."""
+        content_type = check_content_type(content_type)
+        if selection.collection_id is None and selection.content_type != content_type:
+            raise InvalidArgumentError(
+                f"a {content_type} collection takes {content_type} files, not "
+                f"{selection.content_type} files"
+            )
+        with self.db.write() as conn:
+            collection = collections.get_or_create(
+                conn, collections.check_collection_name(collection_name), content_type
+            )
+            before = collections.member_count(conn, collection["id"])
+            rows = sa.select(
+                sa.literal(collection["id"], sa.String).label("collection_id"),
+                items.c.id.label("item_id"),
+                sa.literal(utcnow(), TIMESTAMP).label("added"),
+            ).where(*selection.where(conn))
+            insert_ignore(conn, collection_items, rows)
+            total = collections.member_count(conn, collection["id"])
+        return {
+            "is_success": True,
+            "collection_id": collection["id"],
+            "added_count": total - before,
+            "item_count": total,
+            "message": f"{total - before} files added to collection {collection_name!r} "
+            f"({total} files in it)",
+        }
 
     def download_url(
         self, file_key: str, expires_in: float | None = None, served: bool = False
@@ -257,7 +304,7 @@ class Lake:
             item = records.find_item(conn, unique_name)
         if item["content_type"] != "image":
             raise InvalidArgumentError(f"{unique_name!r} is a {item['content_type']}, not an image")
-        key = f"{THUMBNAIL_PREFIX}/{size}/{item['id']}.jpg"
+        key = thumbnail_key(item["id"], size)
         if self.blobs.exists(key):
             return self.blobs.read_bytes(key)
         with self.blobs.open(item["storage_key"]) as source:

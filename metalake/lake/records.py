@@ -83,32 +83,21 @@ def check_page(page_index: int, page_size: int) -> None:
         )
 
 
-def listing(content_type: str, collection_id: str | None) -> sa.Select:
-    """Live items of a type, or of one collection (whose items all have its type).
-
-    Every member of a collection is an item uploaded to it, so membership is the item's
-    `collection_id`, which the listing index leads with.
-    """
-    if collection_id is not None:
-        return live_items().where(items.c.collection_id == collection_id)
-    return live_items().where(items.c.content_type == content_type)
-
-
 def page(
-    conn: Connection, query: sa.Select, page_index: int, page_size: int
+    conn: Connection,
+    ids: sa.Select,
+    order: Sequence[sa.UnaryExpression],
+    page_index: int,
+    page_size: int,
 ) -> list[dict[str, Any]]:
-    """One page, newest change first; ties broken by id so pages never repeat or skip.
-
-    The offset is skipped over the listing index (ids only); only the page's rows are read.
-    """
+    """One page of the items `ids` selects, in `order` (which ends with the id, so pages never
+    repeat or skip an item). Only ids are sorted and skipped; just the page's rows are read."""
     check_page(page_index, page_size)
-    ids = (
-        query.with_only_columns(items.c.id)
-        .order_by(items.c.modified.desc(), items.c.id.desc())
-        .limit(page_size)
-        .offset(page_index * page_size)
+    page_ids = (
+        conn.execute(ids.order_by(*order).limit(page_size).offset(page_index * page_size))
+        .scalars()
+        .all()
     )
-    page_ids = conn.execute(ids).scalars().all()
     found = conn.execute(sa.select(items).where(items.c.id.in_(page_ids))).mappings().all()
     by_id = {row["id"]: row for row in found}
     return item_dicts(conn, [by_id[item_id] for item_id in page_ids])

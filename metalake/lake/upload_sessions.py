@@ -154,8 +154,10 @@ class UploadSessions:
         if collection is not None and not request.replace_files:
             names = [unique_name(collection["storage_name"], f.file_name) for f in request.files]
             for start in range(0, len(names), 500):
+                # A name in the trash is uploaded again (the upload brings it back).
                 found = sa.select(items.c.unique_name).where(
-                    items.c.unique_name.in_(names[start : start + 500])
+                    items.c.unique_name.in_(names[start : start + 500]),
+                    items.c.trashed_at.is_(None),
                 )
                 existing.update(conn.execute(found).scalars())
         row = {

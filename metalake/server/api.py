@@ -20,6 +20,7 @@ from metalake.lake.file_targets import FileTarget
 from metalake.lake.ingest import request_from_json
 from metalake.lake.lake import BLOB_ROUTE, Lake
 from metalake.lake.metadata import parse_file_metadata, parse_metadata_object
+from metalake.lake.selection import ItemSelection, SortOrder
 from metalake.lake.upload_sessions import (
     BUNDLE_FILES_HEADER,
     CHECKSUM_HEADER,
@@ -53,6 +54,26 @@ class CollectionMetadataBody(BaseModel):
 class FileMetadataBody(BaseModel):
     target: dict[str, str | None]
     document: dict[str, Any] = Field(description='{"files": [{"file": ..., "metadata": {...}}]}')
+
+
+class SelectionBody(BaseModel):
+    selection: dict[str, Any] = Field(description="content_type or collection_id, query, filter")
+
+
+class ListBody(SelectionBody):
+    sort_order: dict[str, Any] = {}
+    page_index: int = 0
+    page_size: int = 20
+    with_urls: bool = False
+
+
+class EmptyTrashBody(BaseModel):
+    older_than_days: float
+
+
+class AddToCollectionBody(SelectionBody):
+    collection_name: str
+    content_type: str
 
 
 class RemoveAnnotationsBody(BaseModel):
@@ -255,27 +276,51 @@ def thumbnail(
     return Response(lake.thumbnail(unique_name, size), media_type="image/jpeg")
 
 
-@api.get("/items", tags=["items"])
-def list_items(
-    lake: LakeDep,
-    _key: KeyDep,
-    content_type: str | None = None,
-    collection_id: str | None = None,
-    page_index: int = 0,
-    page_size: int = 20,
-) -> list[dict]:
-    """One page of live items of a collection or of a content type, newest change first."""
-    return lake.list_items(content_type, collection_id, page_index, page_size)
+@api.post("/items/list", tags=["items"])
+def list_items(body: ListBody, request: Request, lake: LakeDep, _key: KeyDep) -> list[dict]:
+    """One page of the items a selection (scope, query, filter) picks, in the sort order."""
+    page = lake.list_items(
+        ItemSelection.from_json(body.selection),
+        SortOrder.from_object(body.sort_order),
+        body.page_index,
+        body.page_size,
+        with_urls=body.with_urls,
+        served=True,
+    )
+    for item in page:
+        if "url" in item:
+            item["url"] = _absolute(request, item["url"])
+    return page
 
 
-@api.get("/items/count", tags=["items"])
-def count_items(
-    lake: LakeDep,
-    _key: KeyDep,
-    content_type: str | None = None,
-    collection_id: str | None = None,
-) -> dict:
-    return {"count": lake.count_items(content_type, collection_id)}
+@api.post("/items/count", tags=["items"])
+def count_items(body: SelectionBody, lake: LakeDep, _key: KeyDep) -> dict:
+    return {"count": lake.count_items(ItemSelection.from_json(body.selection))}
+
+
+@api.post("/items/trash", tags=["items"])
+def trash_items(body: SelectionBody, lake: LakeDep, _key: KeyDep) -> dict:
+    """Move the selected items to the trash; their bytes and annotations are kept."""
+    return lake.trash(ItemSelection.from_json(body.selection))
+
+
+@api.post("/items/restore", tags=["items"])
+def restore_items(body: SelectionBody, lake: LakeDep, _key: KeyDep) -> dict:
+    """Bring the selected items back from the trash."""
+    return lake.restore_from_trash(ItemSelection.from_json(body.selection))
+
+
+@api.post("/trash/empty", tags=["items"])
+def empty_trash(body: EmptyTrashBody, lake: LakeDep, _key: KeyDep) -> dict:
+    """Delete for good (rows and bytes) what has been in the trash long enough."""
+    return lake.empty_trash(body.older_than_days)
+
+
+@api.post("/collections/add", tags=["collections"])
+def add_to_collection(body: AddToCollectionBody, lake: LakeDep, _key: KeyDep) -> dict:
+    """Create a collection if new and add the selected items to it."""
+    selection = ItemSelection.from_json(body.selection)
+    return lake.add_to_collection(body.collection_name, body.content_type, selection)
 
 
 @signed.get(BLOB_ROUTE + "/{key:path}", tags=["files"])
