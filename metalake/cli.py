@@ -1,5 +1,5 @@
 """`metalake`: the command line of the lake (`serve`, `keys`, `upload`, `annotate`, `download`,
-`job`, `info`)."""
+`query`, `trash`, `restore`, `empty-trash`, `job`, `info`)."""
 
 from __future__ import annotations
 
@@ -292,6 +292,149 @@ def download(
         )
     click.echo(result["message"])
     if not result["is_success"]:
+        sys.exit(1)
+
+
+SCOPE = [
+    click.option("--type", "content_type", default="image", show_default=True,
+                 type=click.Choice(["image", "video", "other"])),
+    click.option("--collection", help="Only files of this collection (uploaded or added)."),
+    click.option("--annotation-type", "annotation_types", multiple=True,
+                 type=click.Choice(["raw", "human", "machine"]),
+                 help="Filter: files with annotations of this kind (raw: none); repeatable."),
+    click.option("--from-date", help="Filter: uploaded on or after this ISO date."),
+    click.option("--to-date", help="Filter: uploaded on or before this ISO date."),
+]  # fmt: skip
+
+
+def _scope(function: Any) -> Any:
+    for option in reversed(SCOPE):
+        function = option(function)
+    return function
+
+
+def _filter(annotation_types: tuple[str, ...], from_date: str | None, to_date: str | None) -> dict:
+    found: dict[str, Any] = {}
+    if annotation_types:
+        found["annotation_types"] = list(annotation_types)
+    if from_date:
+        found["from_date"] = from_date
+    if to_date:
+        found["to_date"] = to_date
+    return found
+
+
+@main.command()
+@click.argument("query", default="")
+@_scope
+@click.option("--count", "count_only", is_flag=True, help="Print how many files match.")
+@click.option("--page", default=0, show_default=True, type=int, help="Page index, from 0.")
+@click.option("--page-size", default=20, show_default=True, type=int, help="1 to 1000.")
+@click.option(
+    "--sort",
+    default="date_modified:DESC",
+    show_default=True,
+    help="FIELD:ORDER, FIELD one of date_modified, date_created, name, size, video_index.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the files' details as JSON.")
+@click.pass_context
+def query(
+    ctx: click.Context,
+    query: str,
+    content_type: str,
+    collection: str | None,
+    annotation_types: tuple[str, ...],
+    from_date: str | None,
+    to_date: str | None,
+    count_only: bool,
+    page: int,
+    page_size: int,
+    sort: str,
+    as_json: bool,
+) -> None:
+    """Find files with the query language (README "Queries"): unique names, one a line."""
+    field, _, order = sort.partition(":")
+    sort_order = {"sort_by_field": field, "sort_order": order or "DESC"}
+    filter_ = _filter(annotation_types, from_date, to_date)
+    with _client(ctx) as client:
+        if collection is not None:
+            collection_id = client.get_collection_id_by_name(collection, content_type)
+            if count_only:
+                click.echo(client.get_item_count_from_collection(collection_id, query, filter_))
+                return
+            found = client.get_item_list_from_collection(
+                collection_id, query, filter_, page, page_size, sort_order
+            )
+        else:
+            if count_only:
+                click.echo(client.get_item_count_from_metalake(content_type, query, filter_))
+                return
+            found = client.get_item_list_from_datalake(
+                content_type, query, filter_, page, page_size, sort_order
+            )
+    if as_json:
+        click.echo(json.dumps(found, indent=2))
+    else:
+        for item in found:
+            click.echo(item["unique_name"])
+
+
+@main.command()
+@click.argument("query", default="")
+@_scope
+@click.pass_context
+def trash(
+    ctx: click.Context,
+    query: str,
+    content_type: str,
+    collection: str | None,
+    annotation_types: tuple[str, ...],
+    from_date: str | None,
+    to_date: str | None,
+) -> None:
+    """Move matching files to the trash (bytes are kept until `empty-trash`)."""
+    filter_ = _filter(annotation_types, from_date, to_date)
+    with _client(ctx) as client:
+        if collection is not None:
+            collection_id = client.get_collection_id_by_name(collection, content_type)
+            result = client.trash_objects_from_collection(collection_id, query, filter_)
+        else:
+            result = client.trash_objects_from_datalake(query, filter_, content_type)
+    click.echo(result["message"])
+
+
+@main.command()
+@click.argument("query", default="")
+@_scope
+@click.pass_context
+def restore(
+    ctx: click.Context,
+    query: str,
+    content_type: str,
+    collection: str | None,
+    annotation_types: tuple[str, ...],
+    from_date: str | None,
+    to_date: str | None,
+) -> None:
+    """Bring matching files back from the trash (all of them with no query)."""
+    filter_ = _filter(annotation_types, from_date, to_date)
+    with _client(ctx) as client:
+        collection_id = (
+            client.get_collection_id_by_name(collection, content_type) if collection else ""
+        )
+        result = client.restore_from_trash(collection_id, query, filter_, content_type)
+    click.echo(result["message"])
+
+
+@main.command("empty-trash")
+@click.option("--older-than-days", default=30.0, show_default=True, type=float)
+@click.pass_context
+def empty_trash(ctx: click.Context, older_than_days: float) -> None:
+    """Delete for good, with their bytes, files trashed at least this many days ago."""
+    with _client(ctx) as client:
+        result = client.empty_trash(older_than_days)
+    click.echo(result["message"])
+    if not result["isSuccess"]:
         sys.exit(1)
 
 

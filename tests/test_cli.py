@@ -89,3 +89,32 @@ def test_annotate_then_download_a_collection(images: Path, lake_home: Path, tmp_
     assert shapes["c_img_000.jpg"][0]["bbox"] == [32, 24, 16, 12]
     assert shapes["c_img_000.jpg"][0]["is_model_run"] is True
     assert len(list((tmp_path / "out" / "c" / "data").iterdir())) == 5
+
+
+def test_query_trash_restore_and_empty_trash(images: Path, lake_home: Path):
+    upload = metalake(
+        "upload", str(images), "--collection", "street", "--tag", "day", home=lake_home
+    )
+    assert upload.returncode == 0, upload.stderr
+    found = metalake(
+        "query", 'name ~ "img_00?.jpg"', "--sort", "name:ASC", "--page-size", "2", home=lake_home
+    )
+    assert found.stdout.split() == ["street_img_000.jpg", "street_img_001.jpg"]
+    count = metalake("query", "tags = day", "--collection", "street", "--count", home=lake_home)
+    assert count.stdout.strip() == "5"
+    bad = metalake("query", "width >=", home=lake_home)
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == (
+        "error: query error at column 9: expected a value after '>=', found end of query"
+    )
+
+    trashed = metalake("trash", "name = img_004.jpg", home=lake_home)
+    assert trashed.stdout.strip() == "1 objects successfully trashed, 0 objects failed to trash"
+    assert metalake("query", "--count", home=lake_home).stdout.strip() == "4"
+    restored = metalake("restore", "--collection", "street", home=lake_home)
+    assert restored.stdout.strip() == "1 objects restored from the trash"
+    metalake("trash", "name = img_004.jpg", home=lake_home)
+    emptied = metalake("empty-trash", "--older-than-days", "0", home=lake_home)
+    assert emptied.stdout.strip() == "1 objects deleted from the trash"
+    with Client(home=lake_home, show_progress=False) as client:
+        assert client.get_item_count_from_metalake("image") == 4
