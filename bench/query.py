@@ -11,7 +11,8 @@ With FiftyOne (`make bench-deps`), the same data is loaded into a dataset (N ite
 --fiftyone-items if given) with indexes on every queried field, and the equivalent views are
 timed the same way.
 
-Usage: python bench/query.py [--items 1000000] [--runs 20] [--fiftyone-items N] [--no-fiftyone]
+Usage: python bench/query.py [--items 1000000] [--runs 20] [--keep DIR] [--no-postgres]
+                             [--fiftyone-items N] [--fiftyone-runs N] [--no-fiftyone]
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -44,6 +46,7 @@ from metalake.store.schema import (
     annotations,
     collection_items,
     collections,
+    item_labels,
     item_metadata,
     item_tags,
     items,
@@ -154,7 +157,7 @@ def build(db: Database, n: int) -> float:
     label_ids = {name: i + 1 for i, name in enumerate(label_names)}
     annotation_id = 0
     for chunk in generate(n):
-        item_rows, members, meta, tags, shapes = [], [], [], [], []
+        item_rows, members, meta, tags, shapes, counts = [], [], [], [], [], []
         added = stored_time(dialect, now)
         for facts in chunk:
             item_id = uuid.uuid4().hex[:24]
@@ -178,6 +181,8 @@ def build(db: Database, n: int) -> float:
                      10.0, 10.0, 50.0, 40.0,
                      facts["confidences"][position] if machine else None)
                 )  # fmt: skip
+            for label, times in Counter(facts["labels"]).items():
+                counts.append((item_id, label_ids[label], times))
         with db.write() as conn:
             insert_rows(conn, items, ITEM_COLUMNS, item_rows)
             insert_rows(conn, collection_items, ("collection_id", "item_id", "added"), members)
@@ -186,13 +191,14 @@ def build(db: Database, n: int) -> float:
             )
             insert_rows(conn, item_tags, ("item_id", "tag"), tags)
             insert_rows(conn, annotations, SHAPE_COLUMNS, shapes)
+            insert_rows(conn, item_labels, ("item_id", "label_id", "count"), counts)
         print(f"  built {len(chunk)} more items", file=sys.stderr)
     with db.write() as conn:
         if dialect == "postgresql":
             conn.execute(sa.text("SELECT setval('annotations_id_seq', :n)"), {"n": annotation_id})
             conn.execute(sa.text("SELECT setval('labels_id_seq', :n)"), {"n": len(label_names)})
             conn.execute(sa.text("SELECT setval('operations_id_seq', 2)"))
-    analyze(db)
+    db.refresh_statistics()  # as the lake does when a job ends
     return time.perf_counter() - started
 
 
@@ -203,12 +209,6 @@ ITEM_COLUMNS = (
 SHAPE_COLUMNS = (
     "id", "item_id", "operation_id", "type", "label_id", "x", "y", "w", "h", "confidence",
 )  # fmt: skip
-
-
-def analyze(db: Database) -> None:
-    """Refresh the planner's statistics, as the lake does after large jobs."""
-    with db.write() as conn:
-        conn.execute(sa.text("ANALYZE"))
 
 
 def timed(call: Any, runs: int) -> tuple[float, float, Any]:
@@ -377,9 +377,16 @@ def postgres_database() -> tuple[str, sa.Engine] | None:
 
 
 def run_backend(label: str, home: Path, url: str | None, n: int, runs: int) -> dict[str, Any]:
+    built = home / f"built-{n}"
     db = lake_database(home, url)
-    print(f"{label}: building {n} items", file=sys.stderr)
-    seconds = build(db, n)
+    if built.exists():
+        seconds = float(built.read_text())
+        print(f"{label}: reusing the {n} items built in {home}", file=sys.stderr)
+    else:
+        print(f"{label}: building {n} items", file=sys.stderr)
+        seconds = build(db, n)
+        if url is None:
+            built.write_text(str(seconds))
     plans(db, OUT / f"query-plans-{label}.txt")
     db.close()
     with Client(home=home, database_url=url, show_progress=False) as client:
@@ -410,11 +417,15 @@ def main() -> None:
     parser.add_argument("--fiftyone-runs", type=int)
     parser.add_argument("--no-fiftyone", action="store_true")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument(
+        "--keep", type=Path, help="Build the SQLite lake in this folder and reuse it next time."
+    )
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="metalake-query-") as tmp:
-        results["sqlite"] = run_backend("sqlite", Path(tmp) / "sqlite", None, args.items, args.runs)
+        home = args.keep or Path(tmp) / "sqlite"
+        results["sqlite"] = run_backend("sqlite", home, None, args.items, args.runs)
         table(
             f"SQLite, {args.items} items (build {results['sqlite']['build']:.0f} s), ms",
             results["sqlite"],

@@ -226,3 +226,31 @@ def test_download_files_by_page_and_query(client: Client, street: dict, tmp_path
     }
     with pytest.raises(InvalidArgumentError, match="page_size must be between 1 and 1000"):
         client.download_files_from_collection(street["collection_id"], str(target), 0, 5000)
+
+
+def test_label_counts_follow_replace_remove_and_empty_trash(
+    client: Client, street: dict, tmp_path: Path
+):
+    def cars(query: str = "count(annotation.label = car) >= 2") -> int:
+        return client.get_item_count_from_metalake("image", query)
+
+    car = {"type": "rectangle", "bbox": [1, 1, 5, 5], "label": "car"}
+    three = {"images": [{"image": "img_002.jpg", "annotations": [car, car, car]}]}
+    job = client.upload_annotations_for_collection(
+        "street", "people", write_json(tmp_path / "three.json", three), False, False
+    )
+    client.wait_for_job_complete(job["job_id"])
+    assert cars() == 1
+    assert cars("count(annotation.label = car) >= 1") == 3
+    one = {"images": [{"image": "img_002.jpg", "annotations": [car]}]}
+    job = client.upload_annotations_for_collection(
+        "street", "people", write_json(tmp_path / "one.json", one), False, False
+    )
+    client.wait_for_job_complete(job["job_id"])
+    assert cars() == 0
+    client.remove_annotations(street["collection_id"], "yolo")
+    assert cars("count(annotation.label = car) = 1") == 1
+    assert cars("count(annotation.label = car) = 0") == 5
+    client.trash_objects_from_collection(street["collection_id"], "name = img_002.jpg")
+    client.empty_trash(0)
+    assert cars("count(annotation.label = car) = 0") == 5

@@ -158,12 +158,23 @@ class JobRunner:
         while True:
             with self._lock:
                 self._pending = False
+            ran = 0
             while (job := self._claim_next()) is not None:
                 self._execute(job)
+                ran += 1
+            if ran:
+                self._refresh_statistics()
             with self._lock:
                 if not self._pending:
                     self._thread = None
                     return
+
+    def _refresh_statistics(self) -> None:
+        """Jobs add rows in bulk; fresh statistics keep the query planner on the right indexes."""
+        try:
+            self._db.refresh_statistics()
+        except sa.exc.DBAPIError as exc:
+            log.warning("could not refresh the query planner's statistics: %s", exc)
 
     def _claimable(self, row: RowMapping) -> bool:
         if row["status"] == QUEUED:

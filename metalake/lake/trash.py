@@ -22,6 +22,7 @@ from metalake.store.database import Database
 from metalake.store.schema import (
     annotations,
     collection_items,
+    item_labels,
     item_metadata,
     item_tags,
     items,
@@ -99,7 +100,7 @@ def empty_trash(db: Database, blobs: BlobStore, older_than_days: float) -> dict[
                 .limit(EMPTY_BATCH)
             ).all()
             ids = [row.id for row in batch]
-            for table in (annotations, item_metadata, item_tags, collection_items):
+            for table in (annotations, item_labels, item_metadata, item_tags, collection_items):
                 conn.execute(table.delete().where(table.c.item_id.in_(ids)))
             conn.execute(items.delete().where(items.c.id.in_(ids)))
         for item_id, key in batch:

@@ -15,6 +15,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection, Engine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -68,9 +69,24 @@ class Database:
         config = Config()
         config.set_main_option("script_location", str(script_location))
         with self.engine.connect() as conn:
+            before = MigrationContext.configure(conn).get_current_revision()
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
             conn.commit()
+            changed = MigrationContext.configure(conn).get_current_revision() != before
+        if changed and before is not None:
+            self.refresh_statistics()
+
+    def refresh_statistics(self) -> None:
+        """Update the query planner's statistics, so that queries use the right index.
+
+        SQLite samples at most 1000 rows per index (`analysis_limit`): milliseconds on a lake of
+        millions, and enough for the planner. PostgreSQL samples on its own terms.
+        """
+        with self.write() as conn:
+            if self.dialect == "sqlite":
+                conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+            conn.exec_driver_sql("ANALYZE")
 
     @contextmanager
     def write(self) -> Iterator[Connection]:

@@ -76,6 +76,7 @@ sa.Index(
     items.c.content_type,
     items.c.created,
     items.c.id,
+    items.c.modified,
     sqlite_where=LIVE,
     postgresql_where=LIVE,
 )
@@ -84,6 +85,15 @@ sa.Index(
     items.c.content_type,
     items.c.file_name,
     items.c.id,
+    sqlite_where=LIVE,
+    postgresql_where=LIVE,
+)
+# A matched item id is checked (live, of a type) and ordered from this index alone.
+sa.Index(
+    "ix_items_live_id",
+    items.c.id,
+    items.c.content_type,
+    items.c.modified,
     sqlite_where=LIVE,
     postgresql_where=LIVE,
 )
@@ -280,3 +290,19 @@ sa.Index(
     annotations.c.confidence,
 )
 sa.Index("ix_annotations_operation_item", annotations.c.operation_id, annotations.c.item_id)
+
+item_labels = sa.Table(
+    "item_labels",
+    metadata,
+    sa.Column("item_id", ID, sa.ForeignKey("items.id"), primary_key=True),
+    sa.Column(
+        "label_id", SERIAL, sa.ForeignKey("labels.id"), primary_key=True, autoincrement=False
+    ),
+    sa.Column("count", sa.Integer, nullable=False),
+)
+"""How many annotations of each label a file has (all operations together), rewritten with its
+annotations, so that `count(annotation.label=car) >= 3` reads a few index entries instead of
+grouping every car in the lake."""
+sa.Index(
+    "ix_item_labels_label_count", item_labels.c.label_id, item_labels.c.count, item_labels.c.item_id
+)

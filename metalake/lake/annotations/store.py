@@ -18,7 +18,14 @@ from metalake.errors import InvalidArgumentError, OperationNotFoundError
 from metalake.lake.annotations.shapes import shape_dict
 from metalake.lake.clock import utcnow
 from metalake.store.bulk import insert_rows
-from metalake.store.schema import annotations, collection_items, items, labels, operations
+from metalake.store.schema import (
+    annotations,
+    collection_items,
+    item_labels,
+    items,
+    labels,
+    operations,
+)
 from metalake.store.upsert import insert_ignore
 
 BATCH = 500
@@ -132,8 +139,22 @@ def replace_annotations(
     ]
     if rows:
         insert_rows(conn, annotations, ROW_COLUMNS, rows)
+    refresh_label_counts(conn, item_ids)
     conn.execute(operations.update().where(operations.c.id == operation_id).values(modified=now))
     return len(rows)
+
+
+def refresh_label_counts(conn: Connection, item_ids: Sequence[str]) -> None:
+    """Recount the items' annotations per label (`item_labels`) after their annotations changed."""
+    for start in range(0, len(item_ids), BATCH):
+        batch = item_ids[start : start + BATCH]
+        conn.execute(item_labels.delete().where(item_labels.c.item_id.in_(batch)))
+        counted = (
+            sa.select(annotations.c.item_id, annotations.c.label_id, sa.func.count())
+            .where(annotations.c.item_id.in_(batch))
+            .group_by(annotations.c.item_id, annotations.c.label_id)
+        )
+        conn.execute(item_labels.insert().from_select(["item_id", "label_id", "count"], counted))
 
 
 @dataclass(frozen=True)
@@ -213,12 +234,21 @@ def remove_annotations(conn: Connection, collection_id: str, operation: str) -> 
         collection_items.c.collection_id == collection_id
     )
     in_collection = annotations.c.item_id.in_(members)
-    touched = sa.select(annotations.c.item_id).where(
-        annotations.c.operation_id == operation_id, in_collection
+    touched = (
+        conn.execute(
+            sa.select(annotations.c.item_id)
+            .where(annotations.c.operation_id == operation_id, in_collection)
+            .distinct()
+        )
+        .scalars()
+        .all()
     )
     now: datetime = utcnow()
-    conn.execute(items.update().where(items.c.id.in_(touched)).values(modified=now))
     result = conn.execute(
         annotations.delete().where(annotations.c.operation_id == operation_id, in_collection)
     )
+    for start in range(0, len(touched), BATCH):
+        batch = touched[start : start + BATCH]
+        conn.execute(items.update().where(items.c.id.in_(batch)).values(modified=now))
+    refresh_label_counts(conn, touched)
     return result.rowcount

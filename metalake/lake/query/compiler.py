@@ -37,6 +37,7 @@ from metalake.store.schema import (
     annotations,
     collection_items,
     collections,
+    item_labels,
     item_metadata,
     item_tags,
     items,
@@ -185,6 +186,7 @@ class QueryCompiler:
         self.dialect = dialect
         self.conn = conn
         self._negations = 0
+        self._memberships: dict[int, sa.Select] = {}
 
     def condition(self, node: Node) -> Condition:
         """The condition a file must meet to match `node`."""
@@ -194,7 +196,7 @@ class QueryCompiler:
         if isinstance(node, And):
             return sa.and_(*(self._compile(n, scope) for n in node.operands))
         if isinstance(node, Or):
-            return sa.or_(*(self._compile(n, scope) for n in node.operands))
+            return self._either([self._compile(n, scope) for n in node.operands])
         if isinstance(node, Not):
             self._negations += 1
             try:
@@ -353,7 +355,21 @@ class QueryCompiler:
         """
         if negated != (self._negations % 2 == 1):
             return sa.exists().where(item_id == items.c.id, condition)
-        return items.c.id.in_(sa.select(item_id).where(condition))
+        return self._in(sa.select(item_id).where(condition))
+
+    def _in(self, ids: sa.Select) -> Condition:
+        """`items.id IN (ids)`, remembered so that an OR of such terms can become one IN."""
+        condition = items.c.id.in_(ids)
+        self._memberships[id(condition)] = ids
+        return condition
+
+    def _either(self, operands: list[Condition]) -> Condition:
+        """OR; of membership terms only, one `IN (... UNION ...)`, so each file is probed once
+        instead of fetching every match of every term and merging them."""
+        selects = [self._memberships.get(id(o)) for o in operands]
+        if all(s is not None for s in selects):
+            return self._in(sa.union(*selects))  # type: ignore[arg-type]
+        return sa.or_(*operands)
 
     def _has_annotation(self, condition: Condition) -> Condition:
         return self._member(annotations.c.item_id, condition)
@@ -444,6 +460,11 @@ class QueryCompiler:
                 node.number.column,
                 f"count(...) compares with a whole number >= 0, found '{node.number.text}'",
             )
+        whole = int(number)
+        zero_matches = COUNT_OPS[node.op](0, whole)
+        names = _label_names(node.condition)
+        if names is not None:
+            return self._label_count(names, node.op, whole, zero_matches)
         condition = (
             sa.true() if node.condition is None else self._compile(node.condition, INSIDE_COUNT)
         )
@@ -451,10 +472,43 @@ class QueryCompiler:
             sa.select(annotations.c.item_id)
             .where(condition)
             .group_by(annotations.c.item_id)
-            .having(_binary(sa.func.count(), node.op, int(number)))
+            .having(_binary(sa.func.count(), node.op, whole))
         )
         matched = items.c.id.in_(grouped)
-        if not COUNT_OPS[node.op](0, number):
+        if not zero_matches:
             return matched
         having_none = ~sa.exists().where(annotations.c.item_id == items.c.id, condition)
         return sa.or_(matched, having_none)
+
+    def _label_count(self, names: list[str], op: str, number: int, zero_matches: bool) -> Condition:
+        """A count of labels read from the per-file label counts (`item_labels`)."""
+        labelled = self._named_ids(item_labels.c.label_id, labels, labels.c.name.in_(names))
+        if len(names) == 1:
+            matched = self._member(
+                item_labels.c.item_id, sa.and_(labelled, _binary(item_labels.c.count, op, number))
+            )
+        else:
+            matched = items.c.id.in_(
+                sa.select(item_labels.c.item_id)
+                .where(labelled)
+                .group_by(item_labels.c.item_id)
+                .having(_binary(sa.func.sum(item_labels.c.count), op, number))
+            )
+        if not zero_matches:
+            return matched
+        return sa.or_(matched, ~sa.exists().where(item_labels.c.item_id == items.c.id, labelled))
+
+
+def _label_names(condition: Node | None) -> list[str] | None:
+    """The label names of a count condition that only asks for labels by name
+    (`annotation.label = car`, `annotation.label IN [...]`, or the same inside annotation(...))."""
+    prefix: tuple[str, ...] = ("annotation", "label")
+    if isinstance(condition, Within):
+        condition, prefix = condition.condition, ("label",)
+    if not isinstance(condition, Comparison | InList):
+        return None
+    if tuple(p.lower() for p in condition.path.parts) != prefix:
+        return None
+    if isinstance(condition, Comparison):
+        return [condition.value.text] if condition.op == "=" else None
+    return [v.text for v in condition.values]

@@ -28,14 +28,14 @@ def upgrade() -> None:
         "ix_annotations_label_item", "annotations", ["label_id", "item_id", "confidence"]
     )
     op.create_index("ix_annotations_operation_item", "annotations", ["operation_id", "item_id"])
-    for name, column in (
-        ("ix_items_live_type_created", "created"),
-        ("ix_items_live_type_name", "file_name"),
+    for name, columns in (
+        ("ix_items_live_type_created", ["created", "id", "modified"]),
+        ("ix_items_live_type_name", ["file_name", "id"]),
     ):
         op.create_index(
             name,
             "items",
-            ["content_type", column, "id"],
+            ["content_type", *columns],
             sqlite_where=LIVE,
             postgresql_where=LIVE,
         )
