@@ -369,6 +369,8 @@ MALFORMED = [
     ("count(metadata.camera=CAM_0001) > 2", "query error at column 7: count(...) counts annotations; write annotation.<field> or annotation(...) inside it, not 'metadata.camera'"),
     ("count() > two", "query error at column 11: count(...) is a number; expected a number, found 'two'"),
     ("count() > 1.5", "query error at column 11: count(...) compares with a whole number >= 0, found '1.5'"),
+    ('count() > "3"', "query error at column 11: expected a number after '>', found '\"3\"'"),
+    ("count() >", "query error at column 10: expected a number after '>', found end of query"),
 ]  # fmt: skip
 
 

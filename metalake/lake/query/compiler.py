@@ -186,7 +186,7 @@ class QueryCompiler:
         self.dialect = dialect
         self.conn = conn
         self._negations = 0
-        self._memberships: dict[int, sa.Select] = {}
+        self._memberships: list[tuple[Condition, sa.Select | sa.CompoundSelect]] = []
 
     def condition(self, node: Node) -> Condition:
         """The condition a file must meet to match `node`."""
@@ -357,19 +357,22 @@ class QueryCompiler:
             return sa.exists().where(item_id == items.c.id, condition)
         return self._in(sa.select(item_id).where(condition))
 
-    def _in(self, ids: sa.Select) -> Condition:
+    def _in(self, ids: sa.Select | sa.CompoundSelect) -> Condition:
         """`items.id IN (ids)`, remembered so that an OR of such terms can become one IN."""
         condition = items.c.id.in_(ids)
-        self._memberships[id(condition)] = ids
+        self._memberships.append((condition, ids))
         return condition
 
     def _either(self, operands: list[Condition]) -> Condition:
-        """OR; of membership terms only, one `IN (... UNION ...)`, so each file is probed once
-        instead of fetching every match of every term and merging them."""
-        selects = [self._memberships.get(id(o)) for o in operands]
+        """OR; of membership terms only, one `IN (... UNION ALL ...)`, so each file is probed
+        once instead of fetching every match of every term and merging them."""
+        selects = [self._membership_of(o) for o in operands]
         if all(s is not None for s in selects):
-            return self._in(sa.union(*selects))  # type: ignore[arg-type]
+            return self._in(sa.union_all(*selects))
         return sa.or_(*operands)
+
+    def _membership_of(self, condition: Condition) -> sa.Select | sa.CompoundSelect | None:
+        return next((ids for known, ids in self._memberships if known is condition), None)
 
     def _has_annotation(self, condition: Condition) -> Condition:
         return self._member(annotations.c.item_id, condition)

@@ -10,7 +10,6 @@ import re
 from functools import cache
 
 from lark import Lark, Token, Transformer, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
-from lark.exceptions import VisitError
 
 from metalake.errors import InvalidQueryError
 from metalake.lake.query.syntax import (
@@ -162,10 +161,7 @@ def parse(query: str) -> Node | None:
         tree = _parser().parse(query)
     except UnexpectedInput as exc:
         raise InvalidQueryError(_syntax_message(query, exc)) from None
-    try:
-        return _ToSyntax().transform(tree)
-    except VisitError as exc:
-        raise InvalidQueryError(f"query error: {exc.orig_exc}") from None
+    return _ToSyntax().transform(tree)
 
 
 def _syntax_message(query: str, exc: UnexpectedInput) -> str:
@@ -213,22 +209,18 @@ def _describe(expected: set[str], open_parentheses: int) -> str:
     names = expected - {"$END"}
     if names == {"LSQB"}:
         return "'[' and a list of values"
+    if names == {"BARE"}:
+        return "a number"
     if names and names <= VALUE_TERMINALS | {"LSQB"}:
         return "a value"
-    if "BARE" in names and names & {"EQ", "GE"} and not names & {"MATCH"}:
-        return "a number"
     if names & OPERATORS and "MATCH" in names:
         return "an operator (=, !=, <, <=, >, >=, ~), IN or EXISTS"
     if names & OPERATORS:
         return "a comparison (=, !=, <, <=, >, >=) and a number"
-    if names == {"BARE"}:
-        return "a number"
     if "NAME" in names and "LPAR" in names:
         return "a field, '(' or NOT"
     if "KEY" in names or "STRING" in names:
         return "a field name"
-    if names == {"LPAR"}:
-        return "'('"
     if names & {"AND", "OR", "RPAR"} or "$END" in expected:
         closing = "')'" if open_parentheses > 0 else "end of query"
         return f"AND, OR or {closing}"
