@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -295,7 +298,7 @@ def download(
         sys.exit(1)
 
 
-SCOPE = [
+SCOPE_OPTIONS = [
     click.option("--type", "content_type", default="image", show_default=True,
                  type=click.Choice(["image", "video", "other"])),
     click.option("--collection", help="Only files of this collection (uploaded or added)."),
@@ -307,21 +310,46 @@ SCOPE = [
 ]  # fmt: skip
 
 
-def _scope(function: Any) -> Any:
-    for option in reversed(SCOPE):
-        function = option(function)
-    return function
+@dataclass(frozen=True)
+class Scope:
+    """Which files a query command works on: a content type or a collection, and a filter."""
+
+    content_type: str
+    collection: str | None
+    filter: dict[str, Any]
+
+    def collection_id(self, client: Client) -> str:
+        """The collection's id, or "" for the whole lake."""
+        if self.collection is None:
+            return ""
+        return client.get_collection_id_by_name(self.collection, self.content_type)
 
 
-def _filter(annotation_types: tuple[str, ...], from_date: str | None, to_date: str | None) -> dict:
-    found: dict[str, Any] = {}
-    if annotation_types:
-        found["annotation_types"] = list(annotation_types)
-    if from_date:
-        found["from_date"] = from_date
-    if to_date:
-        found["to_date"] = to_date
-    return found
+def _scope(command: Callable[..., None]) -> Callable[..., None]:
+    """Add the scope options to a command, which receives them as one `scope` argument."""
+
+    @functools.wraps(command)
+    def with_scope(
+        *args: Any,
+        content_type: str,
+        collection: str | None,
+        annotation_types: tuple[str, ...],
+        from_date: str | None,
+        to_date: str | None,
+        **kwargs: Any,
+    ) -> None:
+        filter_: dict[str, Any] = {}
+        if annotation_types:
+            filter_["annotation_types"] = list(annotation_types)
+        if from_date:
+            filter_["from_date"] = from_date
+        if to_date:
+            filter_["to_date"] = to_date
+        command(*args, scope=Scope(content_type, collection, filter_), **kwargs)
+
+    for option in reversed(SCOPE_OPTIONS):
+        with_scope = option(with_scope)
+    return with_scope
 
 
 @main.command()
@@ -341,11 +369,7 @@ def _filter(annotation_types: tuple[str, ...], from_date: str | None, to_date: s
 def query(
     ctx: click.Context,
     query: str,
-    content_type: str,
-    collection: str | None,
-    annotation_types: tuple[str, ...],
-    from_date: str | None,
-    to_date: str | None,
+    scope: Scope,
     count_only: bool,
     page: int,
     page_size: int,
@@ -355,23 +379,25 @@ def query(
     """Find files with the query language (README "Queries"): unique names, one a line."""
     field, _, order = sort.partition(":")
     sort_order = {"sort_by_field": field, "sort_order": order or "DESC"}
-    filter_ = _filter(annotation_types, from_date, to_date)
     with _client(ctx) as client:
-        if collection is not None:
-            collection_id = client.get_collection_id_by_name(collection, content_type)
-            if count_only:
-                click.echo(client.get_item_count_from_collection(collection_id, query, filter_))
-                return
-            found = client.get_item_list_from_collection(
-                collection_id, query, filter_, page, page_size, sort_order
+        collection_id = scope.collection_id(client)
+        if count_only:
+            count = (
+                client.get_item_count_from_collection(collection_id, query, scope.filter)
+                if collection_id
+                else client.get_item_count_from_metalake(scope.content_type, query, scope.filter)
             )
-        else:
-            if count_only:
-                click.echo(client.get_item_count_from_metalake(content_type, query, filter_))
-                return
-            found = client.get_item_list_from_datalake(
-                content_type, query, filter_, page, page_size, sort_order
+            click.echo(count)
+            return
+        found = (
+            client.get_item_list_from_collection(
+                collection_id, query, scope.filter, page, page_size, sort_order
             )
+            if collection_id
+            else client.get_item_list_from_datalake(
+                scope.content_type, query, scope.filter, page, page_size, sort_order
+            )
+        )
     if as_json:
         click.echo(json.dumps(found, indent=2))
     else:
@@ -383,23 +409,15 @@ def query(
 @click.argument("query", default="")
 @_scope
 @click.pass_context
-def trash(
-    ctx: click.Context,
-    query: str,
-    content_type: str,
-    collection: str | None,
-    annotation_types: tuple[str, ...],
-    from_date: str | None,
-    to_date: str | None,
-) -> None:
+def trash(ctx: click.Context, query: str, scope: Scope) -> None:
     """Move matching files to the trash (bytes are kept until `empty-trash`)."""
-    filter_ = _filter(annotation_types, from_date, to_date)
     with _client(ctx) as client:
-        if collection is not None:
-            collection_id = client.get_collection_id_by_name(collection, content_type)
-            result = client.trash_objects_from_collection(collection_id, query, filter_)
-        else:
-            result = client.trash_objects_from_datalake(query, filter_, content_type)
+        collection_id = scope.collection_id(client)
+        result = (
+            client.trash_objects_from_collection(collection_id, query, scope.filter)
+            if collection_id
+            else client.trash_objects_from_datalake(query, scope.filter, scope.content_type)
+        )
     click.echo(result["message"])
 
 
@@ -407,22 +425,11 @@ def trash(
 @click.argument("query", default="")
 @_scope
 @click.pass_context
-def restore(
-    ctx: click.Context,
-    query: str,
-    content_type: str,
-    collection: str | None,
-    annotation_types: tuple[str, ...],
-    from_date: str | None,
-    to_date: str | None,
-) -> None:
+def restore(ctx: click.Context, query: str, scope: Scope) -> None:
     """Bring matching files back from the trash (all of them with no query)."""
-    filter_ = _filter(annotation_types, from_date, to_date)
     with _client(ctx) as client:
-        collection_id = (
-            client.get_collection_id_by_name(collection, content_type) if collection else ""
-        )
-        result = client.restore_from_trash(collection_id, query, filter_, content_type)
+        collection_id = scope.collection_id(client)
+        result = client.restore_from_trash(collection_id, query, scope.filter, scope.content_type)
     click.echo(result["message"])
 
 

@@ -624,11 +624,9 @@ class Client:
         page_size: int,
         sort_order: dict[str, str],
     ) -> dict[str, Any]:
-        folder = (
-            downloads.download_root(custom_download_path)
-            if custom_download_path
-            else downloads.download_root(None) / DEFAULT_DOWNLOAD_FOLDER
-        )
+        folder = downloads.download_root(custom_download_path)
+        if not custom_download_path:
+            folder /= DEFAULT_DOWNLOAD_FOLDER
         page = self._page(selection, page_index, page_size, sort_order, with_urls=True)
         if not page and page_index > 0:
             return {"is_success": False, "message": "No more pages to download"}

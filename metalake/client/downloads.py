@@ -48,16 +48,20 @@ class DownloadTally:
     kept: int = 0
     failures: list[str] = field(default_factory=list)
 
+    def fetched(self) -> str:
+        """How the file fetches went, with the first failures."""
+        summary = (
+            f"{self.downloaded} downloaded, {self.kept} already there, {len(self.failures)} failed"
+        )
+        if self.failures:
+            summary += " (" + "; ".join(self.failures[:5]) + ")"
+        return summary
+
     def result(self, folder: Path, target: Path, include_media: bool) -> dict[str, Any]:
         """What `download_collection` returns."""
         message = f"{self.images} files with {self.annotations} annotations written to {target}"
         if include_media:
-            message += (
-                f"; files: {self.downloaded} downloaded, {self.kept} already there, "
-                f"{len(self.failures)} failed"
-            )
-            if self.failures:
-                message += " (" + "; ".join(self.failures[:5]) + ")"
+            message += f"; files: {self.fetched()}"
         return {
             "is_success": not self.failures,
             "message": message,
@@ -230,15 +234,9 @@ def download_files(
 
 def page_result(tally: DownloadTally, folder: Path, page_index: int) -> dict[str, Any]:
     """What `download_files_from_metalake` and `_from_collection` return for one page."""
-    message = (
-        f"page {page_index}: {tally.images} files in {folder}: {tally.downloaded} downloaded, "
-        f"{tally.kept} already there, {len(tally.failures)} failed"
-    )
-    if tally.failures:
-        message += " (" + "; ".join(tally.failures[:5]) + ")"
     return {
         "is_success": not tally.failures,
-        "message": message,
+        "message": f"page {page_index}: {tally.images} files in {folder}: {tally.fetched()}",
         "path": str(folder),
         "file_count": tally.images,
         "downloaded_count": tally.downloaded,

@@ -208,7 +208,7 @@ class _Task:
     staged: Future | None = None
 
 
-def _keeps(existing: RowMapping | None, replace_files: bool) -> bool:
+def keeps_existing(existing: RowMapping | None, replace_files: bool) -> bool:
     """Whether an upload leaves an existing item's file as it is (and skips the new one).
 
     A name whose item is in the trash is uploaded again: the item comes back with the new file.
@@ -250,7 +250,7 @@ class UploadJob:
             for chunk in self._pending_chunks(job.id, job_change):
                 self._plan(chunk, collection)
                 for task in chunk:
-                    if not _keeps(task.existing, params["replace_files"]):
+                    if not keeps_existing(task.existing, params["replace_files"]):
                         task.staged = pool.submit(self._stage, task, params["content_type"])
                 if previous is not None:
                     self._commit(job, collection, previous, progress)
@@ -361,7 +361,7 @@ class UploadJob:
                     )
                     errors.append({"file": task.file_name, "reason": reason})
                     continue
-                if _keeps(existing, params["replace_files"]):
+                if keeps_existing(existing, params["replace_files"]):
                     # Another upload registered this name after we planned: its file stands.
                     self._discard(stored)
                     states[task.seq] = (SKIPPED, existing["id"])

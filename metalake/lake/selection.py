@@ -157,15 +157,17 @@ class ItemSelection:
     collection_id: str | None = None
     query: str = ""
     filter: ItemFilter = field(default_factory=ItemFilter)
+    tree: Node | None = field(init=False, repr=False, compare=False)
+    """The parsed query (None when empty), checked once here and compiled per database."""
 
     def __post_init__(self) -> None:
         if self.collection_id is None:
             object.__setattr__(self, "content_type", check_content_type(self.content_type or ""))
         elif not isinstance(self.collection_id, str) or not self.collection_id:
             raise InvalidArgumentError("collection_id must be a non-empty string")
-        tree = parse(self.query)
-        if tree is not None:
-            QueryCompiler("sqlite").condition(tree)  # unknown fields are refused here too
+        object.__setattr__(self, "tree", parse(self.query))
+        if self.tree is not None:
+            QueryCompiler("sqlite").condition(self.tree)  # unknown fields are refused here too
 
     @classmethod
     def of(
@@ -215,9 +217,8 @@ class ItemSelection:
             found.append(items.c.id.in_(members))
         else:
             found.append(items.c.content_type == self.content_type)
-        tree: Node | None = parse(self.query)
-        if tree is not None:
-            found.append(QueryCompiler(conn.dialect.name, conn).condition(tree))
+        if self.tree is not None:
+            found.append(QueryCompiler(conn.dialect.name, conn).condition(self.tree))
         found.extend(self.filter.conditions())
         return found
 

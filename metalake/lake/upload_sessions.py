@@ -36,6 +36,7 @@ from metalake.lake.ingest import (
     UploadRequest,
     check_upload,
     create_upload_job,
+    keeps_existing,
     request_from_json,
     request_to_json,
 )
@@ -154,12 +155,14 @@ class UploadSessions:
         if collection is not None and not request.replace_files:
             names = [unique_name(collection["storage_name"], f.file_name) for f in request.files]
             for start in range(0, len(names), 500):
-                # A name in the trash is uploaded again (the upload brings it back).
-                found = sa.select(items.c.unique_name).where(
-                    items.c.unique_name.in_(names[start : start + 500]),
-                    items.c.trashed_at.is_(None),
+                found = sa.select(items.c.unique_name, items.c.trashed_at).where(
+                    items.c.unique_name.in_(names[start : start + 500])
                 )
-                existing.update(conn.execute(found).scalars())
+                existing.update(
+                    row["unique_name"]
+                    for row in conn.execute(found).mappings()
+                    if keeps_existing(row, request.replace_files)
+                )
         row = {
             "id": new_id(),
             "fingerprint": fingerprint,

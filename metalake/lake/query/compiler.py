@@ -318,31 +318,35 @@ class QueryCompiler:
         )
 
     def _tags(self, term: Term) -> Condition:
-        """Tags: `=` has the tag, `!=` does not have it, `~` has a tag like it."""
-        tag = item_tags.c.tag
-
-        def tagged(condition: Condition, negated: bool = False) -> Condition:
+        def tagged(condition: Condition, negated: bool) -> Condition:
             return self._member(item_tags.c.item_id, condition, negated)
 
-        if isinstance(term, Comparison) and term.op == "!=":
-            return sa.not_(tagged(tag == term.value.text, negated=True))
-        if isinstance(term, Exists):
-            return tagged(sa.true())
-        return tagged(self._each(term, lambda op, v: compare_text(tag, op, v)))
+        return self._set_term(term, item_tags.c.tag, tagged, tagged(sa.true(), False))
 
     def _collection(self, term: Term) -> Condition:
         """Membership (as uploaded or added) of a collection with a matching name."""
-        name = collections.c.name
 
-        def member(condition: Condition, negated: bool = False) -> Condition:
+        def member(condition: Condition, negated: bool) -> Condition:
             named = self._named_ids(collection_items.c.collection_id, collections, condition)
             return self._member(collection_items.c.item_id, named, negated)
 
+        return self._set_term(term, collections.c.name, member, sa.true())
+
+    def _set_term(
+        self,
+        term: Term,
+        text: Column,
+        member: Callable[[Condition, bool], Condition],
+        exists: Condition,
+    ) -> Condition:
+        """A term over names a file has several of (tags, collections): `=` has this one,
+        `!=` does not have it, `~` has one like it; `member(condition, negated)` builds the
+        membership test."""
         if isinstance(term, Comparison) and term.op == "!=":
-            return sa.not_(member(name == term.value.text, negated=True))
+            return sa.not_(member(text == term.value.text, True))
         if isinstance(term, Exists):
-            return sa.true()
-        return member(self._each(term, lambda op, v: compare_text(name, op, v)))
+            return exists
+        return member(self._each(term, lambda op, v: compare_text(text, op, v)), False)
 
     # Annotations ---------------------------------------------------------------------------
 
