@@ -108,6 +108,10 @@ class UploadSessionNotFoundError(NotFoundError):
     code = "upload_session_not_found"
 
 
+class SelectionNotFoundError(NotFoundError):
+    code = "selection_not_found"
+
+
 class AuthenticationError(MetaLakeError, PermissionError):
     """The request carried no API key, or a key and secret that do not match, or a revoked key."""
 

@@ -26,7 +26,7 @@ from metalake.lake.metadata import (
     parse_metadata_object,
     read_json_file,
 )
-from metalake.lake.records import check_page
+from metalake.lake.records import NO_MORE_PAGES, check_page, past_last_page
 from metalake.lake.selection import ItemSelection, SortOrder
 from metalake.media.thumbnails import THUMBNAIL_SIZE
 from metalake.settings import lake_home
@@ -628,8 +628,8 @@ class Client:
         if not custom_download_path:
             folder /= DEFAULT_DOWNLOAD_FOLDER
         page = self._page(selection, page_index, page_size, sort_order, with_urls=True)
-        if not page and page_index > 0:
-            return {"is_success": False, "message": "No more pages to download"}
+        if past_last_page(page, page_index):
+            return {"is_success": False, "message": NO_MORE_PAGES}
         tally = downloads.download_files(page, folder, self._show_progress)
         return downloads.page_result(tally, folder, page_index)
 

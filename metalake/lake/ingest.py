@@ -131,8 +131,6 @@ def check_upload(request: UploadRequest) -> tuple[str, str]:
     name = collections.check_collection_name(request.collection_name)
     if request.storage_prefix:
         check_key(request.storage_prefix.strip("/"))
-    if not request.files:
-        raise InvalidArgumentError("an upload needs at least one file")
     seen: set[str] = set()
     for f in request.files:
         check_file_name(f.file_name)
@@ -148,15 +146,25 @@ def check_upload(request: UploadRequest) -> tuple[str, str]:
     return content_type, name
 
 
+def check_has_files(request: UploadRequest) -> None:
+    """Refuse an upload of nothing (a protocol that may complete empty handles that itself)."""
+    if not request.files:
+        raise InvalidArgumentError("an upload needs at least one file")
+
+
 def start_upload(db: Database, request: UploadRequest) -> dict[str, Any]:
     """Validate an upload, create its collection and durable job, and return their ids."""
+    check_has_files(request)
     check_upload(request)
     with db.write() as conn:
         return create_upload_job(conn, request)
 
 
-def create_upload_job(conn: Connection, request: UploadRequest) -> dict[str, Any]:
-    """Create the collection (if new) and the durable job of a checked upload, in `conn`."""
+def create_upload_job(
+    conn: Connection, request: UploadRequest, job_id: str | None = None
+) -> dict[str, Any]:
+    """Create the collection (if new) and the durable job of a checked upload, in `conn`
+    (with id `job_id` if one was promised already)."""
     content_type, name = check_upload(request)
     params = {
         "content_type": content_type,
@@ -169,6 +177,7 @@ def create_upload_job(conn: Connection, request: UploadRequest) -> dict[str, Any
         params["annotations"] = upload_annotation_params(request.annotations)
     collection = collections.get_or_create(conn, name, content_type)
     row = new_job_row(UPLOAD, params, len(request.files), collection["id"])
+    row["id"] = job_id or row["id"]
     conn.execute(jobs.insert().values(**row))
     if request.annotations is not None:
         queue_upload_annotations(conn, row["id"], request.annotations)

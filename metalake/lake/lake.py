@@ -6,6 +6,7 @@ decides what an upload, a metadata update or a listing means.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -13,8 +14,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from metalake.blobs.store import open_blob_store
-from metalake.errors import InvalidArgumentError
-from metalake.lake import collections, file_targets, records, trash
+from metalake.errors import InvalidArgumentError, JobNotFoundError
+from metalake.lake import collections, file_targets, records, snapshots, trash
 from metalake.lake.annotations.documents import AnnotationFile
 from metalake.lake.annotations.exports import collection_page
 from metalake.lake.annotations.store import AnnotationSelection, annotation_dicts
@@ -25,7 +26,7 @@ from metalake.lake.content_types import check_content_type
 from metalake.lake.file_targets import FileTarget
 from metalake.lake.ingest import UPLOAD, UploadJob, UploadRequest, start_upload
 from metalake.lake.item_metadata import apply_change, apply_changes
-from metalake.lake.jobs import JobRunner, job_dict, load_job
+from metalake.lake.jobs import COMPLETED, FAILED, JobRunner, job_dict, load_job
 from metalake.lake.metadata import FileMetadataEntry, MetadataChange
 from metalake.lake.selection import ItemSelection, SortOrder
 from metalake.lake.signing import UrlSigner, load_secret
@@ -40,6 +41,7 @@ from metalake.store.upsert import insert_ignore
 
 BLOB_ROUTE = "/blobs"
 MAX_EXPIRY_S = 7 * 24 * 3600
+JOB_POLL_S = 0.05
 
 
 def lake_database(home: Path, database_url: str | None = None) -> Database:
@@ -79,14 +81,31 @@ class Lake:
         self.jobs.wake()
         return result
 
-    def complete_upload(self, session_id: str) -> dict[str, Any]:
-        """Start the job of a remote upload whose files have all arrived (see `uploads`)."""
-        result = self.uploads.complete(session_id)
+    def complete_upload(self, session_id: str, drop_unsent: bool = False) -> dict[str, Any]:
+        """Start the job of a remote upload whose files have all arrived (see `uploads`;
+        `drop_unsent` leaves out files that never did)."""
+        result = self.uploads.complete(session_id, drop_unsent)
         self.jobs.wake()
         return result
 
     def get_job(self, job_id: str) -> dict[str, Any]:
-        return job_dict(load_job(self.db, job_id))
+        """A job's record; an upload session's promised job is queued until the session ends."""
+        try:
+            return job_dict(load_job(self.db, job_id))
+        except JobNotFoundError:
+            promised = self.uploads.promised_job(job_id)
+            if promised is None:
+                raise
+            return promised
+
+    def wait_for_job(self, job_id: str, timeout_s: float) -> dict[str, Any]:
+        """The job's record once it has finished, or as it is after `timeout_s` seconds."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            job = self.get_job(job_id)
+            if job["status"] in (COMPLETED, FAILED) or time.monotonic() >= deadline:
+                return job
+            time.sleep(JOB_POLL_S)
 
     def update_collection_metadata(
         self, collection_name: str, content_type: str, change: MetadataChange, apply_to_files: bool
@@ -121,6 +140,17 @@ class Lake:
             else f"collection {collection_name!r}"
         )
         return {"isSuccess": True, "message": f"metadata updated on {where}"}
+
+    def create_collection(
+        self, collection_name: str, content_type: str, change: MetadataChange
+    ) -> dict[str, Any]:
+        """Create an empty collection if new, and set fields and add tags on its head."""
+        content_type = check_content_type(content_type)
+        with self.db.write() as conn:
+            name = collections.check_collection_name(collection_name)
+            collection = collections.get_or_create(conn, name, content_type)
+        result = self.update_collection_metadata(collection_name, content_type, change, False)
+        return {**result, "collection_id": collection["id"]}
 
     def update_files_metadata(
         self, target: FileTarget, entries: Iterable[FileMetadataEntry]
@@ -166,15 +196,17 @@ class Lake:
         limit: int = 1000,
         with_urls: bool = False,
         served: bool = False,
+        skip: int = 0,
     ) -> dict[str, Any]:
         """One page of a collection's files with their selected annotations, for downloads.
 
         `images` holds `{"image": unique name, "annotations": [...], "size", "url"}` (`url`
         only `with_urls`, as `download_url` makes them); `next` is the `after` of the next page.
+        `skip` passes over that many files first, for protocols that page by number.
         """
         with self.db.read() as conn:
             collection = collections.get_by_id(conn, collection_id)
-            entries, cursor = collection_page(conn, collection_id, selection, after, limit)
+            entries, cursor = collection_page(conn, collection_id, selection, after, limit, skip)
         images = []
         for row, found in entries:
             image = {"image": row["unique_name"], "annotations": found, "size": row["size"]}
@@ -231,6 +263,14 @@ class Lake:
     def trash(self, selection: ItemSelection) -> dict[str, Any]:
         """Move the selected items to the trash (bytes and annotations are kept)."""
         return trash.move_to_trash(self.db, selection)
+
+    def snapshot(self, selection: ItemSelection) -> dict[str, Any]:
+        """Keep the ids the selection picks now under a `selection_id` (for `trash_snapshot`)."""
+        return snapshots.take(self.db, selection)
+
+    def trash_snapshot(self, selection_id: str) -> dict[str, Any]:
+        """Move the items a snapshot picked to the trash, as `trash` does."""
+        return trash.move_snapshot_to_trash(self.db, selection_id)
 
     def restore_from_trash(self, selection: ItemSelection) -> dict[str, Any]:
         return trash.restore(self.db, selection)

@@ -13,9 +13,11 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from metalake.blobs.store import BlobStore
 from metalake.errors import InvalidArgumentError, MetaLakeError
+from metalake.lake import snapshots
 from metalake.lake.clock import utcnow
 from metalake.lake.selection import ItemSelection
 from metalake.store.database import Database
@@ -60,12 +62,23 @@ def move_to_trash(db: Database, selection: ItemSelection) -> dict[str, Any]:
     """Put the selected live items in the trash, in one statement."""
     check_not_everything(selection)
     with db.write() as conn:
-        selected = selection.ids(conn).scalar_subquery()
-        result = conn.execute(
-            items.update()
-            .where(items.c.id.in_(selected), items.c.trashed_at.is_(None))
-            .values(trashed_at=utcnow())
-        )
+        return _trash(conn, selection.ids(conn))
+
+
+def move_snapshot_to_trash(db: Database, selection_id: str) -> dict[str, Any]:
+    """Put the live items a selection snapshot picked in the trash (see `snapshots`)."""
+    with db.write() as conn:
+        selection, ids = snapshots.load(conn, selection_id)
+        check_not_everything(selection)
+        return _trash(conn, ids)
+
+
+def _trash(conn: Connection, ids: sa.Select) -> dict[str, Any]:
+    result = conn.execute(
+        items.update()
+        .where(items.c.id.in_(ids.scalar_subquery()), items.c.trashed_at.is_(None))
+        .values(trashed_at=utcnow())
+    )
     return trash_message(result.rowcount)
 
 

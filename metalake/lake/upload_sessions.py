@@ -14,8 +14,10 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import logging
 import math
 import re
+from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -29,23 +31,28 @@ from metalake.errors import (
 )
 from metalake.ids import new_id
 from metalake.lake import collections
-from metalake.lake.clock import utcnow
+from metalake.lake.clock import iso, utcnow
 from metalake.lake.ingest import (
     STAGED,
+    UPLOAD,
     UploadFile,
     UploadRequest,
+    check_has_files,
     check_upload,
     create_upload_job,
     keeps_existing,
     request_from_json,
     request_to_json,
 )
+from metalake.lake.jobs import QUEUED
 from metalake.lake.metadata import MetadataChange
 from metalake.lake.names import unique_name
 from metalake.lake.signing import UrlSigner
 from metalake.store.database import Database
 from metalake.store.schema import items, jobs, upload_files, upload_parts, upload_sessions
 from metalake.store.upsert import upsert
+
+log = logging.getLogger(__name__)
 
 AWAITING, RECEIVED, SKIP = "awaiting", "received", "skip"
 OPEN, COMPLETED = "open", "completed"
@@ -62,6 +69,9 @@ BUNDLE_FILES_HEADER = "x-metalake-files"
 CHECKSUM_HEADER = "x-amz-checksum-sha256"
 """Header of a part's checksum for the server's own part route; S3 URLs get Content-MD5."""
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+UNKNOWN_SIZE = -1
+"""The size of a file whose session learns sizes from the bytes (see `open_unsized`)."""
+MAX_PARTS = 10_000
 
 
 def _bundle_path(session_id: str, first: int, last: int) -> str:
@@ -111,6 +121,7 @@ class UploadSessions:
         part_size: int = DEFAULT_PART_SIZE,
     ) -> dict[str, Any]:
         """The open session with this fingerprint, or a new one: what to send, and where."""
+        check_has_files(request)
         content_type, name = check_upload(request)
         low, high = MIN_PART_SIZE[self._blobs.direct_uploads], MAX_PART_SIZE
         if not low <= part_size <= high:
@@ -128,6 +139,32 @@ class UploadSessions:
                 )
         self._start_multiparts(session)
         return self._describe(session)
+
+    def open_unsized(
+        self, request: UploadRequest, owner_key: str | None, part_size: int
+    ) -> dict[str, Any]:
+        """A new session whose files' sizes arrive with their bytes, in parts of `part_size`
+        (the last one shorter, possibly empty), for protocols that never declare sizes.
+
+        The collection exists from now on, and the id of the upload job is fixed now
+        (`job_id`), so that a caller can name the job before its files have arrived. Files that
+        already exist in the collection are in state `skip`; the others are sent one by one
+        (`part_urls`, the part route, `finish_parts`).
+        """
+        content_type, name = check_upload(request)
+        if not MIN_PART_SIZE[self._blobs.direct_uploads] <= part_size <= MAX_PART_SIZE:
+            raise InvalidArgumentError(f"part_size {part_size} is out of range")
+        unsized = replace(request, files=[replace(f, size=UNKNOWN_SIZE) for f in request.files])
+        with self._db.write() as conn:
+            collection = collections.get_or_create(conn, name, content_type)
+            session = self._create(
+                conn, unsized, new_id(), owner_key, part_size, (name, content_type), new_id()
+            )
+        return {
+            "session_id": session["id"],
+            "job_id": session["job_id"],
+            "collection_id": collection["id"],
+        }
 
     @staticmethod
     def _find_open(conn: Connection, fingerprint: str, owner_key: str | None) -> RowMapping | None:
@@ -149,6 +186,7 @@ class UploadSessions:
         owner_key: str | None,
         part_size: int,
         collection_key: tuple[str, str],
+        job_id: str | None = None,
     ) -> RowMapping:
         existing: set[str] = set()
         collection = collections.find_by_name(conn, *collection_key)
@@ -170,6 +208,7 @@ class UploadSessions:
             "request": request_to_json(request),
             "part_size": part_size,
             "status": OPEN,
+            "job_id": job_id,
             "created": utcnow(),
         }
         conn.execute(upload_sessions.insert().values(**row))
@@ -322,15 +361,26 @@ class UploadSessions:
             if f["state"] != AWAITING:
                 return {"etag": digest.hexdigest(), "state": f["state"]}
             part_size = session["part_size"]
-            parts = part_count(f["size"], part_size)
+            unsized = f["size"] == UNKNOWN_SIZE
+            if unsized:
+                parts = MAX_PARTS
+                if len(data) > part_size:
+                    raise InvalidArgumentError(
+                        f"part {part} of {f['file_name']!r} has {len(data)} bytes; parts of "
+                        f"this upload have at most {part_size}"
+                    )
+            else:
+                parts = part_count(f["size"], part_size)
+                expected = min(part_size, f["size"] - (part - 1) * part_size)
+                if len(data) != expected:
+                    raise InvalidArgumentError(
+                        f"part {part} of {f['file_name']!r} must be {expected} bytes, "
+                        f"not {len(data)}"
+                    )
             if not 1 <= part <= parts:
                 raise InvalidArgumentError(f"file {seq} has parts 1 to {parts}, not {part}")
-            expected = min(part_size, f["size"] - (part - 1) * part_size)
-            if len(data) != expected:
-                raise InvalidArgumentError(
-                    f"part {part} of {f['file_name']!r} must be {expected} bytes, not {len(data)}"
-                )
-            _check_checksum(digest.digest(), checksum, f["file_name"], part)
+            if checksum or not unsized:
+                _check_checksum(digest.digest(), checksum, f["file_name"], part)
             self._blobs.write_part(_staging_key(session_id, seq), (part - 1) * part_size, data)
             if parts == 1:
                 self._mark_received(conn, session_id, seq, digest.hexdigest())
@@ -452,10 +502,112 @@ class UploadSessions:
             self._mark_received(conn, session_id, seq, sha256)
         return {"state": RECEIVED}
 
+    # Files of unsized sessions, one at a time ---------------------------------------------
+
+    def file_by_name(self, session_id: str, file_name: str) -> RowMapping:
+        """The file of an unsized session with this name (its `seq` and `state`)."""
+        with self._db.read() as conn:
+            f = (
+                conn.execute(
+                    sa.select(upload_files).where(
+                        upload_files.c.session_id == session_id,
+                        upload_files.c.file_name == file_name,
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        if f is None:
+            raise UploadSessionNotFoundError(
+                f"upload session {session_id!r} has no file {file_name!r}: name every file "
+                "when the upload starts"
+            )
+        return f
+
+    def part_urls(self, session_id: str, seq: int, count: int) -> list[str]:
+        """Signed URLs of parts 1..`count` of a file of an unsized session (again on a retry)."""
+        if type(count) is not int or not 1 <= count <= MAX_PARTS:
+            raise InvalidArgumentError(f"a file has 1 to {MAX_PARTS} parts, not {count!r}")
+        with self._db.read() as conn:
+            _, f = self._file(conn, session_id, seq)
+        if self._blobs.direct_uploads and count > 1 and not f["multipart_id"]:
+            upload_id = self._blobs.start_multipart(_staging_key(session_id, seq))
+            with self._db.write() as conn:
+                conn.execute(
+                    upload_files.update()
+                    .where(upload_files.c.session_id == session_id, upload_files.c.seq == seq)
+                    .values(multipart_id=upload_id)
+                )
+                _, f = self._file(conn, session_id, seq)
+        return [self._part_url(f, n, session_id) for n in range(1, count + 1)]
+
+    def finish_parts(self, session_id: str, seq: int, etags: dict[int, str]) -> dict[str, Any]:
+        """Assemble a file of an unsized session from its parts 1..n (`etags` by part number,
+        as the part uploads answered them), learn its size, and mark it received."""
+        if not etags or sorted(etags) != list(range(1, len(etags) + 1)):
+            raise InvalidArgumentError(f"parts must be numbered 1 to n, not {sorted(etags)}")
+        with self._db.read() as conn:
+            session, f = self._file(conn, session_id, seq)
+            received = {
+                p["part"]: p
+                for p in conn.execute(
+                    sa.select(upload_parts).where(
+                        upload_parts.c.session_id == session_id, upload_parts.c.seq == seq
+                    )
+                ).mappings()
+            }
+        if f["state"] != AWAITING:
+            return {"state": f["state"]}
+        key = _staging_key(session_id, seq)
+        if self._blobs.direct_uploads:
+            if f["multipart_id"]:
+                self._blobs.complete_multipart(
+                    key, f["multipart_id"], [etags[n] for n in sorted(etags)]
+                )
+            size, sha256 = self._blobs.size_of(key), None
+        else:
+            size = _assembled_size(received, etags, session["part_size"], f["file_name"])
+            with self._blobs.open(key) as stream:
+                sha256 = hashlib.file_digest(stream, "sha256").hexdigest()  # type: ignore[arg-type]
+        with self._db.write() as conn:
+            conn.execute(
+                upload_files.update()
+                .where(upload_files.c.session_id == session_id, upload_files.c.seq == seq)
+                .values(state=RECEIVED, size=size, sha256=sha256)
+            )
+        return {"state": RECEIVED, "size": size}
+
+    def promised_job(self, job_id: str) -> dict[str, Any] | None:
+        """The job an open unsized session promised (queued until its files are in), or None."""
+        with self._db.read() as conn:
+            session = (
+                conn.execute(
+                    sa.select(upload_sessions.c.id, upload_sessions.c.created).where(
+                        upload_sessions.c.job_id == job_id, upload_sessions.c.status == OPEN
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        if session is None:
+            return None
+        return {
+            "job_id": job_id,
+            "type": UPLOAD,
+            "status": QUEUED,
+            "progress": 0.0,
+            "message": f"waiting for the files of upload session {session['id']}",
+            "created": iso(session["created"]),
+        }
+
     # Completing ---------------------------------------------------------------------------
 
-    def complete(self, session_id: str) -> dict[str, Any]:
-        """Start the upload job over the received bytes (once; a repeat returns the same job)."""
+    def complete(self, session_id: str, drop_unsent: bool = False) -> dict[str, Any]:
+        """Start the upload job over the received bytes (once; a repeat returns the same job).
+
+        Files not sent yet make it fail, unless `drop_unsent`: then they are left out of the
+        upload (and listed in the log), for protocols whose clients complete regardless.
+        """
         with self._db.write() as conn:
             session = (
                 conn.execute(sa.select(upload_sessions).where(upload_sessions.c.id == session_id))
@@ -468,7 +620,15 @@ class UploadSessions:
                 return _job_result(conn, session)
             files = _session_files(conn, session_id)
             waiting = [f["file_name"] for f in files if f["state"] == AWAITING]
-            if waiting:
+            if waiting and drop_unsent:
+                log.warning(
+                    "upload session %s completed without %d files that never arrived: %s",
+                    session_id,
+                    len(waiting),
+                    ", ".join(waiting[:10]),
+                )
+                files = [f for f in files if f["state"] != AWAITING]
+            elif waiting:
                 raise InvalidArgumentError(
                     f"{len(waiting)} files of the upload were not sent yet, e.g. {waiting[0]!r}"
                 )
@@ -483,7 +643,7 @@ class UploadSessions:
                         if f["state"] == RECEIVED
                         else "",
                         MetadataChange.from_json(f["metadata"]),
-                        size=f["size"],
+                        size=None if f["size"] == UNKNOWN_SIZE else f["size"],
                         sha256=f["sha256"],
                     )
                     for f in files
@@ -494,7 +654,7 @@ class UploadSessions:
                 storage_prefix=sent.storage_prefix,
                 annotations=sent.annotations,
             )
-            result = create_upload_job(conn, request)
+            result = create_upload_job(conn, request, session["job_id"])
             conn.execute(
                 upload_sessions.update()
                 .where(upload_sessions.c.id == session_id)
@@ -502,6 +662,26 @@ class UploadSessions:
             )
             conn.execute(upload_parts.delete().where(upload_parts.c.session_id == session_id))
         return result
+
+
+def _assembled_size(
+    received: dict[int, RowMapping], etags: dict[int, str], part_size: int, file_name: str
+) -> int:
+    """The size of a file from its received parts, after checking they are the ones the client
+    sent (same ETags) and that every part but the last is whole."""
+    last = max(etags)
+    for n, etag in etags.items():
+        part = received.get(n)
+        if part is None or part["etag"] != etag.strip('"'):
+            raise ChecksumMismatchError(
+                f"part {n} of {file_name!r} did not arrive as sent; send it again"
+            )
+        if n < last and part["size"] != part_size:
+            raise InvalidArgumentError(
+                f"part {n} of {file_name!r} has {part['size']} bytes; every part but the last "
+                f"must have {part_size}"
+            )
+    return sum(received[n]["size"] for n in etags)
 
 
 def _session_files(conn: Connection, session_id: str) -> list[RowMapping]:

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 
 from metalake.errors import InvalidArgumentError
@@ -87,7 +87,7 @@ def _file_target(fields: Any) -> FileTarget:
         raise InvalidArgumentError(f"malformed file target: {exc}") from exc
 
 
-def _absolute(request: Request, url: str) -> str:
+def absolute(request: Request, url: str) -> str:
     """A server-relative signed path made absolute with the URL the client used."""
     return str(request.base_url).rstrip("/") + url if url.startswith("/") else url
 
@@ -104,9 +104,9 @@ def open_upload(body: UploadSessionBody, request: Request, lake: LakeDep, key: K
     for f in session["files"]:
         for part in f.get("parts", []):
             if part["url"]:
-                part["url"] = _absolute(request, part["url"])
+                part["url"] = absolute(request, part["url"])
     for bundle in session["bundles"]:
-        bundle["url"] = _absolute(request, bundle["url"])
+        bundle["url"] = absolute(request, bundle["url"])
     return session
 
 
@@ -119,16 +119,17 @@ async def put_part(
     expires: str | None = None,
     signature: str | None = None,
     checksum: Annotated[str | None, Header(alias=CHECKSUM_HEADER)] = None,
-) -> dict:
+) -> JSONResponse:
     """One part of a file (signed URL from `POST /uploads`), with the base64 SHA-256 of its
-    bytes in `x-amz-checksum-sha256`, checked before the part counts."""
+    bytes in `x-amz-checksum-sha256`, checked before the part counts (optional for sessions
+    that learn sizes from the bytes). Answers its ETag, quoted, as S3 does."""
     lake: Lake = get_lake(request)
     lake.uploads.check_part_url(session_id, seq, part, expires, signature)
     data = await request.body()
     result = await run_in_threadpool(
         lake.uploads.receive_part, session_id, seq, part, data, checksum
     )
-    return result
+    return JSONResponse(result, headers={"ETag": f'"{result["etag"]}"'})
 
 
 @signed.put("/api/v1/uploads/{session_id}/bundles/{first}-{last}", tags=["uploads"])
@@ -233,7 +234,7 @@ def annotation_page(
     page = lake.annotation_page(collection_id, selection, after, limit, with_urls, served=True)
     for image in page["images"]:
         if "url" in image:
-            image["url"] = _absolute(request, image["url"])
+            image["url"] = absolute(request, image["url"])
     return Response(orjson.dumps(page), media_type="application/json")
 
 
@@ -266,7 +267,7 @@ def download_url(
     """A URL of the file's bytes that works without credentials until it expires
     (`expires_in` seconds; default the server's `METALAKE_URL_EXPIRY`, one hour)."""
     url = lake.download_url(file_key, expires_in, served=True)
-    return {"url": _absolute(request, url)}
+    return {"url": absolute(request, url)}
 
 
 @api.get("/files/thumbnail", tags=["files"])
@@ -289,7 +290,7 @@ def list_items(body: ListBody, request: Request, lake: LakeDep, _key: KeyDep) ->
     )
     for item in page:
         if "url" in item:
-            item["url"] = _absolute(request, item["url"])
+            item["url"] = absolute(request, item["url"])
     return page
 
 

@@ -19,6 +19,7 @@ from metalake import __version__
 from metalake.lake.lake import Lake
 from metalake.server.api import api, signed
 from metalake.server.errors import install_error_handlers
+from metalake.server.layernext.routes import layernext
 from metalake.settings import lake_home
 
 log = logging.getLogger("metalake.server")
@@ -82,6 +83,7 @@ def create_app(lake: Lake | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(api)
     app.include_router(signed)
+    app.include_router(layernext)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict:

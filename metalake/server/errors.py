@@ -21,6 +21,7 @@ from metalake.errors import (
     SignatureError,
     StorageError,
 )
+from metalake.server.layernext.errors import LAYERNEXT_PREFIX, layernext_error
 
 log = logging.getLogger(__name__)
 
@@ -40,29 +41,32 @@ def status_of(exc: MetaLakeError) -> int:
     return next(status for cls, status in STATUS if isinstance(exc, cls))
 
 
-def error_response(status: int, code: str, message: str) -> JSONResponse:
+def error_response(request: Request, status: int, code: str, message: str) -> JSONResponse:
+    """The error in the form the caller's protocol reads: ours, or LayerNext's under its prefix."""
+    if request.url.path.startswith(LAYERNEXT_PREFIX + "/"):
+        return layernext_error(status, code, message)
     headers = {"WWW-Authenticate": 'Basic realm="metalake"'} if status == 401 else None
     return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(MetaLakeError)
-    async def _metalake_error(_request: Request, exc: MetaLakeError) -> JSONResponse:
-        return error_response(status_of(exc), exc.code, str(exc))
+    async def _metalake_error(request: Request, exc: MetaLakeError) -> JSONResponse:
+        return error_response(request, status_of(exc), exc.code, str(exc))
 
     @app.exception_handler(RequestValidationError)
-    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
         )
-        return error_response(400, InvalidArgumentError.code, problems)
+        return error_response(request, 400, InvalidArgumentError.code, problems)
 
     @app.exception_handler(HTTPException)
-    async def _http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
         code = HTTP_CODES.get(exc.status_code, "http_error")
-        return error_response(exc.status_code, code, str(exc.detail))
+        return error_response(request, exc.status_code, code, str(exc.detail))
 
     @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error", exc_info=exc)
-        return error_response(500, "internal_error", f"the server failed: {exc!r}")
+        return error_response(request, 500, "internal_error", f"the server failed: {exc!r}")

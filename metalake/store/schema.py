@@ -306,3 +306,22 @@ grouping every car in the lake."""
 sa.Index(
     "ix_item_labels_label_count", item_labels.c.label_id, item_labels.c.count, item_labels.c.item_id
 )
+
+selections = sa.Table(
+    "selections",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("selection", sa.JSON, nullable=False),
+    sa.Column("item_count", sa.Integer, nullable=False),
+    sa.Column("created", TIMESTAMP, nullable=False),
+)
+"""Snapshots of what a selection (scope, query, filter) picked when it was made, so that a later
+call acting on it (trash) acts on exactly those items."""
+sa.Index("ix_selections_created", selections.c.created)
+
+selection_items = sa.Table(
+    "selection_items",
+    metadata,
+    sa.Column("selection_id", ID, sa.ForeignKey("selections.id"), primary_key=True),
+    sa.Column("item_id", ID, primary_key=True),
+)

@@ -30,16 +30,20 @@ def collection_page(
     selection: AnnotationSelection,
     after: str | None,
     limit: int,
+    skip: int = 0,
 ) -> tuple[list[tuple[RowMapping, list[dict[str, Any]]]], str | None]:
-    """Up to `limit` live items of a collection after item id `after`, each with its selected
-    annotations; and the cursor of the next page (None after the last)."""
+    """Up to `limit` live items of a collection after item id `after` (and `skip` more), each
+    with its selected annotations; and the cursor of the next page (None after the last)."""
     check_page_limit(limit)
+    if type(skip) is not int or skip < 0:
+        raise InvalidArgumentError(f"skip must be a whole number >= 0, not {skip!r}")
     query = (
         sa.select(items)
         .join(collection_items, collection_items.c.item_id == items.c.id)
         .where(collection_items.c.collection_id == collection_id, items.c.trashed_at.is_(None))
         .order_by(collection_items.c.item_id)
         .limit(limit + 1)
+        .offset(skip)
     )
     if after is not None:
         query = query.where(collection_items.c.item_id > after)
