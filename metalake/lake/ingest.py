@@ -8,12 +8,13 @@ row without bytes, and never a second item for one name.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
@@ -217,6 +218,12 @@ class _Task:
     staged: Future | None = None
 
 
+def _hash_from_start(stream: BinaryIO) -> str:
+    """The SHA-256 of bytes a client sent straight to the object store without naming it."""
+    stream.seek(0)
+    return hashlib.file_digest(stream, "sha256").hexdigest()  # type: ignore[arg-type]
+
+
 def keeps_existing(existing: RowMapping | None, replace_files: bool) -> bool:
     """Whether an upload leaves an existing item's file as it is (and skips the new one).
 
@@ -318,10 +325,11 @@ class UploadJob:
                 with self._blobs.open(key) as stream:
                     facts = probe(stream, content_type, task.file_name)
                     size = stream.seek(0, os.SEEK_END)
+                    sha256 = task.sha256 or _hash_from_start(stream)
             except BaseException:
                 self._blobs.delete(key)
                 raise
-            return _Stored(StagedBlob(key, size, task.sha256 or ""), facts, in_place=True)
+            return _Stored(StagedBlob(key, size, sha256), facts, in_place=True)
         if not task.source:
             raise InvalidArgumentError("its bytes were not sent (the file was expected to exist)")
         source = Path(task.source)
