@@ -574,6 +574,10 @@ def test_wire_job_codes_etags_and_files_that_never_arrive(tmp_path: Path) -> Non
         assert started["storageType"] == "AWS_S3"
         status = f"/client/jobs/{started['jobId']}/getStatus"
         assert api.get(status).json() == {"isSuccess": True, "status": 3, "progress": 0.0}
+        with Client(server.url, server.key, server.secret, show_progress=False) as ours:
+            promised = ours.get_job(started["jobId"])
+            assert (promised["status"], promised["total"]) == ("queued", 2)
+            assert promised["collection_id"] == started["collectionId"]
         object_type = api.request(
             "GET", f"/client/{started['collectionId']}/getObjectTypeById", json={}
         )
@@ -629,6 +633,13 @@ def test_wire_job_codes_etags_and_files_that_never_arrive(tmp_path: Path) -> Non
             assert (
                 ours.get_file_details("wire_a.jpg")["sha256"] == hashlib.sha256(image).hexdigest()
             )
+
+        nothing = api.post(
+            "/client/uploadMetadataInCollection",
+            json={"collectionType": 7, "collectionName": "wire empty", "objectKeyList": []},
+        ).json()
+        api.get(f"/client/collectionUploadingStatus/{nothing['uploadId']}/complete")
+        assert api.get(f"/client/jobs/{nothing['jobId']}/getStatus").json()["status"] == 2
 
         empty_batch = api.post(
             "/metadata/operationdata/op/update",

@@ -31,7 +31,7 @@ from metalake.errors import (
 )
 from metalake.ids import new_id
 from metalake.lake import collections
-from metalake.lake.clock import iso, utcnow
+from metalake.lake.clock import utcnow
 from metalake.lake.ingest import (
     STAGED,
     UPLOAD,
@@ -44,7 +44,7 @@ from metalake.lake.ingest import (
     request_from_json,
     request_to_json,
 )
-from metalake.lake.jobs import QUEUED
+from metalake.lake.jobs import job_dict, new_job_row
 from metalake.lake.metadata import MetadataChange
 from metalake.lake.names import unique_name
 from metalake.lake.signing import UrlSigner
@@ -579,26 +579,25 @@ class UploadSessions:
 
     def promised_job(self, job_id: str) -> dict[str, Any] | None:
         """The job an open unsized session promised (queued until its files are in), or None."""
+        query = sa.select(upload_sessions).where(
+            upload_sessions.c.job_id == job_id, upload_sessions.c.status == OPEN
+        )
         with self._db.read() as conn:
-            session = (
-                conn.execute(
-                    sa.select(upload_sessions.c.id, upload_sessions.c.created).where(
-                        upload_sessions.c.job_id == job_id, upload_sessions.c.status == OPEN
-                    )
-                )
-                .mappings()
-                .first()
-            )
-        if session is None:
-            return None
-        return {
-            "job_id": job_id,
-            "type": UPLOAD,
-            "status": QUEUED,
-            "progress": 0.0,
-            "message": f"waiting for the files of upload session {session['id']}",
-            "created": iso(session["created"]),
-        }
+            session = conn.execute(query).mappings().first()
+            if session is None:
+                return None
+            request = request_from_json(session["request"])
+            content_type, name = check_upload(request)
+            collection = collections.find_by_name(conn, name, content_type)
+        row = new_job_row(UPLOAD, {}, len(request.files), collection and collection["id"])
+        row.update(
+            id=job_id,
+            message=f"waiting for the files of upload session {session['id']}",
+            created=session["created"],
+            started=None,
+            finished=None,
+        )
+        return job_dict(row)
 
     # Completing ---------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from metalake.errors import InvalidArgumentError
+from metalake.lake.annotations.shapes import SHAPE_TYPES
 from metalake.lake.annotations.store import label_color
 from metalake.lake.content_types import LEGACY_CODES, from_legacy_code
 
@@ -121,7 +122,7 @@ def annotation(obj: dict[str, Any]) -> dict[str, Any]:
         result["bbox"] = [box.get("x"), box.get("y"), box.get("w"), box.get("h")]
     elif kind == "rectangle":
         result["bbox"] = _box_of(obj.get("points"))
-    else:
+    elif kind in SHAPE_TYPES:
         result[kind] = obj.get("points")
     if "confidence" in obj:
         result["confidence"] = obj["confidence"]

@@ -1,0 +1,144 @@
+"""The client's annotation uploads (by batch) and collection downloads (by page)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from fastapi import Request
+
+from metalake.errors import InvalidArgumentError
+from metalake.lake.annotations.documents import AnnotationFile
+from metalake.lake.annotations.store import AnnotationSelection
+from metalake.lake.file_targets import FileTarget
+from metalake.server.api import absolute
+from metalake.server.auth import KeyDep, LakeDep
+from metalake.server.layernext import wire
+from metalake.server.layernext.bodies import JOB_WAIT_S, Body, ok, router
+
+log = logging.getLogger(__name__)
+
+routes = router()
+
+ANNOTATION_PAGE_FILE = "annotations.json"
+ANNOTATION_FORMAT = "MetaLake JSON"
+MEDIA_FOLDER = "data"
+
+
+@routes.post("/client/system/label/references")
+def label_references(body: Body, _key: KeyDep) -> dict:
+    """References for every label, attribute and value of an annotation file."""
+    labels = body.get("labels") or {}
+    if not isinstance(labels, dict):
+        raise InvalidArgumentError("labels must be an object of label: {attribute: [values]}")
+    return wire.label_references(labels)
+
+
+def _annotation_target(entry: dict[str, Any]) -> tuple[FileTarget, str]:
+    """How one entry of an annotation batch names its file, and the name."""
+    if entry.get("objectKey"):
+        return FileTarget("unique_name"), entry["objectKey"]
+    if entry.get("jobId"):
+        return FileTarget("job", job_id=entry["jobId"]), str(entry.get("fileName"))
+    if entry.get("storagePath"):
+        bucket = wire.bucket_of(entry.get("bucketName"))
+        return FileTarget("storage_path", bucket_name=bucket), entry["storagePath"]
+    raise InvalidArgumentError("an annotation entry needs objectKey, jobId or storagePath")
+
+
+@routes.post("/metadata/operationdata/{operation_id}/update")
+def upload_annotations(
+    operation_id: str, body: Body, lake: LakeDep, _key: KeyDep, isNormalized: str = "False"
+) -> dict:
+    """One batch of an annotation upload: each image's annotations replace what the operation
+    had on it. Answers once the batch is written."""
+    documents: dict[FileTarget, list[dict[str, Any]]] = {}
+    for entry in wire.metadata_updates(body.get("metaUpdatesArray")):
+        target, name = _annotation_target(entry)
+        objects = (entry.get("data") or {}).get("annotationObjects") or []
+        images = documents.setdefault(target, [])
+        images.append({"image": name, "annotations": [wire.annotation(o) for o in objects]})
+    files = [
+        (
+            target,
+            AnnotationFile(
+                {"images": images},
+                operation_id,
+                body.get("operationMode") == wire.MACHINE_MODE,
+                wire.flag(isNormalized),
+                source="the annotation batch",
+            ),
+        )
+        for target, images in documents.items()
+    ]
+    messages = []
+    for target, annotation_file in files:
+        started = lake.upload_annotations(target, annotation_file)
+        job = lake.wait_for_job(started["job_id"], JOB_WAIT_S)
+        messages.append(f"{started['message']}: {job['message']}")
+    return ok(message="; ".join(messages) or "no images in this batch")
+
+
+@routes.get("/client/collection/deleteAnnotation")
+def remove_annotations(collectionId: str, operationId: str, lake: LakeDep, _key: KeyDep) -> dict:
+    """Remove one operation's annotations from the files of a collection."""
+    return ok(message=lake.remove_annotations(collectionId, operationId)["message"])
+
+
+@routes.get("/client/getAnnotations/{collection_id}/collection")
+def annotation_page(
+    collection_id: str,
+    request: Request,
+    lake: LakeDep,
+    _key: KeyDep,
+    pageNo: int = 0,
+    pageSize: int = 250,
+    operationIdList: str = "[]",
+    annotationType: str = "all",
+) -> dict:
+    """A page (by number) of a collection's files with signed URLs and their annotations."""
+    try:
+        operations = tuple(orjson.loads(operationIdList) or ())
+    except orjson.JSONDecodeError as exc:
+        raise InvalidArgumentError(f"operationIdList must be a JSON list: {exc}") from exc
+    selection = AnnotationSelection(annotationType, operations)
+    page = lake.annotation_page(
+        collection_id,
+        selection,
+        limit=pageSize,
+        with_urls=True,
+        served=True,
+        skip=pageNo * pageSize,
+    )
+    resources = [
+        {
+            "fileName": image["image"],
+            "fileDownloadFolderLocation": MEDIA_FOLDER,
+            "fileUrl": absolute(request, image["url"]),
+            "isMediaFile": True,
+            "rawAnnotations": {
+                "image": image["image"],
+                "annotations": [wire.raw_annotation(a) for a in image["annotations"]],
+            },
+        }
+        for image in page["images"]
+    ]
+    return {
+        "data": {
+            "identifier": collection_id,
+            "rawFileName": ANNOTATION_PAGE_FILE,
+            "format": ANNOTATION_FORMAT,
+            "groupUniqueName": page["storage_name"],
+            "creatableDirectories": [MEDIA_FOLDER],
+            "nextPage": page["next"] is not None,
+            "resourceArray": resources,
+        }
+    }
+
+
+@routes.post("/job/updateJob/basicAuthRequest")
+def client_job(body: Body, _key: KeyDep) -> dict:
+    """The client's own records of its downloads: accepted and logged, not kept."""
+    log.debug("layernext client job %s: status %s", body.get("sessionId"), body.get("status"))
+    return {"success": True, "isSuccess": True, "jobId": str(body.get("sessionId") or "")}
