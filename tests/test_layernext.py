@@ -125,6 +125,9 @@ def test_errors_use_the_loopback_shape_with_406_for_bad_input(server: Server) ->
     assert answer.status_code == 406
     assert answer.json()["error"]["statusCode"] == 406
     assert "no such collection" in answer.json()["error"]["message"]
+    unknown_route = httpx.get(f"{server.url}/datalake/api/client/getDetails/system", auth=auth)
+    assert unknown_route.status_code == 404
+    assert unknown_route.json()["error"]["statusCode"] == 404
     unauthenticated = httpx.get(f"{server.url}/datalake/api/client/jobs/x/getStatus")
     assert unauthenticated.status_code == 401
     assert unauthenticated.json()["error"]["statusCode"] == 401

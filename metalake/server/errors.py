@@ -41,10 +41,13 @@ def status_of(exc: MetaLakeError) -> int:
     return next(status for cls, status in STATUS if isinstance(exc, cls))
 
 
-def error_response(request: Request, status: int, code: str, message: str) -> JSONResponse:
-    """The error in the form the caller's protocol reads: ours, or LayerNext's under its prefix."""
+def error_response(
+    request: Request, status: int, code: str, message: str, refused: bool = True
+) -> JSONResponse:
+    """The error in the form the caller's protocol reads: ours, or LayerNext's under its prefix
+    (where a request the lake `refused` as invalid or naming something missing answers 406)."""
     if request.url.path.startswith(LAYERNEXT_PREFIX + "/"):
-        return layernext_error(status, code, message)
+        return layernext_error(status, code, message, refused)
     headers = {"WWW-Authenticate": 'Basic realm="metalake"'} if status == 401 else None
     return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
 
@@ -64,9 +67,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
         code = HTTP_CODES.get(exc.status_code, "http_error")
-        return error_response(request, exc.status_code, code, str(exc.detail))
+        return error_response(request, exc.status_code, code, str(exc.detail), refused=False)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error", exc_info=exc)
-        return error_response(request, 500, "internal_error", f"the server failed: {exc!r}")
+        message = f"the server failed: {exc!r}"
+        return error_response(request, 500, "internal_error", message, refused=False)

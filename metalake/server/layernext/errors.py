@@ -13,8 +13,9 @@ VALIDATION_STATUSES = (400, 404)
 NAMES = {401: "UnauthorizedError", 403: "ForbiddenError", 406: "NotAcceptableError"}
 
 
-def layernext_error(status: int, code: str, message: str) -> JSONResponse:
-    status = 406 if status in VALIDATION_STATUSES else status
+def layernext_error(status: int, code: str, message: str, refused: bool) -> JSONResponse:
+    """The error as the client reads it; what the lake `refused` (400, 404) answers 406."""
+    status = 406 if refused and status in VALIDATION_STATUSES else status
     name = NAMES.get(status, "Error")
     body = {"error": {"statusCode": status, "name": name, "code": code, "message": message}}
     return JSONResponse(body, status_code=status)
