@@ -158,6 +158,8 @@ def test_upload_folder_with_collection_and_file_metadata(
     assert time.monotonic() - started < 25
     job = ours.get_job(result["job_id"])
     assert (job["status"], job["done"]) == ("completed", 3)
+    done = {"is_success": True, "job_status": "COMPLETED"}
+    assert ln.wait_for_job_complete(result["job_id"]) == done
     assert ours.get_collection_id_by_name("ln street", "image") == result["collection_id"]
     one = details(ours, "ln street_img_001.jpg")
     assert one["metadata"] == {"Camera": "C1", "weather": "rain"}
