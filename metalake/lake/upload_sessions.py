@@ -586,10 +586,11 @@ class UploadSessions:
             session = conn.execute(query).mappings().first()
             if session is None:
                 return None
-            request = request_from_json(session["request"])
-            content_type, name = check_upload(request)
-            collection = collections.find_by_name(conn, name, content_type)
-        row = new_job_row(UPLOAD, {}, len(request.files), collection and collection["id"])
+            sent = session["request"]
+            collection = collections.find_by_name(
+                conn, sent["collection_name"], sent["content_type"]
+            )
+        row = new_job_row(UPLOAD, {}, len(sent["files"]), collection and collection["id"])
         row.update(
             id=job_id,
             message=f"waiting for the files of upload session {session['id']}",
