@@ -10,7 +10,8 @@ wrong and how to fix it::
     │   ├── InvalidMetadataFileError  a metadata JSON file that does not parse or has a bad shape
     │   └── InvalidAnnotationFileError  an annotation JSON file that does not parse, has a bad
     │                                 shape, or has geometry that does not fit its image
-    │   └── InvalidQueryError       a query that does not parse or names an unknown field
+    │   ├── InvalidQueryError       a query that does not parse or names an unknown field
+    │   └── PayloadTooLargeError    a request or part larger than its limit (HTTP 413)
     ├── NotFoundError               something named does not exist
     │   ├── CollectionNotFoundError
     │   ├── ItemNotFoundError
@@ -70,6 +71,12 @@ class InvalidQueryError(InvalidArgumentError):
     of value; the message gives the column and what was expected there."""
 
     code = "invalid_query"
+
+
+class PayloadTooLargeError(InvalidArgumentError):
+    """A request body, upload part or file is larger than the limit that applies to it."""
+
+    code = "payload_too_large"
 
 
 class ChecksumMismatchError(InvalidArgumentError):

@@ -17,7 +17,7 @@ from metalake.lake.annotations.documents import AnnotationFile
 from metalake.lake.annotations.store import AnnotationSelection
 from metalake.lake.content_types import check_content_type, from_legacy_code
 from metalake.lake.file_targets import FileTarget
-from metalake.lake.ingest import UploadFile, UploadRequest
+from metalake.lake.ingest import UploadFile, UploadRequest, check_upload
 from metalake.lake.lake import Lake
 from metalake.lake.metadata import (
     FileMetadataEntry,
@@ -203,6 +203,7 @@ class Client:
             storage_prefix=storage_prefix,
             annotations=annotations,
         )
+        check_upload(request)
         return {"is_success": True, **self._transport.upload(request)}
 
     # Jobs ---------------------------------------------------------------------------------

@@ -31,6 +31,9 @@ from metalake.lake.upload_sessions import (
     BUNDLE_FILES_HEADER,
     CHECKSUM_HEADER,
     DEFAULT_PART_SIZE,
+    MAX_PARTS,
+    min_part_size,
+    part_count,
 )
 
 log = logging.getLogger(__name__)
@@ -84,10 +87,14 @@ class UploadSender:
             request,
             files=[replace(f, size=s.st_size) for f, s in zip(request.files, stats, strict=True)],
         )
+        largest = max((s.st_size for s in stats), default=0)
+        part_size = self._part_size
+        if part_count(largest, part_size) > MAX_PARTS:
+            part_size = min_part_size(largest)
         body = {
             "request": request_to_json(sized),
-            "fingerprint": fingerprint(sized, stats, self._part_size),
-            "part_size": self._part_size,
+            "fingerprint": fingerprint(sized, stats, part_size),
+            "part_size": part_size,
         }
         session = self._call("POST", "/uploads", json=body)
         sid, checksum = session["session_id"], session["checksum"]

@@ -7,6 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
+from metalake.blobs.keys import CONTROL_CHARACTERS
 from metalake.errors import CollectionNotFoundError, InvalidArgumentError
 from metalake.ids import new_id
 from metalake.lake.clock import iso, utcnow
@@ -14,15 +15,17 @@ from metalake.lake.names import storage_name_candidates
 from metalake.store.schema import collection_items, collections, items
 from metalake.store.upsert import insert_ignore
 
-MAX_NAME_LENGTH = 512
+MAX_NAME_LENGTH = 250
+"""Characters of a collection name: its storage name (with a `_NNN` suffix) is a folder name."""
 
 
 def check_collection_name(name: str) -> str:
     if not isinstance(name, str) or not name.strip():
         raise InvalidArgumentError("collection name must be a non-empty string")
-    if len(name) > MAX_NAME_LENGTH or "\x00" in name:
+    if len(name) > MAX_NAME_LENGTH or CONTROL_CHARACTERS.search(name):
         raise InvalidArgumentError(
-            f"collection name must be at most {MAX_NAME_LENGTH} characters with no NUL"
+            f"collection name must be at most {MAX_NAME_LENGTH} characters with no NUL or "
+            "control characters"
         )
     return name
 

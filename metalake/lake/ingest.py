@@ -19,9 +19,9 @@ from typing import Any, BinaryIO
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
-from metalake.blobs.keys import check_file_name, check_key
+from metalake.blobs.keys import check_file_name, check_user_key
 from metalake.blobs.store import BlobStore, StagedBlob
-from metalake.errors import InvalidArgumentError, MetaLakeError
+from metalake.errors import InvalidArgumentError, MetaLakeError, PayloadTooLargeError
 from metalake.ids import new_id
 from metalake.lake import collections
 from metalake.lake.annotations.documents import AnnotationFile
@@ -34,6 +34,7 @@ from metalake.lake.clock import utcnow
 from metalake.lake.content_types import check_content_type
 from metalake.lake.item_metadata import apply_changes
 from metalake.lake.jobs import Job, JobProgress, new_job_row
+from metalake.lake.limits import MAX_UPLOAD_FILES
 from metalake.lake.metadata import MetadataChange, parse_metadata_object
 from metalake.lake.names import DEFAULT_BUCKET, storage_key, unique_name
 from metalake.lake.workers import WorkerPool
@@ -97,41 +98,54 @@ def request_to_json(request: UploadRequest) -> dict[str, Any]:
 
 
 def request_from_json(data: dict[str, Any]) -> UploadRequest:
-    """An upload sent as JSON, with its metadata checked as the SDK checks it."""
-    try:
-        files = [
-            UploadFile(
-                str(f["file_name"]),
-                "",
-                parse_metadata_object(f.get("metadata"), f"files[{i}].metadata"),
-                size=int(f["size"]) if f.get("size") is not None else None,
-            )
-            for i, f in enumerate(data["files"])
-        ]
-        return UploadRequest(
-            collection_name=str(data["collection_name"]),
-            content_type=str(data["content_type"]),
-            files=files,
-            metadata=parse_metadata_object(data.get("metadata"), "meta_data_object"),
-            override_metadata=bool(data.get("override_metadata")),
-            replace_files=bool(data.get("replace_files")),
-            storage_prefix=data.get("storage_prefix"),
-            annotations=AnnotationFile.from_json(data["annotations"])
-            if data.get("annotations")
-            else None,
+    """An upload sent as JSON; its values are checked as they are (`check_upload`, metadata as
+    the SDK checks it), never coerced, so a refusal reads as it does embedded."""
+    if not isinstance(data, dict) or not isinstance(data.get("files"), list):
+        raise InvalidArgumentError("malformed upload request: it needs a list of files")
+    if len(data["files"]) > MAX_UPLOAD_FILES:
+        raise PayloadTooLargeError(
+            f"an upload takes at most {MAX_UPLOAD_FILES} files, not {len(data['files'])}: "
+            "upload the folder in several calls"
         )
-    except InvalidArgumentError:
-        raise
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InvalidArgumentError(f"malformed upload request: {exc!r}") from exc
+    flags = {key: data.get(key, False) for key in ("override_metadata", "replace_files")}
+    for key, value in flags.items():
+        if not isinstance(value, bool):
+            raise InvalidArgumentError(f"{key} must be true or false, not {value!r}")
+    files = []
+    for i, f in enumerate(data["files"]):
+        if not isinstance(f, dict) or "file_name" not in f:
+            raise InvalidArgumentError(f"malformed upload request: files[{i}] needs a file_name")
+        metadata = parse_metadata_object(f.get("metadata"), f"files[{i}].metadata")
+        files.append(UploadFile(f["file_name"], "", metadata, size=f.get("size")))
+    annotations = data.get("annotations")
+    return UploadRequest(
+        collection_name=data.get("collection_name"),  # type: ignore[arg-type]
+        content_type=data.get("content_type"),  # type: ignore[arg-type]
+        files=files,
+        metadata=parse_metadata_object(data.get("metadata"), "meta_data_object"),
+        override_metadata=flags["override_metadata"],
+        replace_files=flags["replace_files"],
+        storage_prefix=data.get("storage_prefix"),
+        annotations=AnnotationFile.from_json(annotations) if annotations else None,
+    )
 
 
 def check_upload(request: UploadRequest) -> tuple[str, str]:
     """Check an upload before anything is written: its content type and collection name."""
     content_type = check_content_type(request.content_type)
     name = collections.check_collection_name(request.collection_name)
-    if request.storage_prefix:
-        check_key(request.storage_prefix.strip("/"))
+    if request.storage_prefix is not None and not isinstance(request.storage_prefix, str):
+        raise InvalidArgumentError(
+            "storage_prefix_path must be a string of folder names, not "
+            f"{type(request.storage_prefix).__name__}"
+        )
+    if request.storage_prefix and request.storage_prefix.strip("/"):
+        check_user_key(request.storage_prefix.strip("/"))
+    if len(request.files) > MAX_UPLOAD_FILES:
+        raise PayloadTooLargeError(
+            f"an upload takes at most {MAX_UPLOAD_FILES} files, not {len(request.files)}: "
+            "upload the folder in several calls"
+        )
     seen: set[str] = set()
     for f in request.files:
         check_file_name(f.file_name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from metalake.blobs.keys import check_file_name, check_key
+from metalake.blobs.keys import check_file_name, check_user_key
 
 DEFAULT_BUCKET = "default"
 _UNSAFE = re.compile(r"[^A-Za-z0-9\-_ ]")
@@ -29,6 +29,6 @@ def storage_key(storage_prefix: str | None, storage_name: str, file_name: str) -
     """`[<prefix>/]<storage name>/<file name>`, checked to be a safe relative key."""
     check_file_name(file_name)
     prefix = (storage_prefix or "").strip("/")
-    return check_key(
+    return check_user_key(
         f"{prefix}/{storage_name}/{file_name}" if prefix else f"{storage_name}/{file_name}"
     )

@@ -15,10 +15,9 @@ import base64
 import binascii
 import hashlib
 import logging
-import math
 import re
 from dataclasses import replace
-from typing import Any
+from typing import Any, BinaryIO
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
@@ -27,6 +26,7 @@ from metalake.blobs.store import BlobStore
 from metalake.errors import (
     ChecksumMismatchError,
     InvalidArgumentError,
+    PayloadTooLargeError,
     UploadSessionNotFoundError,
 )
 from metalake.ids import new_id
@@ -45,6 +45,7 @@ from metalake.lake.ingest import (
     request_to_json,
 )
 from metalake.lake.jobs import job_dict, new_job_row
+from metalake.lake.limits import check_file_size
 from metalake.lake.metadata import MetadataChange
 from metalake.lake.names import unique_name
 from metalake.lake.signing import UrlSigner
@@ -63,6 +64,7 @@ URL_EXPIRY_S = 24 * 3600
 STAGING = ".uploads"
 UPLOAD_ROUTE = "/api/v1/uploads"
 MAX_BUNDLE_FILES = 256
+CHUNK_BYTES = 1 << 20
 MAX_BUNDLE_BYTES = 4 << 20
 """A bundle's bytes: enough to make per-request costs small, little enough to keep memory low."""
 BUNDLE_FILES_HEADER = "x-metalake-files"
@@ -72,6 +74,9 @@ SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 UNKNOWN_SIZE = -1
 """The size of a file whose session learns sizes from the bytes (see `open_unsized`)."""
 MAX_PARTS = 10_000
+"""Parts of one file, as S3 allows."""
+MAX_SESSION_PARTS = 100_000
+"""Parts of all the files of one upload session: what one answer describes at most."""
 
 
 def _bundle_path(session_id: str, first: int, last: int) -> str:
@@ -98,7 +103,12 @@ def _bundles(files: list[RowMapping], part_size: int) -> list[list[int]]:
 
 
 def part_count(size: int, part_size: int) -> int:
-    return max(1, math.ceil(size / part_size))
+    return max(1, -(-size // part_size))
+
+
+def min_part_size(size: int) -> int:
+    """The smallest part size, in whole MiB, that sends `size` bytes in at most MAX_PARTS."""
+    return -(-size // (MAX_PARTS << 20)) << 20
 
 
 def _staging_key(session_id: str, seq: int) -> str:
@@ -124,13 +134,25 @@ class UploadSessions:
         check_has_files(request)
         content_type, name = check_upload(request)
         low, high = MIN_PART_SIZE[self._blobs.direct_uploads], MAX_PART_SIZE
-        if not low <= part_size <= high:
+        if type(part_size) is not int or not low <= part_size <= high:
             raise InvalidArgumentError(f"part_size must be between {low} and {high} bytes")
         if not fingerprint or len(fingerprint) > 64:
             raise InvalidArgumentError("an upload session needs a fingerprint of 1 to 64 chars")
+        total = 0
         for f in request.files:
-            if f.size is None or f.size < 0:
-                raise InvalidArgumentError(f"file {f.file_name!r} needs its size in bytes")
+            parts = part_count(check_file_size(f.file_name, f.size), part_size)
+            if parts > MAX_PARTS:
+                raise PayloadTooLargeError(
+                    f"file {f.file_name!r} of {f.size} bytes needs {parts} parts of "
+                    f"{part_size} bytes; a file has at most {MAX_PARTS} parts, so send it in "
+                    f"parts of at least {min_part_size(f.size)} bytes"
+                )
+            total += parts
+        if total > MAX_SESSION_PARTS:
+            raise PayloadTooLargeError(
+                f"this upload needs {total} parts of {part_size} bytes; one upload has at most "
+                f"{MAX_SESSION_PARTS}: split it, or use larger parts"
+            )
         with self._db.write() as conn:
             session = self._find_open(conn, fingerprint, owner_key)
             if session is None:
@@ -347,15 +369,29 @@ class UploadSessions:
             raise InvalidArgumentError(f"upload session {session_id} is already complete")
         return session, f
 
+    def part_limit(self, session_id: str, seq: int, part: int) -> int:
+        """The most bytes part `part` of file `seq` may have: what a receiver reads at most."""
+        with self._db.read() as conn:
+            session, f = self._file(conn, session_id, seq)
+        part_size = session["part_size"]
+        if f["size"] == UNKNOWN_SIZE:
+            return part_size
+        if not 1 <= part <= part_count(f["size"], part_size):
+            raise InvalidArgumentError(
+                f"file {seq} has parts 1 to {part_count(f['size'], part_size)}, not {part}"
+            )
+        return min(part_size, f["size"] - (part - 1) * part_size)
+
     def receive_part(
-        self, session_id: str, seq: int, part: int, data: bytes, checksum: str | None
+        self, session_id: str, seq: int, part: int, source: BinaryIO, checksum: str | None
     ) -> dict[str, Any]:
         """Check one part against its SHA-256 checksum and write it in place (local storage).
 
-        `checksum` is the base64 SHA-256 the client sent (header `x-amz-checksum-sha256`, as
-        S3 names it); the same hash is the file's own when the file has one part.
+        `source` holds the part's bytes (read in chunks: a part may be large); `checksum` is the
+        base64 SHA-256 the client sent (header `x-amz-checksum-sha256`, as S3 names it); the
+        same hash is the file's own when the file has one part.
         """
-        digest = hashlib.sha256(data)
+        digest, size = _digest_of(source)
         with self._db.write() as conn:
             session, f = self._file(conn, session_id, seq)
             if f["state"] != AWAITING:
@@ -364,24 +400,29 @@ class UploadSessions:
             unsized = f["size"] == UNKNOWN_SIZE
             if unsized:
                 parts = MAX_PARTS
-                if len(data) > part_size:
-                    raise InvalidArgumentError(
-                        f"part {part} of {f['file_name']!r} has {len(data)} bytes; parts of "
+                if size > part_size:
+                    raise PayloadTooLargeError(
+                        f"part {part} of {f['file_name']!r} has {size} bytes; parts of "
                         f"this upload have at most {part_size}"
                     )
             else:
                 parts = part_count(f["size"], part_size)
                 expected = min(part_size, f["size"] - (part - 1) * part_size)
-                if len(data) != expected:
+                if size != expected:
                     raise InvalidArgumentError(
-                        f"part {part} of {f['file_name']!r} must be {expected} bytes, "
-                        f"not {len(data)}"
+                        f"part {part} of {f['file_name']!r} must be {expected} bytes, not {size}"
                     )
             if not 1 <= part <= parts:
                 raise InvalidArgumentError(f"file {seq} has parts 1 to {parts}, not {part}")
             if checksum or not unsized:
                 _check_checksum(digest.digest(), checksum, f["file_name"], part)
-            self._blobs.write_part(_staging_key(session_id, seq), (part - 1) * part_size, data)
+            key, offset = _staging_key(session_id, seq), (part - 1) * part_size
+            source.seek(0)
+            if size == 0:  # an empty part still makes its file exist
+                self._blobs.write_part(key, offset, b"")
+            while chunk := source.read(CHUNK_BYTES):
+                self._blobs.write_part(key, offset, chunk)
+                offset += len(chunk)
             if parts == 1:
                 self._mark_received(conn, session_id, seq, digest.hexdigest())
                 return {"etag": digest.hexdigest(), "state": RECEIVED}
@@ -389,7 +430,7 @@ class UploadSessions:
                 "session_id": session_id,
                 "seq": seq,
                 "part": part,
-                "size": len(data),
+                "size": size,
                 "etag": digest.hexdigest(),
                 "sha256": digest.hexdigest(),
             }
@@ -682,6 +723,17 @@ def _assembled_size(
                 f"must have {part_size}"
             )
     return sum(received[n]["size"] for n in etags)
+
+
+def _digest_of(source: BinaryIO) -> tuple[Any, int]:
+    """The SHA-256 and length of what `source` holds, read from its start in chunks."""
+    source.seek(0)
+    digest = hashlib.sha256()
+    size = 0
+    while chunk := source.read(CHUNK_BYTES):
+        digest.update(chunk)
+        size += len(chunk)
+    return digest, size
 
 
 def _session_files(conn: Connection, session_id: str) -> list[RowMapping]:

@@ -25,9 +25,11 @@ from metalake.lake.upload_sessions import (
     BUNDLE_FILES_HEADER,
     CHECKSUM_HEADER,
     DEFAULT_PART_SIZE,
+    MAX_BUNDLE_BYTES,
 )
 from metalake.media.thumbnails import THUMBNAIL_SIZE
 from metalake.server.auth import KeyDep, LakeDep, get_lake
+from metalake.server.bodies import capped_body
 
 api = APIRouter(prefix="/api/v1")
 signed = APIRouter()
@@ -125,10 +127,11 @@ async def put_part(
     that learn sizes from the bytes). Answers its ETag, quoted, as S3 does."""
     lake: Lake = get_lake(request)
     lake.uploads.check_part_url(session_id, seq, part, expires, signature)
-    data = await request.body()
-    result = await run_in_threadpool(
-        lake.uploads.receive_part, session_id, seq, part, data, checksum
-    )
+    limit = await run_in_threadpool(lake.uploads.part_limit, session_id, seq, part)
+    async with capped_body(request, limit, f"part {part} of file {seq}") as body:
+        result = await run_in_threadpool(
+            lake.uploads.receive_part, session_id, seq, part, body, checksum
+        )
     return JSONResponse(result, headers={"ETag": f'"{result["etag"]}"'})
 
 
@@ -151,7 +154,8 @@ async def put_bundle(
         seqs = [int(seq) for seq in files.split(",")]
     except ValueError as exc:
         raise InvalidArgumentError(f"{BUNDLE_FILES_HEADER} must list file numbers") from exc
-    data = await request.body()
+    async with capped_body(request, MAX_BUNDLE_BYTES, "a bundle") as body:
+        data = body.read()
     return await run_in_threadpool(
         lake.uploads.receive_bundle, session_id, (first, last), seqs, checksums.split(","), data
     )

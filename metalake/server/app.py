@@ -18,7 +18,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from metalake import __version__
 from metalake.lake.lake import Lake
 from metalake.server.api import api, signed
-from metalake.server.errors import install_error_handlers
+from metalake.server.bodies import BodyLimit
+from metalake.server.errors import UnexpectedErrors, install_error_handlers
 from metalake.server.layernext.routes import layernext
 from metalake.settings import lake_home
 
@@ -90,5 +91,7 @@ def create_app(lake: Lake | None = None) -> FastAPI:
         """Unauthenticated liveness check."""
         return {"status": "ok", "version": __version__}
 
+    app.add_middleware(UnexpectedErrors)
+    app.add_middleware(BodyLimit)
     app.add_middleware(AccessLog)
     return app

@@ -6,11 +6,13 @@ The remote client turns the code back into the same exception class the embedded
 from __future__ import annotations
 
 import logging
+import secrets
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from metalake.errors import (
     AuthenticationError,
@@ -18,6 +20,7 @@ from metalake.errors import (
     MetaLakeError,
     NotFoundError,
     NotSupportedError,
+    PayloadTooLargeError,
     SignatureError,
     StorageError,
 )
@@ -29,6 +32,7 @@ STATUS = [
     (AuthenticationError, 401),
     (SignatureError, 403),
     (NotFoundError, 404),
+    (PayloadTooLargeError, 413),
     (InvalidArgumentError, 400),
     (NotSupportedError, 501),
     (StorageError, 502),
@@ -46,7 +50,16 @@ def error_response(
 ) -> JSONResponse:
     """The error in the form the caller's protocol reads: ours, or LayerNext's under its prefix
     (where a request the lake `refused` as invalid or naming something missing answers 406)."""
-    if request.url.path.startswith(LAYERNEXT_PREFIX + "/"):
+    return _error_for_path(request.url.path, status, code, message, refused)
+
+
+def plain_error_response(scope: Scope, exc: MetaLakeError) -> JSONResponse:
+    """`error_response` for middleware, which has the ASGI scope rather than a Request."""
+    return _error_for_path(scope["path"], status_of(exc), exc.code, str(exc), True)
+
+
+def _error_for_path(path: str, status: int, code: str, message: str, refused: bool) -> JSONResponse:
+    if path.startswith(LAYERNEXT_PREFIX + "/"):
         return layernext_error(status, code, message, refused)
     headers = {"WWW-Authenticate": 'Basic realm="metalake"'} if status == 401 else None
     return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
@@ -69,8 +82,36 @@ def install_error_handlers(app: FastAPI) -> None:
         code = HTTP_CODES.get(exc.status_code, "http_error")
         return error_response(request, exc.status_code, code, str(exc.detail), refused=False)
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error", exc_info=exc)
-        message = f"the server failed: {exc!r}"
-        return error_response(request, 500, "internal_error", message, refused=False)
+
+class UnexpectedErrors:
+    """Answers an exception no handler expected with a JSON 500 and keeps the connection open.
+
+    Starlette's own last-resort handler re-raises after answering, which makes the server drop
+    the keep-alive connection; here the exception ends with the answer. The message names an
+    error id to find in the server's log, never the exception's text (it may hold paths or SQL).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracked)
+        except Exception:
+            error_id = secrets.token_hex(6)
+            log.exception("unexpected error %s in %s %s", error_id, scope["method"], scope["path"])
+            if started:
+                raise
+            message = f"the server failed unexpectedly (error {error_id} in its log)"
+            response = _error_for_path(scope["path"], 500, "internal_error", message, False)
+            await response(scope, receive, send)
