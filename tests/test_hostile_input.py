@@ -14,7 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from metalake import Client
 from metalake.lake.ingest import UploadFile, UploadRequest, request_to_json
+from tests.conftest import upload_and_wait
+from tests.media_factory import make_folder, make_image
 from tests.servers import Server, serve
 
 SMALL_PART = 64 << 10
@@ -120,3 +123,39 @@ def test_a_json_body_over_the_limit_is_refused_before_it_is_read(server: Server)
         answer = sock.recv(4096).decode()
     assert answer.startswith("HTTP/1.1 413"), answer
     assert "payload_too_large" in answer
+
+
+def remote(server: Server) -> Client:
+    return Client(server.url, server.key, server.secret, show_progress=False)
+
+
+def test_a_signed_url_stops_working_once_its_file_is_trashed(server: Server, tmp_path: Path):
+    folder = make_folder(tmp_path / "served", 2)
+    with remote(server) as client:
+        result = upload_and_wait(client, str(folder), "image", "served")
+        url = client.get_downloadable_url("served_img_000.jpg")
+        assert httpx.get(url).status_code == 200
+        client.trash_objects_from_collection(result["collection_id"], "name = img_000.jpg")
+        trashed = httpx.get(url)
+        assert trashed.status_code == 404, trashed.text
+        assert trashed.json()["error"] == "item_not_found"
+        client.restore_from_trash(result["collection_id"])
+        assert httpx.get(url).status_code == 200
+        client.trash_objects_from_collection(result["collection_id"], "name = img_000.jpg")
+        client.empty_trash(0)
+        deleted = httpx.get(url)
+        assert deleted.status_code == 404, deleted.text
+        assert str(tmp_path.parent) not in deleted.text and "/blobs" not in deleted.text
+
+
+def test_a_failed_remote_file_is_reported_without_server_paths(server: Server, tmp_path: Path):
+    folder = tmp_path / "corrupt"
+    folder.mkdir()
+    (folder / "broken.mp4").write_bytes(b"not a video" * 100)
+    with remote(server) as client:
+        result = client.upload_files_to_collection(str(folder), "video", "corrupt")
+        assert client.wait_for_job_complete(result["job_id"])["job_status"] == "FAILED"
+        job = client.get_job(result["job_id"])
+    reasons = [e["reason"] for e in job["errors"]]
+    assert len(reasons) == 1 and "not a readable video" in reasons[0], reasons
+    assert not any("/" in r for r in reasons), reasons

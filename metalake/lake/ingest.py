@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from metalake.blobs.keys import check_file_name, check_user_key
 from metalake.blobs.store import BlobStore, StagedBlob
-from metalake.errors import InvalidArgumentError, MetaLakeError, PayloadTooLargeError
+from metalake.errors import InvalidArgumentError, PayloadTooLargeError
 from metalake.ids import new_id
 from metalake.lake import collections
 from metalake.lake.annotations.documents import AnnotationFile
@@ -33,7 +33,7 @@ from metalake.lake.annotations.uploads import (
 from metalake.lake.clock import utcnow
 from metalake.lake.content_types import check_content_type
 from metalake.lake.item_metadata import apply_changes
-from metalake.lake.jobs import Job, JobProgress, new_job_row
+from metalake.lake.jobs import Job, JobProgress, failure_reason, new_job_row
 from metalake.lake.limits import MAX_UPLOAD_FILES
 from metalake.lake.metadata import MetadataChange, parse_metadata_object
 from metalake.lake.names import DEFAULT_BUCKET, storage_key, unique_name
@@ -387,10 +387,7 @@ class UploadJob:
                 stored = outcomes[task.seq]
                 if isinstance(stored, Exception):  # one bad file must not stop the others
                     states[task.seq] = (FAILED, None)
-                    reason = (
-                        str(stored) if isinstance(stored, MetaLakeError | OSError) else repr(stored)
-                    )
-                    errors.append({"file": task.file_name, "reason": reason})
+                    errors.append({"file": task.file_name, "reason": failure_reason(stored)})
                     continue
                 if keeps_existing(existing, params["replace_files"]):
                     # Another upload registered this name after we planned: its file stands.

@@ -223,7 +223,7 @@ class JobRunner:
             return
         except Exception as exc:
             log.exception("job %s failed", job.id)
-            self._finish(job.id, FAILED, f"job stopped by an error: {exc}")
+            self._finish(job.id, FAILED, f"job stopped by an error: {failure_reason(exc)}")
             return
         row = load_job(self._db, job.id)
         status = FAILED if row["failed"] else COMPLETED
@@ -255,3 +255,14 @@ def drop_payload(conn: sa.Connection, job_id: str) -> None:
     """Forget a job's input, in the transaction that applies its last part: a resumed job
     then knows there is nothing left to apply."""
     conn.execute(job_payloads.delete().where(job_payloads.c.job_id == job_id))
+
+
+def failure_reason(exc: Exception) -> str:
+    """What a job tells of an error: our own message, or the kind of system error without its
+    file name (which would show the server's paths) or driver text (which may hold SQL)."""
+    if isinstance(exc, MetaLakeError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        return f"the file could not be read or written: {exc.strerror or type(exc).__name__}"
+    log.error("unexpected error in a job", exc_info=exc)
+    return f"an unexpected error ({type(exc).__name__}); the lake's log has the details"

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from metalake.blobs.store import open_blob_store
-from metalake.errors import InvalidArgumentError, JobNotFoundError
+from metalake.errors import InvalidArgumentError, ItemNotFoundError, JobNotFoundError
 from metalake.lake import collections, file_targets, records, snapshots, trash
 from metalake.lake.annotations.documents import AnnotationFile
 from metalake.lake.annotations.exports import collection_page
@@ -334,9 +334,18 @@ class Lake:
             return self.signer.sign("GET", f"{BLOB_ROUTE}/{key}", expires_in)
         return self.blobs.url(key, expires_in)
 
-    def check_blob_url(self, key: str, expires: str | None, signature: str | None) -> None:
-        """Raise SignatureError unless a `/blobs/` URL was signed by this lake and is current."""
+    def served_file(self, key: str, expires: str | None, signature: str | None) -> Path:
+        """The file behind a `/blobs/` URL: SignatureError unless this lake signed the URL and
+        it is current, ItemNotFoundError once its item is in the trash or deleted."""
         self.signer.verify("GET", f"{BLOB_ROUTE}/{key}", expires, signature)
+        with self.db.read() as conn:
+            live = conn.execute(
+                records.live_items().where(items.c.storage_key == key).limit(1)
+            ).first()
+        path = self.blobs.path_of(key)  # type: ignore[attr-defined]  # local stores only
+        if live is None or not path.is_file():
+            raise ItemNotFoundError("the file of this URL is in the trash or was deleted")
+        return path
 
     def thumbnail(self, unique_name: str, size: int = THUMBNAIL_SIZE) -> bytes:
         """A JPEG thumbnail of an image, made on first request and cached in the object store."""

@@ -44,11 +44,20 @@ def probe_image(path: Source) -> MediaFacts:
             width, height = img.size
             orientation = img.getexif().get(EXIF_ORIENTATION, 1)
             mime = Image.MIME.get(img.format or "", "application/octet-stream")
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise MediaProbeError(f"not a readable image: {exc}") from exc
+    except UnidentifiedImageError as exc:
+        raise MediaProbeError("not a readable image: its format is not one Pillow knows") from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise MediaProbeError(f"not a readable image: {_without_paths(exc)}") from exc
     if orientation in ROTATED_ORIENTATIONS:
         width, height = height, width
     return MediaFacts(mime=mime, width=width, height=height)
+
+
+def _without_paths(exc: Exception) -> str:
+    """An error's text without the file name the library put in it (a server's path)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc).split(" '/", 1)[0]
 
 
 def _count_frames(container: av.container.InputContainer) -> int:
@@ -78,7 +87,7 @@ def probe_video(path: Source, file_name: str) -> MediaFacts:
             width, height = stream.codec_context.width, stream.codec_context.height
             mime = _video_mime(container.format.name, file_name)
     except av.FFmpegError as exc:
-        raise MediaProbeError(f"not a readable video: {exc}") from exc
+        raise MediaProbeError(f"not a readable video: {exc.strerror or 'FFmpeg failed'}") from exc
     return MediaFacts(mime, width, height, frames, fps, duration)
 
 

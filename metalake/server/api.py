@@ -335,6 +335,7 @@ def get_blob(
     expires: Annotated[str | None, Query()] = None,
     signature: Annotated[str | None, Query()] = None,
 ) -> FileResponse:
-    """The bytes behind a signed download URL (supports Range; 403 if expired or altered)."""
-    lake.check_blob_url(key, expires, signature)
-    return FileResponse(lake.blobs.path_of(key), filename=key.rsplit("/", 1)[-1])
+    """The bytes behind a signed download URL (supports Range; 403 if expired or altered, 404
+    once the file is in the trash or deleted)."""
+    path = lake.served_file(key, expires, signature)
+    return FileResponse(path, filename=key.rsplit("/", 1)[-1])
