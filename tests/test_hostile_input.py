@@ -17,7 +17,7 @@ import pytest
 from metalake import Client
 from metalake.lake.ingest import UploadFile, UploadRequest, request_to_json
 from tests.conftest import upload_and_wait
-from tests.media_factory import make_folder, make_image
+from tests.media_factory import make_folder
 from tests.servers import Server, serve
 
 SMALL_PART = 64 << 10

@@ -32,7 +32,7 @@ def test_refused_names_change_nothing(client: Client, lake: LakeUnderTest, tmp_p
     make_image(images / "img.jpg")
     before = table_counts(lake)
     for prefix in RESERVED_PREFIXES:
-        with pytest.raises(InvalidPathError, match="reserved|segment"):
+        with pytest.raises(InvalidPathError, match=r"reserved|segment"):
             client.upload_files_to_collection(
                 str(images), "image", "victim-id", storage_prefix_path=prefix
             )
@@ -47,9 +47,7 @@ def test_refused_names_change_nothing(client: Client, lake: LakeUnderTest, tmp_p
             client.upload_files_to_collection(str(images), "image", collection_name)  # type: ignore[arg-type]
     for prefix in BAD_PREFIX_TYPES:
         with pytest.raises(InvalidArgumentError, match="storage_prefix_path must be a string"):
-            client.upload_files_to_collection(
-                str(images), "image", "p", storage_prefix_path=prefix
-            )
+            client.upload_files_to_collection(str(images), "image", "p", storage_prefix_path=prefix)
     assert table_counts(lake) == before
 
 

@@ -15,7 +15,7 @@ import httpx
 import orjson
 
 from metalake.client.sender import UploadSender
-from metalake.client.wire import raise_for_error, with_retries
+from metalake.client.wire import check_server_url, raise_for_error, with_retries
 from metalake.lake.annotations.documents import AnnotationFile
 from metalake.lake.annotations.store import AnnotationSelection
 from metalake.lake.file_targets import FileTarget
@@ -41,7 +41,7 @@ class HttpTransport:
         retries: int = 5,
         timeout_s: float = 120.0,
     ) -> None:
-        self.url = url.rstrip("/")
+        self.url = check_server_url(url)
         auth = (api_key, secret or "") if api_key else None
         limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
         self._http = httpx.Client(base_url=self.url, auth=auth, timeout=timeout_s, limits=limits)
@@ -67,6 +67,7 @@ class HttpTransport:
         params: dict[str, Any] | None = None,
         json: Any = None,
         raw: bool = False,
+        idempotent: bool = True,
     ) -> Any:
         if params:
             params = {k: v for k, v in params.items() if v is not None}
@@ -78,6 +79,7 @@ class HttpTransport:
             ),
             f"{method} {self.url}{API}{path}",
             self._retries,
+            idempotent=idempotent,
         )
         raise_for_error(response)
         return response.content if raw else orjson.loads(response.content)
@@ -110,11 +112,11 @@ class HttpTransport:
         self, target: FileTarget, annotation_file: AnnotationFile
     ) -> dict[str, Any]:
         body = {"target": dataclasses.asdict(target), "annotations": annotation_file.to_json()}
-        return self._call("POST", "/annotations", json=body)
+        return self._call("POST", "/annotations", json=body, idempotent=False)
 
     def remove_annotations(self, collection_id: str, operation_id: str) -> dict[str, Any]:
         path = f"/collections/{quote(collection_id, safe='')}/annotations/remove"
-        return self._call("POST", path, json={"operation_id": operation_id})
+        return self._call("POST", path, json={"operation_id": operation_id}, idempotent=False)
 
     def annotation_page(
         self,
@@ -165,13 +167,19 @@ class HttpTransport:
         return self._call("POST", "/items/count", json={"selection": selection.to_json()})["count"]
 
     def trash(self, selection: ItemSelection) -> dict[str, Any]:
-        return self._call("POST", "/items/trash", json={"selection": selection.to_json()})
+        return self._call(
+            "POST", "/items/trash", json={"selection": selection.to_json()}, idempotent=False
+        )
 
     def restore_from_trash(self, selection: ItemSelection) -> dict[str, Any]:
-        return self._call("POST", "/items/restore", json={"selection": selection.to_json()})
+        return self._call(
+            "POST", "/items/restore", json={"selection": selection.to_json()}, idempotent=False
+        )
 
     def empty_trash(self, older_than_days: float) -> dict[str, Any]:
-        return self._call("POST", "/trash/empty", json={"older_than_days": older_than_days})
+        return self._call(
+            "POST", "/trash/empty", json={"older_than_days": older_than_days}, idempotent=False
+        )
 
     def add_to_collection(
         self, collection_name: str, content_type: str, selection: ItemSelection
@@ -181,7 +189,7 @@ class HttpTransport:
             "content_type": content_type,
             "selection": selection.to_json(),
         }
-        return self._call("POST", "/collections/add", json=body)
+        return self._call("POST", "/collections/add", json=body, idempotent=False)
 
     def download_url(self, file_key: str) -> str:
         return self._call("GET", "/files/url", params={"file_key": file_key})["url"]

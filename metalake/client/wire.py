@@ -14,6 +14,7 @@ import httpx
 
 from metalake.errors import (
     ChecksumMismatchError,
+    InvalidArgumentError,
     MetaLakeError,
     NotFoundError,
     ServerUnavailableError,
@@ -24,6 +25,8 @@ from metalake.errors import (
 log = logging.getLogger(__name__)
 
 RETRY_STATUS = {502, 503, 504}
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+"""Failures that happen before a request leaves: safe to retry whatever the request."""
 
 
 def raise_for_error(response: httpx.Response) -> None:
@@ -46,16 +49,31 @@ def raise_for_error(response: httpx.Response) -> None:
 
 
 def with_retries(
-    send: Callable[[], httpx.Response], what: str, retries: int, backoff_s: float = 0.25
+    send: Callable[[], httpx.Response],
+    what: str,
+    retries: int,
+    backoff_s: float = 0.25,
+    idempotent: bool = True,
 ) -> httpx.Response:
-    """Call `send()` until it answers something other than a network error or a 5xx gateway."""
+    """Call `send()` until it answers something other than a network error or a 5xx gateway.
+
+    A request that is not `idempotent` is sent again only if it surely never reached the
+    server (the connection could not be made): once sent, it may have been applied.
+    """
     for attempt in range(retries + 1):
         try:
             response = send()
+        except NOT_SENT as exc:
+            problem = f"{type(exc).__name__}: {exc}"
         except httpx.TransportError as exc:
             problem = f"{type(exc).__name__}: {exc}"
+            if not idempotent:
+                raise ServerUnavailableError(
+                    f"{what} failed ({problem}) after it was sent; it may or may not have been "
+                    "applied, so it was not sent again: check, then call again if needed"
+                ) from exc
         else:
-            if response.status_code not in RETRY_STATUS:
+            if response.status_code not in RETRY_STATUS or not idempotent:
                 return response
             problem = f"HTTP {response.status_code}"
         if attempt == retries:
@@ -64,3 +82,17 @@ def with_retries(
         log.warning("%s failed (%s); retrying in %.1f s", what, problem, delay)
         time.sleep(delay)
     raise ServerUnavailableError(f"{what} failed {retries + 1} times; last: {problem}")
+
+
+def check_server_url(url: str) -> str:
+    """`url` without a trailing `/` if it is an http(s) URL with a host, else raise at once
+    (rather than retrying a connection that can never be made)."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise InvalidArgumentError(f"{url!r} is not a server URL: {exc}") from exc
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise InvalidArgumentError(
+            f"{url!r} is not a server URL; give one like http://127.0.0.1:8642"
+        )
+    return url.rstrip("/")
