@@ -152,7 +152,7 @@ def test_empty_trash_deletes_only_old_enough_trash_and_its_bytes(
     assert client.restore_from_trash(street["collection_id"])["message"].startswith("0 objects")
     assert client.get_item_count_from_metalake("image", "annotation.label = person") == 0
     assert client.get_item_count_from_metalake("image", "annotation.label = car") == 1
-    with pytest.raises(InvalidArgumentError, match="older_than_days must be a number of days >= 0"):
+    with pytest.raises(InvalidArgumentError, match="older_than_days must be a number"):
         client.empty_trash(-1)
 
 

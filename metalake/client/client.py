@@ -15,9 +15,11 @@ from metalake.client.waiting import wait_for_job
 from metalake.errors import InvalidAnnotationFileError, InvalidArgumentError, NotSupportedError
 from metalake.lake.annotations.documents import AnnotationFile
 from metalake.lake.annotations.store import AnnotationSelection
+from metalake.lake.collections import check_collection_name
 from metalake.lake.content_types import check_content_type, from_legacy_code
 from metalake.lake.file_targets import FileTarget
 from metalake.lake.ingest import UploadFile, UploadRequest, check_upload
+from metalake.lake.jobs import check_job_id
 from metalake.lake.lake import Lake
 from metalake.lake.metadata import (
     FileMetadataEntry,
@@ -26,9 +28,11 @@ from metalake.lake.metadata import (
     parse_metadata_object,
     read_json_file,
 )
+from metalake.lake.names import check_text
 from metalake.lake.records import NO_MORE_PAGES, check_page, past_last_page
 from metalake.lake.selection import ItemSelection, SortOrder
-from metalake.media.thumbnails import THUMBNAIL_SIZE
+from metalake.lake.trash import check_trash_age
+from metalake.media.thumbnails import THUMBNAIL_SIZE, check_thumbnail_size
 from metalake.settings import lake_home
 
 log = logging.getLogger(__name__)
@@ -217,7 +221,11 @@ class Client:
         files is FAILED, and `get_job` tells which files and why.
         """
         job = wait_for_job(
-            self._transport.get_job, job_id, timeout, poll_interval, self._show_progress
+            self._transport.get_job,
+            check_job_id(job_id),
+            timeout,
+            poll_interval,
+            self._show_progress,
         )
         if job["status"] == "failed":
             log.warning("job %s failed: %s", job_id, job["message"])
@@ -226,7 +234,7 @@ class Client:
 
     def get_job(self, job_id: str) -> dict[str, Any]:
         """A job's status, progress, counts, message and per-file errors."""
-        return self._transport.get_job(job_id)
+        return self._transport.get_job(check_job_id(job_id))
 
     # Metadata -----------------------------------------------------------------------------
 
@@ -399,7 +407,9 @@ class Client:
 
     def remove_annotations(self, collection_id: str, operation_id: str) -> dict[str, Any]:
         """Remove one operation's annotations from the files of a collection."""
-        return self._transport.remove_annotations(collection_id, operation_id)
+        return self._transport.remove_annotations(
+            check_text(collection_id, "collection_id"), check_text(operation_id, "operation_id")
+        )
 
     def download_collection(
         self,
@@ -459,16 +469,18 @@ class Client:
 
     def get_downloadable_url(self, file_key: str) -> str:
         """A URL of a file's bytes; `file_key` is its unique name (or its storage key)."""
-        return self._transport.download_url(file_key)
+        return self._transport.download_url(check_text(file_key, "file_key"))
 
     def get_collection_id_by_name(self, collection_name: str, content_type: str = "image") -> str:
-        return self._transport.collection_id(collection_name, content_type)
+        return self._transport.collection_id(
+            check_text(collection_name, "collection_name"), check_content_type(content_type)
+        )
 
     def get_collection_details(self, collection_id: str) -> dict[str, Any]:
-        return self._transport.collection_details(collection_id)
+        return self._transport.collection_details(check_text(collection_id, "collection_id"))
 
     def get_file_details(self, unique_name: str) -> dict[str, Any]:
-        return self._transport.file_details(unique_name)
+        return self._transport.file_details(check_text(unique_name, "unique_name"))
 
     # Finding, trashing and downloading by query -----------------------------------------
     # `query` is the query language (README "Queries"); `filter` is {"annotation_types":
@@ -568,7 +580,7 @@ class Client:
     def empty_trash(self, older_than_days: float = 30) -> dict[str, Any]:
         """Delete for good, rows and bytes, the files that have been in the trash at least
         `older_than_days` days (0: everything in it). The only call that deletes bytes."""
-        return self._transport.empty_trash(older_than_days)
+        return self._transport.empty_trash(check_trash_age(older_than_days))
 
     def create_or_update_collection(
         self,
@@ -582,6 +594,7 @@ class Client:
         uploaded to; listing, counting, trashing and downloading the collection include them."""
         content_type = check_content_type(content_type)
         selection = ItemSelection.of(content_type, query=query, filter=filter)
+        check_collection_name(collection_name)
         return self._transport.add_to_collection(collection_name, content_type, selection)
 
     def download_files_from_metalake(
@@ -635,8 +648,11 @@ class Client:
         return downloads.page_result(tally, folder, page_index)
 
     def get_thumbnail(self, unique_name: str, size: int = THUMBNAIL_SIZE) -> bytes:
-        """A JPEG thumbnail (at most `size` px a side) of an image, made on first request."""
-        return self._transport.thumbnail(unique_name, size)
+        """A JPEG thumbnail (at most `size` px a side, one of 64, 128, 256, 512 and 1024) of an
+        image, made on first request."""
+        return self._transport.thumbnail(
+            check_text(unique_name, "unique_name"), check_thumbnail_size(size)
+        )
 
 
 def _read_annotation_file(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import tempfile
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -87,7 +88,15 @@ def download_root(custom_download_path: str | None) -> Path:
         )
     if root.exists() and not root.is_dir():
         raise InvalidPathError(f"custom_download_path {root} is a file, not a folder")
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=root):
+            pass
+    except OSError as exc:
+        raise InvalidPathError(
+            f"custom_download_path {root} is not a folder files can be written to "
+            f"({exc.strerror or exc})"
+        ) from exc
     return root
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 
-from metalake.errors import JobNotFoundError, MetaLakeError
+from metalake.errors import InvalidArgumentError, JobNotFoundError, MetaLakeError
 from metalake.ids import new_id
 from metalake.lake.clock import as_utc, iso, utcnow
 from metalake.processes import owner_tag, tag_is_dead, writer_of
@@ -91,7 +91,15 @@ def job_dict(row: RowMapping) -> dict[str, Any]:
     }
 
 
+def check_job_id(job_id: object) -> str:
+    """`job_id` if it is text (ids are 24 hex digits), else raise: a job is named by its id."""
+    if not isinstance(job_id, str) or not job_id:
+        raise InvalidArgumentError(f"job_id must be a job's id (a string), not {job_id!r}")
+    return job_id
+
+
 def load_job(db: Database, job_id: str) -> RowMapping:
+    check_job_id(job_id)
     with db.read() as conn:
         row = conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).mappings().first()
     if row is None:

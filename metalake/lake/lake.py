@@ -14,7 +14,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from metalake.blobs.store import open_blob_store
-from metalake.errors import InvalidArgumentError, ItemNotFoundError, JobNotFoundError
+from metalake.errors import (
+    InvalidArgumentError,
+    InvalidPathError,
+    ItemNotFoundError,
+    JobNotFoundError,
+    StorageError,
+)
 from metalake.lake import collections, file_targets, records, snapshots, trash
 from metalake.lake.annotations.documents import AnnotationFile
 from metalake.lake.annotations.exports import collection_page
@@ -28,11 +34,12 @@ from metalake.lake.ingest import UPLOAD, UploadJob, UploadRequest, start_upload
 from metalake.lake.item_metadata import apply_change, apply_changes
 from metalake.lake.jobs import COMPLETED, FAILED, JobRunner, job_dict, load_job
 from metalake.lake.metadata import FileMetadataEntry, MetadataChange
+from metalake.lake.names import check_text
 from metalake.lake.selection import ItemSelection, SortOrder
 from metalake.lake.signing import UrlSigner, load_secret
 from metalake.lake.trash import thumbnail_key
 from metalake.lake.upload_sessions import UploadSessions
-from metalake.media.thumbnails import THUMBNAIL_SIZE, make_thumbnail
+from metalake.media.thumbnails import THUMBNAIL_SIZE, check_thumbnail_size, make_thumbnail
 from metalake.settings import url_expiry_s
 from metalake.store.database import Database, sqlite_url
 from metalake.store.schema import TIMESTAMP, collection_items, items
@@ -46,10 +53,38 @@ JOB_POLL_S = 0.05
 
 def lake_database(home: Path, database_url: str | None = None) -> Database:
     """The lake's metadata database, migrated to the current schema."""
-    home.mkdir(parents=True, exist_ok=True)
-    db = Database(database_url or sqlite_url(home / "lake.db"))
-    db.migrate()
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidPathError(
+            f"the lake folder {home} cannot be used: {exc.strerror or exc}"
+        ) from exc
+    if database_url is not None and not isinstance(database_url, str):
+        raise InvalidArgumentError(f"database_url must be a URL string, not {database_url!r}")
+    try:
+        db = Database(database_url or sqlite_url(home / "lake.db"))
+        db.migrate()
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as exc:
+        raise InvalidArgumentError(
+            f"database_url {_shown(database_url)} is not one MetaLake can open: use "
+            "postgresql://user@host:5432/db, or none for the lake folder's SQLite file"
+        ) from exc
+    except sa.exc.OperationalError as exc:
+        raise StorageError(
+            f"the database {_shown(database_url)} cannot be reached or opened: "
+            f"{str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__}"
+        ) from exc
     return db
+
+
+def _shown(database_url: str | None) -> str:
+    """A database URL as messages show it: without its password."""
+    if not database_url:
+        return "of the lake folder"
+    try:
+        return repr(sa.engine.make_url(database_url).render_as_string(hide_password=True))
+    except sa.exc.ArgumentError:
+        return repr(database_url.split("@")[-1])
 
 
 class Lake:
@@ -179,6 +214,8 @@ class Lake:
 
     def remove_annotations(self, collection_id: str, operation_id: str) -> dict[str, Any]:
         """Remove one operation's annotations from the files of a collection."""
+        check_text(collection_id, "collection_id")
+        check_text(operation_id, "operation_id")
         with self.db.write() as conn:
             collection = collections.get_by_id(conn, collection_id)
             removed = remove_operation_annotations(conn, collection_id, operation_id)
@@ -206,6 +243,7 @@ class Lake:
         """
         with self.db.read() as conn:
             collection = collections.get_by_id(conn, collection_id)
+            selection.check_operations_exist(conn)
             entries, cursor = collection_page(conn, collection_id, selection, after, limit, skip)
         images = []
         for row, found in entries:
@@ -221,17 +259,20 @@ class Lake:
         }
 
     def collection_id(self, collection_name: str, content_type: str) -> str:
+        check_text(collection_name, "collection_name")
         with self.db.read() as conn:
             return collections.get_by_name(conn, collection_name, check_content_type(content_type))[
                 "id"
             ]
 
     def collection_details(self, collection_id: str) -> dict[str, Any]:
+        check_text(collection_id, "collection_id")
         with self.db.read() as conn:
             return collections.collection_dict(conn, collections.get_by_id(conn, collection_id))
 
     def file_details(self, unique_name: str) -> dict[str, Any]:
         """A file's fields, metadata, tags and annotations (of every operation)."""
+        check_text(unique_name, "unique_name")
         with self.db.read() as conn:
             item = records.find_item(conn, unique_name)
             details = records.item_dicts(conn, [item])[0]
@@ -325,6 +366,7 @@ class Lake:
             raise InvalidArgumentError(
                 f"expires_in must be between 1 and {MAX_EXPIRY_S} seconds, not {expires_in}"
             )
+        check_text(file_key, "file_key")
         with self.db.read() as conn:
             item = records.find_item(conn, file_key)
         return self._blob_url(item["storage_key"], expires_in, served)
@@ -349,6 +391,8 @@ class Lake:
 
     def thumbnail(self, unique_name: str, size: int = THUMBNAIL_SIZE) -> bytes:
         """A JPEG thumbnail of an image, made on first request and cached in the object store."""
+        check_thumbnail_size(size)
+        check_text(unique_name, "unique_name")
         with self.db.read() as conn:
             item = records.find_item(conn, unique_name)
         if item["content_type"] != "image":

@@ -5,8 +5,11 @@ from __future__ import annotations
 import re
 
 from metalake.blobs.keys import check_file_name, check_user_key
+from metalake.errors import InvalidArgumentError
 
 DEFAULT_BUCKET = "default"
+MAX_TEXT_ARGUMENT = 1024
+"""Characters of a name or id a call looks something up by."""
 _UNSAFE = re.compile(r"[^A-Za-z0-9\-_ ]")
 
 
@@ -32,3 +35,15 @@ def storage_key(storage_prefix: str | None, storage_name: str, file_name: str) -
     return check_user_key(
         f"{prefix}/{storage_name}/{file_name}" if prefix else f"{storage_name}/{file_name}"
     )
+
+
+def check_text(value: object, what: str) -> str:
+    """`value` if it is a non-empty string without NUL of at most MAX_TEXT_ARGUMENT characters
+    (a name or id to look something up by), else raise naming the argument `what`."""
+    if not isinstance(value, str) or not value:
+        raise InvalidArgumentError(f"{what} must be a non-empty string, not {value!r}")
+    if "\x00" in value or len(value) > MAX_TEXT_ARGUMENT:
+        raise InvalidArgumentError(
+            f"{what} must have at most {MAX_TEXT_ARGUMENT} characters and no NUL"
+        )
+    return value

@@ -72,6 +72,10 @@ def _item_dict(row: RowMapping, fields: dict[str, Any], tags: list[str]) -> dict
     return result
 
 
+MAX_OFFSET = 10**9
+"""Items a page may skip: deeper pages are refused rather than overflowing the database."""
+
+
 def check_page(page_index: int, page_size: int) -> None:
     if not isinstance(page_index, int) or isinstance(page_index, bool) or page_index < 0:
         raise InvalidArgumentError(f"page_index must be an integer >= 0, not {page_index!r}")
@@ -80,6 +84,11 @@ def check_page(page_index: int, page_size: int) -> None:
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise InvalidArgumentError(
             f"page_size must be between 1 and {MAX_PAGE_SIZE}, not {page_size}"
+        )
+    if page_index * page_size > MAX_OFFSET:
+        raise InvalidArgumentError(
+            f"page {page_index} of {page_size} starts past item {MAX_OFFSET}, the deepest a page "
+            "may start: narrow the query instead"
         )
 
 

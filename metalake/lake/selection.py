@@ -148,6 +148,9 @@ class SortOrder:
         return [k.desc() if self.sort_order == "DESC" else k.asc() for k in keys]
 
 
+SELECTION_KEYS = {"content_type", "collection_id", "query", "filter"}
+
+
 @dataclass(frozen=True)
 class ItemSelection:
     """Items of a content type across the lake, or of one collection (uploaded or added),
@@ -185,6 +188,11 @@ class ItemSelection:
     def from_json(cls, data: dict[str, Any]) -> ItemSelection:
         if not isinstance(data, dict):
             raise InvalidArgumentError("selection must be an object")
+        unknown = sorted(set(data) - SELECTION_KEYS)
+        if unknown:
+            raise InvalidArgumentError(
+                f"selection has unknown keys {unknown}; it takes {sorted(SELECTION_KEYS)}"
+            )
         return cls.of(
             data.get("content_type"),
             data.get("collection_id"),

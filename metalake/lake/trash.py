@@ -92,16 +92,27 @@ def restore(db: Database, selection: ItemSelection) -> dict[str, Any]:
     return {"message": f"{result.rowcount} objects restored from the trash", "isSuccess": True}
 
 
-def empty_trash(db: Database, blobs: BlobStore, older_than_days: float) -> dict[str, Any]:
-    """Delete, rows and bytes, the items that have been in the trash at least `older_than_days`."""
+MAX_TRASH_AGE_DAYS = 36_500
+"""A hundred years: what `older_than_days` may say."""
+
+
+def check_trash_age(older_than_days: object) -> float:
+    """`older_than_days` if it is a number of days from 0 to MAX_TRASH_AGE_DAYS, else raise."""
     if (
         isinstance(older_than_days, bool)
         or not isinstance(older_than_days, int | float)
-        or older_than_days < 0
+        or not 0 <= older_than_days <= MAX_TRASH_AGE_DAYS
     ):
         raise InvalidArgumentError(
-            f"older_than_days must be a number of days >= 0, not {older_than_days!r}"
+            f"older_than_days must be a number of days from 0 to {MAX_TRASH_AGE_DAYS}, not "
+            f"{older_than_days!r}"
         )
+    return older_than_days
+
+
+def empty_trash(db: Database, blobs: BlobStore, older_than_days: float) -> dict[str, Any]:
+    """Delete, rows and bytes, the items that have been in the trash at least `older_than_days`."""
+    check_trash_age(older_than_days)
     cutoff = utcnow() - timedelta(days=older_than_days)
     deleted = 0
     failed: list[str] = []

@@ -7,7 +7,20 @@ from typing import BinaryIO
 
 from PIL import Image, ImageOps
 
+from metalake.errors import InvalidArgumentError
+
 THUMBNAIL_SIZE = 256
+THUMBNAIL_SIZES = (64, 128, 256, 512, 1024)
+"""The sizes a thumbnail is made in: a few, so that each image has a bounded number cached."""
+
+
+def check_thumbnail_size(size: object) -> int:
+    """`size` if it is one of THUMBNAIL_SIZES, else raise."""
+    if type(size) is not int or size not in THUMBNAIL_SIZES:
+        raise InvalidArgumentError(
+            f"thumbnail size must be one of {', '.join(map(str, THUMBNAIL_SIZES))}, not {size!r}"
+        )
+    return size
 
 
 def make_thumbnail(source: BinaryIO, size: int = THUMBNAIL_SIZE) -> bytes:

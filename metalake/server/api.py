@@ -11,7 +11,7 @@ import orjson
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from metalake.errors import InvalidArgumentError
 from metalake.lake.annotations.documents import AnnotationFile
@@ -35,30 +35,36 @@ api = APIRouter(prefix="/api/v1")
 signed = APIRouter()
 
 
-class UploadSessionBody(BaseModel):
+class StrictBody(BaseModel):
+    """A request body that refuses keys it does not define (a misspelt key is an error)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class UploadSessionBody(StrictBody):
     request: dict[str, Any] = Field(description="collection, content type, files with sizes")
     fingerprint: str = Field(description="same for a repeated call: resumes its session")
     part_size: int = DEFAULT_PART_SIZE
 
 
-class FinishFileBody(BaseModel):
+class FinishFileBody(StrictBody):
     etags: list[str] = []
     sha256: str
 
 
-class CollectionMetadataBody(BaseModel):
+class CollectionMetadataBody(StrictBody):
     collection_name: str
     content_type: str
     metadata: dict[str, Any] = {}
     apply_to_files: bool = True
 
 
-class FileMetadataBody(BaseModel):
+class FileMetadataBody(StrictBody):
     target: dict[str, str | None]
     document: dict[str, Any] = Field(description='{"files": [{"file": ..., "metadata": {...}}]}')
 
 
-class SelectionBody(BaseModel):
+class SelectionBody(StrictBody):
     selection: dict[str, Any] = Field(description="content_type or collection_id, query, filter")
 
 
@@ -69,7 +75,7 @@ class ListBody(SelectionBody):
     with_urls: bool = False
 
 
-class EmptyTrashBody(BaseModel):
+class EmptyTrashBody(StrictBody):
     older_than_days: float
 
 
@@ -78,7 +84,7 @@ class AddToCollectionBody(SelectionBody):
     content_type: str
 
 
-class RemoveAnnotationsBody(BaseModel):
+class RemoveAnnotationsBody(StrictBody):
     operation_id: str
 
 

@@ -157,6 +157,9 @@ def refresh_label_counts(conn: Connection, item_ids: Sequence[str]) -> None:
         conn.execute(item_labels.insert().from_select(["item_id", "label_id", "count"], counted))
 
 
+MAX_SELECTED_OPERATIONS = 1000
+
+
 @dataclass(frozen=True)
 class AnnotationSelection:
     """Which annotations a read returns: those of the listed operations, or else of a source
@@ -173,6 +176,28 @@ class AnnotationSelection:
             )
         if not all(isinstance(o, str) and o for o in self.operation_ids):
             raise InvalidArgumentError("operation_id_list must be a list of operation ids")
+        if len(self.operation_ids) > MAX_SELECTED_OPERATIONS:
+            raise InvalidArgumentError(
+                f"operation_id_list names {len(self.operation_ids)} operations; at most "
+                f"{MAX_SELECTED_OPERATIONS}"
+            )
+
+    def check_operations_exist(self, conn: Connection) -> None:
+        """Raise OperationNotFoundError if an operation named in `operation_ids` does not exist
+        (a misspelt id would otherwise select nothing, silently)."""
+        if not self.operation_ids:
+            return
+        known = set(
+            conn.execute(
+                sa.select(operations.c.name).where(operations.c.name.in_(self.operation_ids))
+            ).scalars()
+        )
+        missing = [o for o in self.operation_ids if o not in known]
+        if missing:
+            raise OperationNotFoundError(
+                f"no annotation operation with id {missing[0]!r}"
+                + (f" (nor {len(missing) - 1} more)" if len(missing) > 1 else "")
+            )
 
     def where(self) -> list[sa.ColumnElement[bool]]:
         """Conditions on `annotations` joined with `operations`."""
