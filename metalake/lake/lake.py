@@ -29,7 +29,7 @@ from metalake.lake.item_metadata import apply_change, apply_changes
 from metalake.lake.jobs import COMPLETED, FAILED, JobRunner, job_dict, load_job
 from metalake.lake.metadata import FileMetadataEntry, MetadataChange
 from metalake.lake.selection import ItemSelection, SortOrder
-from metalake.lake.signing import UrlSigner, load_secret
+from metalake.lake.signing import UrlSigner, expiry_seconds, load_secret
 from metalake.lake.trash import thumbnail_key
 from metalake.lake.upload_sessions import UploadSessions
 from metalake.media.thumbnails import THUMBNAIL_SIZE, make_thumbnail
@@ -40,7 +40,6 @@ from metalake.store.schema import collections as collections_table
 from metalake.store.upsert import insert_ignore
 
 BLOB_ROUTE = "/blobs"
-MAX_EXPIRY_S = 7 * 24 * 3600
 JOB_POLL_S = 0.05
 
 
@@ -320,11 +319,7 @@ class Lake:
         (`served`) over a local folder, a path of the server's signed `/blobs/` route.
         It works for `expires_in` seconds (default `$METALAKE_URL_EXPIRY`, one hour).
         """
-        expires_in = self.url_expiry_s if expires_in is None else expires_in
-        if not 0 < expires_in <= MAX_EXPIRY_S:
-            raise InvalidArgumentError(
-                f"expires_in must be between 1 and {MAX_EXPIRY_S} seconds, not {expires_in}"
-            )
+        expires_in = self.url_expiry_s if expires_in is None else expiry_seconds(expires_in)
         with self.db.read() as conn:
             item = records.find_item(conn, file_key)
         return self._blob_url(item["storage_key"], expires_in, served)
