@@ -64,7 +64,7 @@ def test_expiries_that_are_not_whole_seconds_in_range_are_refused(
     client: Client = request.getfixturevalue(way)
     message = re.escape(f"expires_in must be a whole number of seconds from 1 to 604800, {shown}")
     with pytest.raises(InvalidArgumentError, match=message) as caught:
-        client.get_downloadable_url(IMAGE, expires_in)
+        client.get_downloadable_url(IMAGE, expires_in=expires_in)
     assert str(caught.value).endswith(shown)
 
 
@@ -78,7 +78,7 @@ def test_booleans_and_huge_numbers_are_refused(
 ):
     client: Client = request.getfixturevalue(way)
     with pytest.raises(InvalidArgumentError, match=f"604800, not {shown}"):
-        client.get_downloadable_url(IMAGE, expires_in)
+        client.get_downloadable_url(IMAGE, expires_in=expires_in)
 
 
 @pytest.mark.parametrize("text", ["0.5", "abc", "", "1e400", "true"])
@@ -104,7 +104,7 @@ def test_the_url_expiry_variable_follows_the_same_rule(
 
 def test_a_one_second_url_works_for_at_least_one_second(remote: Client):
     asked = time.time()
-    url = remote.get_downloadable_url(IMAGE, 1)
+    url = remote.get_downloadable_url(IMAGE, expires_in=1)
     expires = int(parse_qs(urlparse(url).query)["expires"][0])
     assert expires >= asked + 1
     time.sleep(max(0.0, asked + 0.9 - time.time()))

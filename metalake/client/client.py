@@ -456,7 +456,7 @@ class Client:
 
     # Reading back -------------------------------------------------------------------------
 
-    def get_downloadable_url(self, file_key: str, expires_in: float | None = None) -> str:
+    def get_downloadable_url(self, file_key: str, *, expires_in: float | None = None) -> str:
         """A URL of a file's bytes; `file_key` is its unique name (or its storage key). It works
         for `expires_in` whole seconds (1 to 604800; default the lake's `METALAKE_URL_EXPIRY`)."""
         return self._transport.download_url(file_key, expires_in)
