@@ -27,6 +27,7 @@ from metalake.lake.file_targets import FileTarget
 from metalake.lake.ingest import UPLOAD, UploadJob, UploadRequest, start_upload
 from metalake.lake.item_metadata import apply_change, apply_changes
 from metalake.lake.jobs import COMPLETED, FAILED, JobRunner, job_dict, load_job
+from metalake.lake.logins import LoginLimiter, LoginLimits
 from metalake.lake.metadata import FileMetadataEntry, MetadataChange
 from metalake.lake.selection import ItemSelection, SortOrder
 from metalake.lake.signing import UrlSigner, expiry_seconds, load_secret
@@ -63,6 +64,7 @@ class Lake:
         self.blobs.clear_stale_temp()
         self.signer = UrlSigner(load_secret(home))
         self.url_expiry_s = url_expiry_s()
+        self.logins = LoginLimiter(LoginLimits.from_environment())
         self.uploads = UploadSessions(self.db, self.blobs, self.signer)
         self.annotation_jobs = AnnotationJob(self.db)
         handlers = {UPLOAD: UploadJob(self.db, self.blobs), ANNOTATIONS: self.annotation_jobs}

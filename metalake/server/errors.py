@@ -20,6 +20,7 @@ from metalake.errors import (
     NotSupportedError,
     SignatureError,
     StorageError,
+    TooManyRequestsError,
 )
 from metalake.server.layernext.errors import LAYERNEXT_PREFIX, layernext_error
 
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 STATUS = [
     (AuthenticationError, 401),
     (SignatureError, 403),
+    (TooManyRequestsError, 429),
     (NotFoundError, 404),
     (InvalidArgumentError, 400),
     (NotSupportedError, 501),
@@ -42,20 +44,29 @@ def status_of(exc: MetaLakeError) -> int:
 
 
 def error_response(
-    request: Request, status: int, code: str, message: str, refused: bool = True
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    refused: bool = True,
+    headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     """The error in the form the caller's protocol reads: ours, or LayerNext's under its prefix
     (where a request the lake `refused` as invalid or naming something missing answers 406)."""
     if request.url.path.startswith(LAYERNEXT_PREFIX + "/"):
-        return layernext_error(status, code, message, refused)
-    headers = {"WWW-Authenticate": 'Basic realm="metalake"'} if status == 401 else None
+        return layernext_error(status, code, message, refused, headers)
+    if status == 401:
+        headers = {**(headers or {}), "WWW-Authenticate": 'Basic realm="metalake"'}
     return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(MetaLakeError)
     async def _metalake_error(request: Request, exc: MetaLakeError) -> JSONResponse:
-        return error_response(request, status_of(exc), exc.code, str(exc))
+        headers = None
+        if isinstance(exc, TooManyRequestsError) and exc.retry_after is not None:
+            headers = {"Retry-After": str(exc.retry_after)}
+        return error_response(request, status_of(exc), exc.code, str(exc), headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
