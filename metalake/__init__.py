@@ -22,6 +22,7 @@ from metalake.errors import (
     ServerUnavailableError,
     SignatureError,
     StorageError,
+    TooManyRequestsError,
     UploadSessionNotFoundError,
 )
 from metalake.media.probe import MediaProbeError
@@ -50,6 +51,7 @@ __all__ = [
     "ServerUnavailableError",
     "SignatureError",
     "StorageError",
+    "TooManyRequestsError",
     "UploadSessionNotFoundError",
 ]
 __version__ = "0.1.0"

@@ -21,6 +21,7 @@ wrong and how to fix it::
     │   └── UploadSessionNotFoundError
     ├── AuthenticationError         a missing, wrong or revoked API key or secret (HTTP 401)
     ├── SignatureError              a signed URL that expired or was altered (HTTP 403)
+    ├── TooManyRequestsError        too many failed logins from one address (HTTP 429)
     ├── ServerUnavailableError      the server could not be reached, after retries
     ├── NotSupportedError           a documented argument this version does not implement yet
     └── StorageError                the object store could not read or write bytes
@@ -129,6 +130,17 @@ class SignatureError(MetaLakeError, PermissionError):
     """A signed URL has expired or does not match its signature."""
 
     code = "bad_signature"
+
+
+class TooManyRequestsError(MetaLakeError, PermissionError):
+    """Too many failed logins from the caller's address (or for one key from it) in a short
+    time; `retry_after` is how many seconds to wait before trying again."""
+
+    code = "too_many_requests"
+
+    def __init__(self, message: str, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class ServerUnavailableError(MetaLakeError, ConnectionError):

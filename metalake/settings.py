@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
 from metalake.errors import InvalidArgumentError
+from metalake.lake.signing import expiry_from_text
 
 DEFAULT_HOME = "metalake-data"
 DEFAULT_PORT = 8642
@@ -16,13 +18,20 @@ def lake_home(home: str | os.PathLike[str] | None) -> Path:
     return Path(home or os.environ.get("METALAKE_HOME") or DEFAULT_HOME)
 
 
-def url_expiry_s() -> float:
+def url_expiry_s() -> int:
     """How long download URLs work: `$METALAKE_URL_EXPIRY` seconds, default one hour."""
     text = os.environ.get("METALAKE_URL_EXPIRY") or "3600"
+    return expiry_from_text(text, "METALAKE_URL_EXPIRY")
+
+
+def env_number(name: str, default: float, whole: bool = False) -> float:
+    """A positive number from `$name` (a whole one if `whole`), else `default`."""
+    text = os.environ.get(name) or str(default)
     try:
         value = float(text)
     except ValueError:
-        value = -1.0
-    if value <= 0:
-        raise InvalidArgumentError(f"METALAKE_URL_EXPIRY must be a number of seconds, not {text!r}")
+        value = math.nan
+    if not (0 < value < math.inf) or (whole and value != int(value)):
+        kind = "a whole number" if whole else "a number"
+        raise InvalidArgumentError(f"{name} must be {kind} greater than 0, not {text!r}")
     return value

@@ -37,7 +37,7 @@ SEED_SIGNATURES = {
     "upload_metadata_by_job_id": "(job_id, file_meta_data_json_path)",
     "upload_metadata_by_storage_path": "(file_meta_data_json_path, bucket_name=None)",
     "upload_metadata_by_unique_name": "(file_meta_data_json_path)",
-    "get_downloadable_url": "(file_key)",
+    "get_downloadable_url": "(file_key, *, expires_in=None)",
     "get_collection_id_by_name": "(collection_name, content_type='image')",
     "get_item_list_from_collection": "(collection_id, query='', filter={}, page_index=0, "
     f"page_size=20, {SORT})",

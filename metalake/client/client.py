@@ -467,9 +467,10 @@ class Client:
 
     # Reading back -------------------------------------------------------------------------
 
-    def get_downloadable_url(self, file_key: str) -> str:
-        """A URL of a file's bytes; `file_key` is its unique name (or its storage key)."""
-        return self._transport.download_url(check_text(file_key, "file_key"))
+    def get_downloadable_url(self, file_key: str, *, expires_in: float | None = None) -> str:
+        """A URL of a file's bytes; `file_key` is its unique name (or its storage key). It works
+        for `expires_in` whole seconds (1 to 604800; default the lake's `METALAKE_URL_EXPIRY`)."""
+        return self._transport.download_url(check_text(file_key, "file_key"), expires_in)
 
     def get_collection_id_by_name(self, collection_name: str, content_type: str = "image") -> str:
         return self._transport.collection_id(

@@ -191,8 +191,9 @@ class HttpTransport:
         }
         return self._call("POST", "/collections/add", json=body, idempotent=False)
 
-    def download_url(self, file_key: str) -> str:
-        return self._call("GET", "/files/url", params={"file_key": file_key})["url"]
+    def download_url(self, file_key: str, expires_in: float | None = None) -> str:
+        params = {"file_key": file_key, "expires_in": expires_in}
+        return self._call("GET", "/files/url", params=params)["url"]
 
     def thumbnail(self, unique_name: str, size: int) -> bytes:
         params = {"unique_name": unique_name, "size": size}

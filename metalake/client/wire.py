@@ -19,6 +19,7 @@ from metalake.errors import (
     NotFoundError,
     ServerUnavailableError,
     SignatureError,
+    TooManyRequestsError,
     error_class,
 )
 
@@ -38,14 +39,21 @@ def raise_for_error(response: httpx.Response) -> None:
         code, message = body["error"], body["message"]
     except (ValueError, KeyError, TypeError):
         # Not our server's answer: S3's XML, or a proxy's page.
-        cls = {403: SignatureError, 404: NotFoundError}.get(response.status_code, MetaLakeError)
+        cls = {403: SignatureError, 404: NotFoundError, 429: TooManyRequestsError}.get(
+            response.status_code, MetaLakeError
+        )
         if "<Code>BadDigest</Code>" in response.text:
             cls = ChecksumMismatchError
-        raise cls(
+        message = (
             f"{response.request.method} {response.request.url.path} answered "
             f"{response.status_code}: {response.text[:300]}"
-        ) from None
-    raise error_class(code)(message)
+        )
+    else:
+        cls = error_class(code)
+    if issubclass(cls, TooManyRequestsError):
+        wait = response.headers.get("retry-after", "")
+        raise cls(message, retry_after=int(wait) if wait.isdigit() else None) from None
+    raise cls(message) from None
 
 
 def with_retries(

@@ -33,10 +33,11 @@ from metalake.lake.file_targets import FileTarget
 from metalake.lake.ingest import UPLOAD, UploadJob, UploadRequest, start_upload
 from metalake.lake.item_metadata import apply_change, apply_changes
 from metalake.lake.jobs import COMPLETED, FAILED, JobRunner, job_dict, load_job
+from metalake.lake.logins import LoginLimiter, LoginLimits
 from metalake.lake.metadata import FileMetadataEntry, MetadataChange
 from metalake.lake.names import check_text
 from metalake.lake.selection import ItemSelection, SortOrder
-from metalake.lake.signing import UrlSigner, load_secret
+from metalake.lake.signing import UrlSigner, expiry_seconds, load_secret
 from metalake.lake.trash import thumbnail_key
 from metalake.lake.upload_sessions import UploadSessions
 from metalake.media.thumbnails import THUMBNAIL_SIZE, check_thumbnail_size, make_thumbnail
@@ -47,7 +48,6 @@ from metalake.store.schema import collections as collections_table
 from metalake.store.upsert import insert_ignore
 
 BLOB_ROUTE = "/blobs"
-MAX_EXPIRY_S = 7 * 24 * 3600
 JOB_POLL_S = 0.05
 
 
@@ -99,6 +99,7 @@ class Lake:
         self.blobs.clear_stale_temp()
         self.signer = UrlSigner(load_secret(home))
         self.url_expiry_s = url_expiry_s()
+        self.logins = LoginLimiter(LoginLimits.from_environment())
         self.uploads = UploadSessions(self.db, self.blobs, self.signer)
         self.annotation_jobs = AnnotationJob(self.db)
         handlers = {UPLOAD: UploadJob(self.db, self.blobs), ANNOTATIONS: self.annotation_jobs}
@@ -361,11 +362,7 @@ class Lake:
         (`served`) over a local folder, a path of the server's signed `/blobs/` route.
         It works for `expires_in` seconds (default `$METALAKE_URL_EXPIRY`, one hour).
         """
-        expires_in = self.url_expiry_s if expires_in is None else expires_in
-        if not 0 < expires_in <= MAX_EXPIRY_S:
-            raise InvalidArgumentError(
-                f"expires_in must be between 1 and {MAX_EXPIRY_S} seconds, not {expires_in}"
-            )
+        expires_in = self.url_expiry_s if expires_in is None else expiry_seconds(expires_in)
         check_text(file_key, "file_key")
         with self.db.read() as conn:
             item = records.find_item(conn, file_key)

@@ -6,19 +6,49 @@ is needed to use it, and changing any part of it (path, expiry, signature) makes
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
+import math
 import os
 import secrets
 import time
 from pathlib import Path
 from urllib.parse import quote
 
-from metalake.errors import SignatureError
+from metalake.errors import InvalidArgumentError, SignatureError
 
 SECRET_ENV = "METALAKE_SIGNING_SECRET"
 SECRET_FILE = "signing.key"
 DEFAULT_EXPIRY_S = 3600
+MAX_EXPIRY_S = 7 * 24 * 3600  # S3 refuses presigned URLs that live longer
+
+
+def expiry_seconds(value: object, name: str = "expires_in") -> int:
+    """`value` as a whole number of seconds from 1 to MAX_EXPIRY_S; InvalidArgumentError for
+    anything else (a bool, a fraction, nan, inf, a string), so no URL lives shorter than asked."""
+    if (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and 1 <= value <= MAX_EXPIRY_S  # before int(): nan and inf are outside
+        and value == int(value)
+    ):
+        return int(value)
+    huge = isinstance(value, int) and abs(value) > MAX_EXPIRY_S * 1000  # repr() may refuse it
+    shown = "a number that large" if huge else repr(value)
+    raise InvalidArgumentError(
+        f"{name} must be a whole number of seconds from 1 to {MAX_EXPIRY_S}, not {shown}"
+    )
+
+
+def expiry_from_text(text: str, name: str) -> int:
+    """`expiry_seconds` of a number written as text (a query parameter, a variable)."""
+    value: object = text
+    for number in (int, float):
+        with contextlib.suppress(ValueError):
+            value = number(text)
+            break
+    return expiry_seconds(value, name)
 
 
 def load_secret(home: Path) -> bytes:
@@ -42,8 +72,9 @@ class UrlSigner:
         return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
 
     def sign(self, method: str, path: str, expires_in: float = DEFAULT_EXPIRY_S) -> str:
-        """`path` with `expires` and `signature` query parameters added."""
-        expires = int(time.time() + expires_in)
+        """`path` with `expires` and `signature` query parameters added; the expiry is rounded up
+        to a whole second, so the URL works for at least `expires_in` seconds."""
+        expires = math.ceil(time.time() + expires_in)
         signature = self._signature(method, path, expires)
         return f"{quote(path)}?expires={expires}&signature={signature}"
 

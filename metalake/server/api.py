@@ -21,6 +21,7 @@ from metalake.lake.ingest import request_from_json
 from metalake.lake.lake import BLOB_ROUTE, Lake
 from metalake.lake.metadata import parse_file_metadata, parse_metadata_object
 from metalake.lake.selection import ItemSelection, SortOrder
+from metalake.lake.signing import expiry_from_text
 from metalake.lake.upload_sessions import (
     BUNDLE_FILES_HEADER,
     CHECKSUM_HEADER,
@@ -272,11 +273,12 @@ def download_url(
     request: Request,
     lake: LakeDep,
     _key: KeyDep,
-    expires_in: float | None = None,
+    expires_in: str | None = None,
 ) -> dict:
     """A URL of the file's bytes that works without credentials until it expires
-    (`expires_in` seconds; default the server's `METALAKE_URL_EXPIRY`, one hour)."""
-    url = lake.download_url(file_key, expires_in, served=True)
+    (`expires_in` whole seconds, 1 to 604800; default the server's `METALAKE_URL_EXPIRY`)."""
+    seconds = None if expires_in is None else expiry_from_text(expires_in, "expires_in")
+    url = lake.download_url(file_key, seconds, served=True)
     return {"url": absolute(request, url)}
 
 
@@ -334,7 +336,7 @@ def add_to_collection(body: AddToCollectionBody, lake: LakeDep, _key: KeyDep) ->
     return lake.add_to_collection(body.collection_name, body.content_type, selection)
 
 
-@signed.get(BLOB_ROUTE + "/{key:path}", tags=["files"])
+@signed.api_route(BLOB_ROUTE + "/{key:path}", methods=["GET", "HEAD"], tags=["files"])
 def get_blob(
     key: str,
     lake: LakeDep,
@@ -342,6 +344,7 @@ def get_blob(
     signature: Annotated[str | None, Query()] = None,
 ) -> FileResponse:
     """The bytes behind a signed download URL (supports Range; 403 if expired or altered, 404
-    once the file is in the trash or deleted)."""
+    once the file is in the trash or deleted). HEAD answers the same headers (size, ETag, ...)
+    without the bytes."""
     path = lake.served_file(key, expires, signature)
     return FileResponse(path, filename=key.rsplit("/", 1)[-1])

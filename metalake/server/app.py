@@ -6,8 +6,11 @@ worker process builds the same app (`create_app` is uvicorn's factory).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 import os
+import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,9 +29,32 @@ from metalake.settings import lake_home
 log = logging.getLogger("metalake.server")
 
 
+KEY_ID = re.compile(r"mlk_[0-9a-f]{24}")
+"""How every API key id looks: anything else in the Basic user name (a secret pasted in the
+wrong field, a forged line break) is never logged."""
+
+
+def basic_key_id(scope: Scope) -> str:
+    """The key id of the request's Basic credentials, `-` if none, `?` if it is not a key id."""
+    header = dict(scope["headers"]).get(b"authorization", b"")
+    scheme, _, encoded = header.partition(b" ")
+    if scheme.lower() != b"basic":
+        return "-"
+    try:
+        user = base64.b64decode(encoded, validate=True).partition(b":")[0].decode("ascii")
+    except (binascii.Error, UnicodeDecodeError):
+        return "?"
+    return user if KEY_ID.fullmatch(user) else "?"
+
+
+def printable(text: str) -> str:
+    """`text` with control characters escaped, so a path cannot forge a line of the log."""
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+
+
 class AccessLog:
-    """Logs method, path, status and time of each request; never query strings or headers,
-    which carry signatures and credentials."""
+    """Logs method, path, status, time, client address and API key id of each request; never
+    query strings, secrets or other headers, which carry signatures and credentials."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -49,12 +75,15 @@ class AccessLog:
         try:
             await self.app(scope, receive, send_logged)
         finally:
+            client = scope.get("client")
             log.info(
-                "%s %s %d %.1fms",
+                "%s %s %d %.1fms from %s key %s",
                 scope["method"],
-                scope["path"],
+                printable(scope["path"]),
                 status,
                 1000 * (time.perf_counter() - start),
+                client[0] if client else "-",
+                basic_key_id(scope),
             )
 
 

@@ -8,7 +8,6 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
 from metalake.errors import AuthenticationError
-from metalake.lake.keys import authenticate
 from metalake.lake.lake import Lake
 
 basic = HTTPBasic(auto_error=False, realm="metalake", description="API key and secret")
@@ -21,13 +20,16 @@ def get_lake(request: Request) -> Lake:
 def api_key(
     request: Request, credentials: Annotated[HTTPBasicCredentials | None, Depends(basic)]
 ) -> str:
-    """The caller's API key; 401 without valid, unrevoked credentials."""
+    """The caller's API key; 401 without valid, unrevoked credentials, 429 after too many
+    failures from the caller's address."""
     if credentials is None:
         raise AuthenticationError(
             "this route needs an API key: send the key and secret as HTTP Basic auth "
             "(`metalake keys create --name NAME` makes one)"
         )
-    return authenticate(get_lake(request).db, credentials.username, credentials.password)
+    lake = get_lake(request)
+    address = request.client.host if request.client else "unknown"
+    return lake.logins.authenticate(lake.db, credentials.username, credentials.password, address)
 
 
 LakeDep = Annotated[Lake, Depends(get_lake)]

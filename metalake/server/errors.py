@@ -23,6 +23,7 @@ from metalake.errors import (
     PayloadTooLargeError,
     SignatureError,
     StorageError,
+    TooManyRequestsError,
 )
 from metalake.server.layernext.errors import LAYERNEXT_PREFIX, layernext_error
 
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 STATUS = [
     (AuthenticationError, 401),
     (SignatureError, 403),
+    (TooManyRequestsError, 429),
     (NotFoundError, 404),
     (PayloadTooLargeError, 413),
     (InvalidArgumentError, 400),
@@ -46,11 +48,16 @@ def status_of(exc: MetaLakeError) -> int:
 
 
 def error_response(
-    request: Request, status: int, code: str, message: str, refused: bool = True
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    refused: bool = True,
+    headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     """The error in the form the caller's protocol reads: ours, or LayerNext's under its prefix
     (where a request the lake `refused` as invalid or naming something missing answers 406)."""
-    return _error_for_path(request.url.path, status, code, message, refused)
+    return _error_for_path(request.url.path, status, code, message, refused, headers)
 
 
 def plain_error_response(scope: Scope, exc: MetaLakeError) -> JSONResponse:
@@ -58,17 +65,28 @@ def plain_error_response(scope: Scope, exc: MetaLakeError) -> JSONResponse:
     return _error_for_path(scope["path"], status_of(exc), exc.code, str(exc), True)
 
 
-def _error_for_path(path: str, status: int, code: str, message: str, refused: bool) -> JSONResponse:
+def _error_for_path(
+    path: str,
+    status: int,
+    code: str,
+    message: str,
+    refused: bool,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     if path.startswith(LAYERNEXT_PREFIX + "/"):
-        return layernext_error(status, code, message, refused)
-    headers = {"WWW-Authenticate": 'Basic realm="metalake"'} if status == 401 else None
+        return layernext_error(status, code, message, refused, headers)
+    if status == 401:
+        headers = {**(headers or {}), "WWW-Authenticate": 'Basic realm="metalake"'}
     return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(MetaLakeError)
     async def _metalake_error(request: Request, exc: MetaLakeError) -> JSONResponse:
-        return error_response(request, status_of(exc), exc.code, str(exc))
+        headers = None
+        if isinstance(exc, TooManyRequestsError) and exc.retry_after is not None:
+            headers = {"Retry-After": str(exc.retry_after)}
+        return error_response(request, status_of(exc), exc.code, str(exc), headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

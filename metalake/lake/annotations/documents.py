@@ -1,7 +1,8 @@
 """Annotation files: `{"images": [{"image": name, "annotations": [...]}, ...]}`, checked whole.
 
 Every entry is checked before anything is written; the first problem is reported with the file,
-the entry index and the field, e.g. `labels.json: images[3].annotations[0].bbox: ...`.
+the entry index and the field, and the image, type and label of a faulty shape, e.g.
+`labels.json: images[3].annotations[0].bbox: ... (image 'a.jpg', rectangle 'car')`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,13 @@ from functools import cached_property
 from typing import Any
 
 from metalake.errors import InvalidAnnotationFileError, InvalidArgumentError
-from metalake.lake.annotations.shapes import SHAPE_TYPES, Shape, ShapeError, parse_shape
+from metalake.lake.annotations.shapes import (
+    SHAPE_TYPES,
+    Shape,
+    ShapeError,
+    parse_shape,
+    shape_name,
+)
 
 MAX_OPERATION_ID_LENGTH = 255
 
@@ -74,8 +81,10 @@ def parse_document(
             try:
                 shapes.append(parse_shape(obj, normalized, default_type, legacy))
             except ShapeError as exc:
+                fields = obj if type(obj) is dict else {}
+                named = shape_name(image, fields.get("type", default_type), fields.get("label"))
                 raise InvalidAnnotationFileError(
-                    f"{where}.annotations[{number}].{exc.field}: {exc.problem}"
+                    f"{where}.annotations[{number}].{exc.field}: {exc.problem} ({named})"
                 ) from None
         entries.append(ImageAnnotations(image, shapes))
     return entries

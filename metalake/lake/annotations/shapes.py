@@ -33,6 +33,14 @@ class ShapeError(ValueError):
         self.problem = problem
 
 
+def shape_name(image: str, shape_type: Any, label: Any) -> str:
+    """How an error names one shape to its user, who may not know its index (a LayerNext batch
+    is a slice of their file): its image, type and label, e.g. `image 'a.jpg', line 'lane'`."""
+    kind = shape_type if shape_type in SHAPE_TYPES else "shape"
+    named = f" {label[:MAX_LABEL_LENGTH]!r}" if isinstance(label, str) and label.strip() else ""
+    return f"image {image!r}, {kind}{named}"
+
+
 class Shape(NamedTuple):
     type: str
     label: str

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 from metalake.errors import InvalidAnnotationFileError
 from metalake.lake import file_targets
 from metalake.lake.annotations.documents import AnnotationFile
-from metalake.lake.annotations.shapes import PlacedShape, Shape, ShapeError, place
+from metalake.lake.annotations.shapes import PlacedShape, Shape, ShapeError, place, shape_name
 from metalake.lake.annotations.store import ensure_operation, replace_annotations
 from metalake.lake.file_targets import FileTarget
 from metalake.lake.jobs import (
@@ -56,7 +56,10 @@ def _placed(shapes: list[Shape], size: sa.Row, normalized: bool, image: str) -> 
         try:
             placed.append(place(shape, width, height, normalized))
         except ShapeError as exc:
-            raise ShapeError(f"annotations[{number}].{exc.field}", exc.problem) from None
+            named = shape_name(image, shape.type, shape.label)
+            raise ShapeError(
+                f"annotations[{number}].{exc.field}", f"{exc.problem} ({named})"
+            ) from None
     return placed
 
 

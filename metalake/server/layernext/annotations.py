@@ -74,7 +74,12 @@ def upload_annotations(
     ]
     messages = []
     for target, annotation_file in files:
-        started = lake.upload_annotations(target, annotation_file)
+        try:
+            started = lake.upload_annotations(target, annotation_file)
+        except InvalidArgumentError as exc:
+            # layernext 2.3.4 drops this answer unread: the server log is where a user can see it.
+            log.warning("annotation batch of operation %r refused: %s", operation_id, exc)
+            raise
         job = lake.wait_for_job(started["job_id"], JOB_WAIT_S)
         messages.append(f"{started['message']}: {job['message']}")
     return ok(message="; ".join(messages) or "no images in this batch")
