@@ -211,6 +211,18 @@ def test_uploading_to_a_trashed_collection_brings_it_back(client: Client, tmp_pa
     assert client.get_collection_id_by_name("c") == first["collection_id"]
 
 
+def test_a_collection_is_not_trashed_while_an_upload_into_it_runs(client: Client, tmp_path: Path):
+    started = client.upload_files_to_collection(
+        str(make_folder(tmp_path / "many", 100)), "image", "busy"
+    )
+    with pytest.raises(InvalidArgumentError, match=r"has upload job .* wait for it to finish"):
+        client.trash_collection(started["collection_id"])
+    assert client.wait_for_job_complete(started["job_id"])["is_success"]
+    assert client.trash_collection(started["collection_id"])["trashed_count"] == 100
+    assert client.empty_trash(0)["deleted_count"] == 100
+    assert client.list_collections() == []
+
+
 BAD_CALLS = [
     (lambda c: c.list_collections("bogus"), InvalidArgumentError, "content type 'bogus'"),
     (lambda c: c.list_collections(5), InvalidArgumentError, "content type 5 is not"),

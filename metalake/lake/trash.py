@@ -19,6 +19,8 @@ from metalake.blobs.store import BlobStore
 from metalake.errors import InvalidArgumentError, MetaLakeError
 from metalake.lake import collections, snapshots
 from metalake.lake.clock import utcnow
+from metalake.lake.ingest import UPLOAD
+from metalake.lake.jobs import QUEUED, RUNNING
 from metalake.lake.selection import ItemSelection
 from metalake.store.database import Database
 from metalake.store.schema import (
@@ -28,6 +30,7 @@ from metalake.store.schema import (
     item_metadata,
     item_tags,
     items,
+    jobs,
 )
 from metalake.store.schema import collections as collections_table
 
@@ -91,6 +94,21 @@ def trash_collection(db: Database, collection_id: str) -> dict[str, Any]:
     """
     with db.write() as conn:
         collection = collections.get_by_id(conn, collection_id)
+        collections.lock(conn, collection_id)
+        busy = conn.execute(
+            sa.select(jobs.c.id, jobs.c.status)
+            .where(
+                jobs.c.collection_id == collection_id,
+                jobs.c.type == UPLOAD,
+                jobs.c.status.in_((QUEUED, RUNNING)),
+            )
+            .limit(1)
+        ).first()
+        if busy is not None:
+            raise InvalidArgumentError(
+                f"collection {collection['name']!r} has upload job {busy.id} {busy.status}: "
+                "wait for it to finish (wait_for_job_complete), then trash the collection"
+            )
         now = utcnow()
         result = conn.execute(
             items.update()
