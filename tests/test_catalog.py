@@ -231,6 +231,12 @@ BAD_CALLS = [
     (lambda c: c.list_labels(page_size=0), InvalidArgumentError, "between 1 and 10000, not 0"),
     (lambda c: c.list_labels(page_size=10_001), InvalidArgumentError, "between 1 and 10000"),
     (lambda c: c.list_collections(page_index=-1), InvalidArgumentError, "page_index must be"),
+    (lambda c: c.list_labels(page_index=2**62), InvalidArgumentError, "at most 1000000000"),
+    (
+        lambda c: c.get_item_list_from_datalake("image", page_index=2**62),
+        InvalidArgumentError,
+        "at most 1000000000",
+    ),
     (lambda c: c.list_operations(page_size=True), InvalidArgumentError, "page_size must be"),
 ]
 

@@ -14,6 +14,8 @@ from metalake.lake.clock import iso
 from metalake.store.schema import item_metadata, item_tags, items
 
 MAX_PAGE_SIZE = 1000
+MAX_PAGE_INDEX = 1_000_000_000
+"""Far past any real listing, and low enough that the row offset fits the databases' 64 bits."""
 MEDIA_FIELDS = ("width", "height", "frame_count", "fps", "duration")
 
 
@@ -75,6 +77,8 @@ def _item_dict(row: RowMapping, fields: dict[str, Any], tags: list[str]) -> dict
 def check_page(page_index: int, page_size: int, max_size: int = MAX_PAGE_SIZE) -> None:
     if not isinstance(page_index, int) or isinstance(page_index, bool) or page_index < 0:
         raise InvalidArgumentError(f"page_index must be an integer >= 0, not {page_index!r}")
+    if page_index > MAX_PAGE_INDEX:
+        raise InvalidArgumentError(f"page_index must be at most {MAX_PAGE_INDEX}, not {page_index}")
     if not isinstance(page_size, int) or isinstance(page_size, bool):
         raise InvalidArgumentError(f"page_size must be an integer, not {page_size!r}")
     if not 1 <= page_size <= max_size:
