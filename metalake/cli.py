@@ -18,6 +18,7 @@ import uvicorn
 
 from metalake.client.client import Client
 from metalake.errors import MetaLakeError
+from metalake.lake.catalog import MAX_CATALOG_PAGE
 from metalake.lake.keys import create_key, list_keys, revoke_key
 from metalake.lake.lake import lake_database
 from metalake.settings import DEFAULT_PORT, lake_home
@@ -484,6 +485,87 @@ def info(ctx: click.Context, unique_name: str) -> None:
     """Print a file's details as JSON."""
     with _client(ctx) as client:
         click.echo(json.dumps(client.get_file_details(unique_name), indent=2))
+
+
+LS_COLUMNS = {
+    "collections": [
+        ("ID", "id"),
+        ("NAME", "name"),
+        ("TYPE", "content_type"),
+        ("ITEMS", "item_count"),
+        ("CREATED", "created"),
+    ],
+    "operations": [
+        ("OPERATION", "operation_id"),
+        ("KIND", "kind"),
+        ("ANNOTATIONS", "annotation_count"),
+        ("FILES", "file_count"),
+    ],
+    "labels": [("LABEL", "label"), ("ANNOTATIONS", "annotation_count"), ("FILES", "file_count")],
+}
+"""The table `ls` prints for each listing: header and field, numbers aligned right."""
+
+
+def _table(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> None:
+    cells = [[title for title, _ in columns]]
+    cells += [["" if row[key] is None else str(row[key]) for _, key in columns] for row in rows]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
+    numeric = [bool(rows) and isinstance(rows[0][key], int) for _, key in columns]
+    for line in cells:
+        padded = [
+            cell.rjust(width) if right else cell.ljust(width)
+            for cell, width, right in zip(line, widths, numeric, strict=True)
+        ]
+        click.echo("  ".join(padded).rstrip())
+
+
+@main.command("ls")
+@click.argument(
+    "listing", type=click.Choice(list(LS_COLUMNS)), default="collections", required=False
+)
+@click.option(
+    "--type",
+    "content_type",
+    type=click.Choice(["image", "video", "other"]),
+    help="Collections of this type only; with --collection, its type (default image).",
+)
+@click.option("--collection", help="Operations: count only the files of this collection.")
+@click.option("--page", default=0, show_default=True, type=int, help="Page index, from 0.")
+@click.option(
+    "--page-size", default=MAX_CATALOG_PAGE, show_default=True, type=int, help="Rows a page."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
+@click.pass_context
+def ls(
+    ctx: click.Context,
+    listing: str,
+    content_type: str | None,
+    collection: str | None,
+    page: int,
+    page_size: int,
+    as_json: bool,
+) -> None:
+    """List what the lake holds, with counts: collections (default), operations or labels."""
+    if collection is not None and listing != "operations":
+        raise click.UsageError("--collection only goes with `ls operations`")
+    if content_type is not None and listing != "collections" and collection is None:
+        raise click.UsageError("--type goes with `ls collections` or `ls operations --collection`")
+    with _client(ctx) as client:
+        if listing == "collections":
+            rows = client.list_collections(content_type, page_index=page, page_size=page_size)
+        elif listing == "operations":
+            collection_id = (
+                client.get_collection_id_by_name(collection, content_type or "image")
+                if collection is not None
+                else None
+            )
+            rows = client.list_operations(collection_id, page_index=page, page_size=page_size)
+        else:
+            rows = client.list_labels(page_index=page, page_size=page_size)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        _table(rows, LS_COLUMNS[listing])
 
 
 def run() -> None:

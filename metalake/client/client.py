@@ -15,6 +15,7 @@ from metalake.client.waiting import wait_for_job
 from metalake.errors import InvalidAnnotationFileError, InvalidArgumentError, NotSupportedError
 from metalake.lake.annotations.documents import AnnotationFile
 from metalake.lake.annotations.store import AnnotationSelection
+from metalake.lake.catalog import MAX_CATALOG_PAGE, check_catalog_page
 from metalake.lake.collections import check_collection_name
 from metalake.lake.content_types import check_content_type, from_legacy_code
 from metalake.lake.file_targets import FileTarget
@@ -483,6 +484,43 @@ class Client:
     def get_file_details(self, unique_name: str) -> dict[str, Any]:
         return self._transport.file_details(check_text(unique_name, "unique_name"))
 
+    # What the lake holds ------------------------------------------------------------------
+    # Each listing is in name order, paged by number: at most MAX_CATALOG_PAGE (10,000) rows
+    # a page, and the default page is that large, so one call answers almost any lake whole.
+
+    def list_collections(
+        self,
+        content_type: str | None = None,
+        *,
+        page_index: int = 0,
+        page_size: int = MAX_CATALOG_PAGE,
+    ) -> list[dict[str, Any]]:
+        """Collections (of one content type if given) not in the trash: `id`, `name`,
+        `content_type`, `item_count` (live files uploaded to it or added to it), `created`."""
+        check_catalog_page(page_index, page_size)
+        if content_type is not None:  # checked here too, as a query string would turn 5 into '5'
+            content_type = check_content_type(content_type)
+        return self._transport.list_collections(content_type, page_index, page_size)
+
+    def list_operations(
+        self,
+        collection_id: str | None = None,
+        *,
+        page_index: int = 0,
+        page_size: int = MAX_CATALOG_PAGE,
+    ) -> list[dict[str, Any]]:
+        """Operations: `operation_id`, `kind` (`human` or `machine`), `annotation_count` and
+        `file_count` over live files; with `collection_id`, those with annotations there."""
+        check_catalog_page(page_index, page_size)
+        return self._transport.list_operations(collection_id or None, page_index, page_size)
+
+    def list_labels(
+        self, *, page_index: int = 0, page_size: int = MAX_CATALOG_PAGE
+    ) -> list[dict[str, Any]]:
+        """Labels: `label`, `annotation_count` and `file_count` over live files."""
+        check_catalog_page(page_index, page_size)
+        return self._transport.list_labels(page_index, page_size)
+
     # Finding, trashing and downloading by query -----------------------------------------
     # `query` is the query language (README "Queries"); `filter` is {"annotation_types":
     # [raw|human|machine], "from_date", "to_date"}; `sort_order` is {"sort_by_field":
@@ -554,6 +592,12 @@ class Client:
         the trash. Bytes, metadata and annotations are kept until the trash is emptied."""
         selection = ItemSelection.of(collection_id=collection_id, query=query, filter=filter)
         return self._transport.trash(selection)
+
+    def trash_collection(self, collection_id: str) -> dict[str, Any]:
+        """Move a collection and the files uploaded to it to the trash; files only added to it
+        stay live in their own collections. `empty_trash` then removes the collection and
+        `restore_from_trash(collection_id)` brings it back with its files."""
+        return self._transport.trash_collection(collection_id)
 
     def trash_objects_from_datalake(
         self,

@@ -146,6 +146,22 @@ class HttpTransport:
     def file_details(self, unique_name: str) -> dict[str, Any]:
         return self._call("GET", "/files/details", params={"unique_name": unique_name})
 
+    def list_collections(
+        self, content_type: str | None, page_index: int, page_size: int
+    ) -> list[dict[str, Any]]:
+        params = {"content_type": content_type, "page_index": page_index, "page_size": page_size}
+        return self._call("GET", "/collections", params=params)
+
+    def list_operations(
+        self, collection_id: str | None, page_index: int, page_size: int
+    ) -> list[dict[str, Any]]:
+        params = {"collection_id": collection_id, "page_index": page_index, "page_size": page_size}
+        return self._call("GET", "/operations", params=params)
+
+    def list_labels(self, page_index: int, page_size: int) -> list[dict[str, Any]]:
+        params = {"page_index": page_index, "page_size": page_size}
+        return self._call("GET", "/labels", params=params)
+
     def list_items(
         self,
         selection: ItemSelection,
@@ -170,6 +186,9 @@ class HttpTransport:
         return self._call(
             "POST", "/items/trash", json={"selection": selection.to_json()}, idempotent=False
         )
+
+    def trash_collection(self, collection_id: str) -> dict[str, Any]:
+        return self._call("POST", f"/collections/{quote(collection_id, safe='')}/trash")
 
     def restore_from_trash(self, selection: ItemSelection) -> dict[str, Any]:
         return self._call(

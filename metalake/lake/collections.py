@@ -63,6 +63,9 @@ def get_or_create(conn: Connection, name: str, content_type: str) -> RowMapping:
     )
     for _ in range(3):
         existing = find_by_name(conn, name, content_type)
+        if existing is not None and existing["trashed_at"] is not None:
+            revive(conn, sa.select(collections.c.id).where(collections.c.id == existing["id"]))
+            return get_by_name(conn, name, content_type)
         if existing is not None:
             return existing
         taken = set(conn.execute(taken_query).scalars())
@@ -104,6 +107,16 @@ def member_count(conn: Connection, collection_id: str) -> int:
     )
     query = sa.select(sa.func.count()).where(items.c.id.in_(members), items.c.trashed_at.is_(None))
     return conn.execute(query).scalar_one()
+
+
+def revive(conn: Connection, ids: sa.Select) -> None:
+    """Take the collections `ids` picks out of the trash: a collection written to or restored
+    from is in use again, so emptying the trash must not remove it."""
+    conn.execute(
+        collections.update()
+        .where(collections.c.id.in_(ids.scalar_subquery()), collections.c.trashed_at.is_not(None))
+        .values(trashed_at=None)
+    )
 
 
 def lock(conn: Connection, collection_id: str) -> None:

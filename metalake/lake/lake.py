@@ -21,7 +21,7 @@ from metalake.errors import (
     JobNotFoundError,
     StorageError,
 )
-from metalake.lake import collections, file_targets, records, snapshots, trash
+from metalake.lake import catalog, collections, file_targets, records, snapshots, trash
 from metalake.lake.annotations.documents import AnnotationFile
 from metalake.lake.annotations.exports import collection_page
 from metalake.lake.annotations.store import AnnotationSelection, annotation_dicts
@@ -271,6 +271,33 @@ class Lake:
         with self.db.read() as conn:
             return collections.collection_dict(conn, collections.get_by_id(conn, collection_id))
 
+    def list_collections(
+        self,
+        content_type: str | None = None,
+        page_index: int = 0,
+        page_size: int = catalog.MAX_CATALOG_PAGE,
+    ) -> list[dict[str, Any]]:
+        """Collections not in the trash, by name, with their counts of live files."""
+        with self.db.read() as conn:
+            return catalog.list_collections(conn, content_type, page_index, page_size)
+
+    def list_operations(
+        self,
+        collection_id: str | None = None,
+        page_index: int = 0,
+        page_size: int = catalog.MAX_CATALOG_PAGE,
+    ) -> list[dict[str, Any]]:
+        """Operations with their kind and annotation and file counts (within a collection)."""
+        with self.db.read() as conn:
+            return catalog.list_operations(conn, collection_id, page_index, page_size)
+
+    def list_labels(
+        self, page_index: int = 0, page_size: int = catalog.MAX_CATALOG_PAGE
+    ) -> list[dict[str, Any]]:
+        """Labels with their annotation and file counts."""
+        with self.db.read() as conn:
+            return catalog.list_labels(conn, page_index, page_size)
+
     def file_details(self, unique_name: str) -> dict[str, Any]:
         """A file's fields, metadata, tags and annotations (of every operation)."""
         check_text(unique_name, "unique_name")
@@ -305,6 +332,10 @@ class Lake:
     def trash(self, selection: ItemSelection) -> dict[str, Any]:
         """Move the selected items to the trash (bytes and annotations are kept)."""
         return trash.move_to_trash(self.db, selection)
+
+    def trash_collection(self, collection_id: str) -> dict[str, Any]:
+        """Move a collection and the files uploaded to it to the trash (see `trash`)."""
+        return trash.trash_collection(self.db, collection_id)
 
     def snapshot(self, selection: ItemSelection) -> dict[str, Any]:
         """Keep the ids the selection picks now under a `selection_id` (for `trash_snapshot`)."""

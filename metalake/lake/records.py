@@ -76,15 +76,13 @@ MAX_OFFSET = 10**9
 """Items a page may skip: deeper pages are refused rather than overflowing the database."""
 
 
-def check_page(page_index: int, page_size: int) -> None:
+def check_page(page_index: int, page_size: int, max_size: int = MAX_PAGE_SIZE) -> None:
     if not isinstance(page_index, int) or isinstance(page_index, bool) or page_index < 0:
         raise InvalidArgumentError(f"page_index must be an integer >= 0, not {page_index!r}")
     if not isinstance(page_size, int) or isinstance(page_size, bool):
         raise InvalidArgumentError(f"page_size must be an integer, not {page_size!r}")
-    if not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise InvalidArgumentError(
-            f"page_size must be between 1 and {MAX_PAGE_SIZE}, not {page_size}"
-        )
+    if not 1 <= page_size <= max_size:
+        raise InvalidArgumentError(f"page_size must be between 1 and {max_size}, not {page_size}")
     if page_index * page_size > MAX_OFFSET:
         raise InvalidArgumentError(
             f"page {page_index} of {page_size} starts past item {MAX_OFFSET}, the deepest a page "

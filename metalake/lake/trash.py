@@ -9,7 +9,7 @@ unreferenced bytes, never an item without its file.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,8 +17,10 @@ from sqlalchemy.engine import Connection
 
 from metalake.blobs.store import BlobStore
 from metalake.errors import InvalidArgumentError, MetaLakeError
-from metalake.lake import snapshots
+from metalake.lake import collections, snapshots
 from metalake.lake.clock import utcnow
+from metalake.lake.ingest import UPLOAD
+from metalake.lake.jobs import QUEUED, RUNNING
 from metalake.lake.selection import ItemSelection
 from metalake.store.database import Database
 from metalake.store.schema import (
@@ -28,7 +30,9 @@ from metalake.store.schema import (
     item_metadata,
     item_tags,
     items,
+    jobs,
 )
+from metalake.store.schema import collections as collections_table
 
 log = logging.getLogger(__name__)
 
@@ -82,10 +86,59 @@ def _trash(conn: Connection, ids: sa.Select) -> dict[str, Any]:
     return trash_message(result.rowcount)
 
 
+def trash_collection(db: Database, collection_id: str) -> dict[str, Any]:
+    """Put a collection and the live files uploaded to it in the trash, in one transaction.
+
+    Files only added to it belong to the collections they were uploaded to and stay live; the
+    collection itself is removed when the trash is emptied of its files (see `empty_trash`).
+    """
+    with db.write() as conn:
+        collection = collections.get_by_id(conn, collection_id)
+        collections.lock(conn, collection_id)
+        busy = conn.execute(
+            sa.select(jobs.c.id, jobs.c.status)
+            .where(
+                jobs.c.collection_id == collection_id,
+                jobs.c.type == UPLOAD,
+                jobs.c.status.in_((QUEUED, RUNNING)),
+            )
+            .limit(1)
+        ).first()
+        if busy is not None:
+            raise InvalidArgumentError(
+                f"collection {collection['name']!r} has upload job {busy.id} {busy.status}: "
+                "wait for it to finish (wait_for_job_complete), then trash the collection"
+            )
+        now = utcnow()
+        result = conn.execute(
+            items.update()
+            .where(items.c.collection_id == collection_id, items.c.trashed_at.is_(None))
+            .values(trashed_at=now)
+        )
+        head = collections_table.c
+        conn.execute(
+            collections_table.update()
+            .where(head.id == collection_id, head.trashed_at.is_(None))
+            .values(trashed_at=now)
+        )
+        kept = collections.member_count(conn, collection_id)
+    return {
+        "message": f"collection {collection['name']!r} and its {result.rowcount} files moved to "
+        f"the trash; {kept} files added to it from other collections stay in those",
+        "isSuccess": True,
+        "trashed_count": result.rowcount,
+    }
+
+
 def restore(db: Database, selection: ItemSelection) -> dict[str, Any]:
-    """Bring the selected items back from the trash, as they were."""
+    """Bring the selected items back from the trash, as they were, and with them the trashed
+    collection the selection names and those the items were uploaded to."""
     with db.write() as conn:
         selected = selection.ids(conn, trashed=True).scalar_subquery()
+        owners = sa.select(items.c.collection_id).where(items.c.id.in_(selected))
+        if selection.collection_id is not None:
+            owners = owners.union(sa.select(sa.literal(selection.collection_id, sa.String)))
+        collections.revive(conn, owners)
         result = conn.execute(
             items.update().where(items.c.id.in_(selected)).values(trashed_at=None)
         )
@@ -137,7 +190,31 @@ def empty_trash(db: Database, blobs: BlobStore, older_than_days: float) -> dict[
         deleted += len(batch)
         if len(batch) < EMPTY_BATCH:
             break
+    with db.write() as conn:
+        removed = _remove_emptied_collections(conn, cutoff)
     message = f"{deleted} objects deleted from the trash"
+    if removed:
+        message += f"; {removed} trashed collections removed"
     if failed:
         message += f"; the bytes of {len(failed)} could not be deleted: {', '.join(failed[:5])}"
     return {"message": message, "isSuccess": not failed, "deleted_count": deleted}
+
+
+def _remove_emptied_collections(conn: Connection, cutoff: datetime) -> int:
+    """Delete the collections trashed before `cutoff` that no file uploaded to them is left in,
+    with the memberships of the files that were only added to them."""
+    uploaded = sa.select(items.c.id).where(items.c.collection_id == collections_table.c.id)
+    gone = [
+        row.id
+        for row in conn.execute(
+            sa.select(collections_table.c.id).where(
+                collections_table.c.trashed_at.is_not(None),
+                collections_table.c.trashed_at <= cutoff,
+                ~sa.exists(uploaded),
+            )
+        )
+    ]
+    if gone:
+        conn.execute(collection_items.delete().where(collection_items.c.collection_id.in_(gone)))
+        conn.execute(collections_table.delete().where(collections_table.c.id.in_(gone)))
+    return len(gone)

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from metalake.errors import InvalidArgumentError
 from metalake.lake.annotations.documents import AnnotationFile
 from metalake.lake.annotations.store import AnnotationSelection
+from metalake.lake.catalog import MAX_CATALOG_PAGE
 from metalake.lake.file_targets import FileTarget
 from metalake.lake.ingest import request_from_json
 from metalake.lake.lake import BLOB_ROUTE, Lake
@@ -250,6 +251,44 @@ def annotation_page(
 
 
 # Reading back ---------------------------------------------------------------------------------
+
+
+@api.get("/collections", tags=["collections"])
+def list_collections(
+    lake: LakeDep,
+    _key: KeyDep,
+    content_type: str | None = None,
+    page_index: int = 0,
+    page_size: int = MAX_CATALOG_PAGE,
+) -> list[dict]:
+    """Collections not in the trash, by name, with their counts of live files."""
+    return lake.list_collections(content_type, page_index, page_size)
+
+
+@api.get("/operations", tags=["annotations"])
+def list_operations(
+    lake: LakeDep,
+    _key: KeyDep,
+    collection_id: str | None = None,
+    page_index: int = 0,
+    page_size: int = MAX_CATALOG_PAGE,
+) -> list[dict]:
+    """Operations with their kind and annotation and file counts (within a collection)."""
+    return lake.list_operations(collection_id, page_index, page_size)
+
+
+@api.get("/labels", tags=["annotations"])
+def list_labels(
+    lake: LakeDep, _key: KeyDep, page_index: int = 0, page_size: int = MAX_CATALOG_PAGE
+) -> list[dict]:
+    """Labels with their annotation and file counts."""
+    return lake.list_labels(page_index, page_size)
+
+
+@api.post("/collections/{collection_id}/trash", tags=["collections"])
+def trash_collection(collection_id: str, lake: LakeDep, _key: KeyDep) -> dict:
+    """Move a collection and the files uploaded to it to the trash."""
+    return lake.trash_collection(collection_id)
 
 
 @api.get("/collections/by-name", tags=["collections"])

@@ -32,8 +32,11 @@ collections = sa.Table(
     sa.Column("tags", sa.JSON, nullable=False),
     sa.Column("created", TIMESTAMP, nullable=False),
     sa.Column("modified", TIMESTAMP, nullable=False),
+    sa.Column("trashed_at", TIMESTAMP),
     sa.UniqueConstraint("name", "content_type", name="uq_collections_name_type"),
 )
+"""`trashed_at` is set by `trash_collection` and cleared when the collection is written to or
+restored; emptying the trash removes a trashed collection once no file uploaded to it is left."""
 
 items = sa.Table(
     "items",
