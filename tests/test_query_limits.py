@@ -38,6 +38,7 @@ REFUSED = [
     ("control", "tags = a\x1b", CONTROL.format(9, "the control character", "001B")),
     ("surrogate", 'tags = "\ud800"', CONTROL.format(9, "an unpaired surrogate", "D800")),
     ("count_huge", "count() >= 99999999999999999999999", INT64.format(12, "99999999999999999999999")),
+    ("count_float_2_63", "count() = 9.3e18", "query error at column 11: count(...) compares with a whole number >= 0, found '9.3e18'"),
     ("size_2_63", "size > 9223372036854775808", INT64.format(8, "9223372036854775808")),
     ("width_below", "width > -9223372036854775809", INT64.format(9, "-9223372036854775809")),
     ("metadata_huge", "metadata.speed > 99999999999999999999999", INT64.format(18, "99999999999999999999999")),

@@ -20,7 +20,7 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from metalake.errors import InvalidQueryError
 from metalake.lake.annotations.shapes import SHAPE_TYPES
 from metalake.lake.content_types import CONTENT_TYPES
-from metalake.lake.query.limits import MAX_PATTERN_LENGTH, MAX_WILDCARDS
+from metalake.lake.query.limits import MAX_INTEGER, MAX_PATTERN_LENGTH, MAX_WILDCARDS
 from metalake.lake.query.syntax import (
     And,
     Comparison,
@@ -552,7 +552,7 @@ class QueryCompiler:
         """`count(cond) <op> n`: files whose annotations meeting `cond` number `<op> n`;
         files with none of them match when 0 itself satisfies the comparison."""
         number = _number("count(...)", node.number)
-        if number < 0 or number != int(number):
+        if number < 0 or number > MAX_INTEGER or number != int(number):
             raise _error(
                 node.number.column,
                 f"count(...) compares with a whole number >= 0, found '{node.number.text}'",
