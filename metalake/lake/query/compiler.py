@@ -13,10 +13,14 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from metalake.errors import InvalidQueryError
 from metalake.lake.annotations.shapes import SHAPE_TYPES
 from metalake.lake.content_types import CONTENT_TYPES
+from metalake.lake.query.limits import MAX_INTEGER, MAX_PATTERN_LENGTH, MAX_WILDCARDS
 from metalake.lake.query.syntax import (
     And,
     Comparison,
@@ -47,6 +51,11 @@ from metalake.store.schema import (
 
 Condition = sa.ColumnElement[bool]
 Column = sa.ColumnElement
+
+GROUP_SIZE = 32
+"""Terms of one AND or OR written without parentheses (see `_balanced`)."""
+UNION_SIZE = 100
+"""Selects in one UNION ALL (see `_union`)."""
 
 TEXT, NUMBER, DATE = "text", "number", "date"
 ITEM_FIELDS: dict[str, tuple[Column, str]] = {
@@ -98,11 +107,34 @@ def like_pattern(text: str) -> str:
 def compare_text(column: Column, op: str, value: Value) -> Condition:
     """A comparison of a text column, `~` being a case-insensitive wildcard match."""
     if op == "~":
+        _check_pattern(value)
         return sa.func.lower(column).like(like_pattern(value.text), escape="\\")
     return _binary(column, op, value.text)
 
 
+def _check_pattern(value: Value) -> None:
+    """Refuse a `~` pattern long or wild enough to make LIKE slow (or, in SQLite, refused)."""
+    if len(value.text) > MAX_PATTERN_LENGTH:
+        raise _error(
+            value.column,
+            f"the pattern is {len(value.text):,} characters long; "
+            f"at most {MAX_PATTERN_LENGTH} are allowed after '~'",
+        )
+    wildcards = value.text.count("*") + value.text.count("?")
+    if wildcards > MAX_WILDCARDS:
+        raise _error(
+            value.column,
+            f"the pattern has {wildcards} wildcards (* and ?); at most {MAX_WILDCARDS} are allowed",
+        )
+
+
 def _binary(column: Column, op: str, operand: object) -> Condition:
+    """`column <op> operand`; a number is bound as a 64-bit integer or a float, never as the
+    column's type, so PostgreSQL neither overflows an `integer` nor rounds `width > 63.5`."""
+    if isinstance(operand, int) and not isinstance(operand, bool):
+        operand = sa.literal(operand, sa.BigInteger())
+    elif isinstance(operand, float):
+        operand = sa.literal(operand, sa.Float())
     return {
         "=": column.__eq__,
         "!=": column.__ne__,
@@ -160,6 +192,63 @@ def _check_allowed(scope: str, field: str, op: str, value: Value) -> None:
         )
 
 
+class _Parenthesised(sa.ColumnElement[bool]):
+    """A condition in parentheses that `and_`/`or_` keep as one operand (they flatten
+    SQLAlchemy's own `Grouping` of the same operator back into the list)."""
+
+    inherit_cache = True
+    type = sa.Boolean()
+    _traverse_internals = [("condition", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, condition: Condition) -> None:
+        self.condition = condition
+
+
+@compiles(_Parenthesised)
+def _compile_parenthesised(element: _Parenthesised, compiler: SQLCompiler, **kw: object) -> str:
+    return f"({compiler.process(element.condition, **kw)})"
+
+
+def _balanced(combine: Callable[..., Condition], conditions: list[Condition]) -> Condition:
+    """`combine(*conditions)` as a tree of parenthesised groups of at most `GROUP_SIZE`, so
+    that SQLite (which parses `a OR b OR ...` one level deeper per term, up to 1000 levels)
+    takes the longest lists within the limits."""
+    while len(conditions) > GROUP_SIZE:
+        conditions = [
+            _Parenthesised(combine(*conditions[start : start + GROUP_SIZE]))
+            for start in range(0, len(conditions), GROUP_SIZE)
+        ]
+    return combine(*conditions)
+
+
+def _any(conditions: list[Condition]) -> Condition:
+    return _balanced(sa.or_, conditions)
+
+
+def _all(conditions: list[Condition]) -> Condition:
+    return _balanced(sa.and_, conditions)
+
+
+def _union(selects: list[sa.Select | sa.CompoundSelect]) -> sa.Select | sa.CompoundSelect:
+    """`UNION ALL` of id selects, nested unions spliced in, in subqueries of at most
+    `UNION_SIZE` selects each (SQLite refuses more than 500 in one compound SELECT, and
+    refuses a parenthesised compound as one of its terms)."""
+    flat: list[sa.Select] = []
+    for select in selects:
+        flat.extend(select.selects if isinstance(select, sa.CompoundSelect) else [select])
+    while len(flat) > UNION_SIZE:
+        flat = [
+            _select_all(sa.union_all(*flat[start : start + UNION_SIZE]))
+            for start in range(0, len(flat), UNION_SIZE)
+        ]
+    return flat[0] if len(flat) == 1 else sa.union_all(*flat)
+
+
+def _select_all(compound: sa.CompoundSelect) -> sa.Select:
+    rows = compound.subquery()
+    return sa.select(rows.c[0])
+
+
 @dataclass(frozen=True)
 class _Scope:
     """Where a term is compiled: on items, or on one annotation row (inside `annotation(...)`
@@ -186,7 +275,7 @@ class QueryCompiler:
         self.dialect = dialect
         self.conn = conn
         self._negations = 0
-        self._memberships: list[tuple[Condition, sa.Select | sa.CompoundSelect]] = []
+        self._memberships: dict[int, tuple[Condition, sa.Select | sa.CompoundSelect]] = {}
 
     def condition(self, node: Node) -> Condition:
         """The condition a file must meet to match `node`."""
@@ -194,7 +283,7 @@ class QueryCompiler:
 
     def _compile(self, node: Node, scope: _Scope) -> Condition:
         if isinstance(node, And):
-            return sa.and_(*(self._compile(n, scope) for n in node.operands))
+            return _all([self._compile(n, scope) for n in node.operands])
         if isinstance(node, Or):
             return self._either([self._compile(n, scope) for n in node.operands])
         if isinstance(node, Not):
@@ -268,7 +357,7 @@ class QueryCompiler:
         if isinstance(term, Comparison):
             return compare(term.op, term.value)
         if isinstance(term, InList):
-            return sa.or_(*(compare("=", v) for v in term.values))
+            return _any([compare("=", v) for v in term.values])
         return compare("exists", Value("", False, term.path.column))
 
     @staticmethod
@@ -364,7 +453,7 @@ class QueryCompiler:
     def _in(self, ids: sa.Select | sa.CompoundSelect) -> Condition:
         """`items.id IN (ids)`, remembered so that an OR of such terms can become one IN."""
         condition = items.c.id.in_(ids)
-        self._memberships.append((condition, ids))
+        self._memberships[id(condition)] = (condition, ids)
         return condition
 
     def _either(self, operands: list[Condition]) -> Condition:
@@ -372,11 +461,12 @@ class QueryCompiler:
         once instead of fetching every match of every term and merging them."""
         selects = [self._membership_of(o) for o in operands]
         if all(s is not None for s in selects):
-            return self._in(sa.union_all(*selects))
-        return sa.or_(*operands)
+            return self._in(_union(selects))
+        return _any(operands)
 
     def _membership_of(self, condition: Condition) -> sa.Select | sa.CompoundSelect | None:
-        return next((ids for known, ids in self._memberships if known is condition), None)
+        known, ids = self._memberships.get(id(condition), (None, None))
+        return ids if known is condition else None
 
     def _has_annotation(self, condition: Condition) -> Condition:
         return self._member(annotations.c.item_id, condition)
@@ -462,7 +552,7 @@ class QueryCompiler:
         """`count(cond) <op> n`: files whose annotations meeting `cond` number `<op> n`;
         files with none of them match when 0 itself satisfies the comparison."""
         number = _number("count(...)", node.number)
-        if number < 0 or number != int(number):
+        if number < 0 or number > MAX_INTEGER or number != int(number):
             raise _error(
                 node.number.column,
                 f"count(...) compares with a whole number >= 0, found '{node.number.text}'",

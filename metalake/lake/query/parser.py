@@ -7,11 +7,27 @@ case-insensitive; a word that only starts like a keyword (`notes`, `counter`) st
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import cache
 
-from lark import Lark, Token, Transformer, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+from lark import (
+    Lark,
+    Token,
+    Transformer,
+    Tree,
+    UnexpectedCharacters,
+    UnexpectedInput,
+    UnexpectedToken,
+)
 
 from metalake.errors import InvalidQueryError
+from metalake.lake.query.limits import (
+    ALLOWED_CONTROL_CHARACTERS,
+    MAX_DEPTH,
+    MAX_IN_VALUES,
+    MAX_QUERY_LENGTH,
+    MAX_TERMS,
+)
 from metalake.lake.query.syntax import (
     And,
     Comparison,
@@ -84,6 +100,9 @@ STRING: /"(?:[^"\\]|\\["\\])*"/
 
 OPERATORS = {"EQ", "NE", "LT", "LE", "GT", "GE", "MATCH"}
 VALUE_TERMINALS = {"BARE", "STRING"}
+LEVELS = {"group", "negation", "within", "count", "comparison", "in_list", "exists"}
+"""Parse-tree nodes that nest one level deeper (see `limits.MAX_DEPTH`)."""
+TERMS = {"comparison", "in_list", "exists", "count"}
 WORD_AT = re.compile(r'"(?:[^"\\]|\\.)*"?|[A-Za-z0-9_\-.#/:@+]+|!=|<=|>=|&&|\|\||\S')
 
 
@@ -155,13 +174,67 @@ def parse(query: str) -> Node | None:
     """The syntax tree of a query; None for an empty query (no restriction)."""
     if not isinstance(query, str):
         raise InvalidQueryError(f"query must be a string, not {type(query).__name__}")
+    _check_text(query)
     if not query.strip():
         return None
     try:
         tree = _parser().parse(query)
     except UnexpectedInput as exc:
         raise InvalidQueryError(_syntax_message(query, exc)) from None
+    _check_size(tree)
     return _ToSyntax().transform(tree)
+
+
+def _check_text(query: str) -> None:
+    """Refuse a query too long to parse cheaply, or holding characters no backend stores alike
+    (NUL, other control characters, unpaired surrogates)."""
+    if len(query) > MAX_QUERY_LENGTH:
+        raise InvalidQueryError(
+            f"query error: the query is {len(query):,} characters long; "
+            f"at most {MAX_QUERY_LENGTH:,} are allowed"
+        )
+    for index, char in enumerate(query):
+        category = unicodedata.category(char)
+        if category in ("Cc", "Cs") and char not in ALLOWED_CONTROL_CHARACTERS:
+            kind = "an unpaired surrogate" if category == "Cs" else "the control character"
+            raise InvalidQueryError(
+                f"query error at column {index + 1}: the query holds {kind} U+{ord(char):04X}; "
+                "remove it (only tab and newline are allowed)"
+            )
+
+
+def _check_size(tree: Tree) -> None:
+    """Refuse a parse tree past the depth, term or IN list limits, walking it without recursion
+    so that the (recursive) transformer and compiler only ever see trees within the limits."""
+    depth: dict[int, int] = {}
+    terms = 0
+    stack: list[tuple[Tree, bool]] = [(tree, False)]
+    while stack:
+        node, visited = stack.pop()
+        subtrees = [c for c in node.children if isinstance(c, Tree)]
+        if not visited:
+            stack.append((node, True))
+            stack.extend((c, False) for c in subtrees)
+            continue
+        level = max((depth.pop(id(c)) for c in subtrees), default=0)
+        depth[id(node)] = level + (node.data in LEVELS)
+        terms += node.data in TERMS
+        if node.data == "in_list":
+            values = sum(isinstance(c, Token) and c.type in VALUE_TERMINALS for c in node.children)
+            if values > MAX_IN_VALUES:
+                raise InvalidQueryError(
+                    f"query error at column {_column(node.children[1])}: the IN list has "
+                    f"{values:,} values; at most {MAX_IN_VALUES:,} are allowed"
+                )
+    if depth[id(tree)] > MAX_DEPTH:
+        raise InvalidQueryError(
+            f"query error: the query nests {depth[id(tree)]:,} levels deep; "
+            f"at most {MAX_DEPTH} are allowed"
+        )
+    if terms > MAX_TERMS:
+        raise InvalidQueryError(
+            f"query error: the query has {terms:,} terms; at most {MAX_TERMS:,} are allowed"
+        )
 
 
 def _syntax_message(query: str, exc: UnexpectedInput) -> str:

@@ -7,8 +7,16 @@ nothing (an unknown field, a word where a number must be) is refused with its po
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+
+from metalake.errors import InvalidQueryError
+from metalake.lake.query.limits import MAX_INTEGER, MIN_INTEGER
+
+INTEGER = re.compile(r"[+-]?[0-9]+")
+DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+LAST_DAY = datetime.max.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -20,15 +28,33 @@ class Value:
     column: int
 
     @property
-    def number(self) -> float | None:
-        """The value as a number, if it is a bare word that reads as a finite one."""
-        if self.quoted:
+    def number(self) -> int | float | None:
+        """The value as a number, if it is a bare word written as one (ASCII digits, no `nan`
+        or `inf`); an integer stays exact. A number no backend can hold is refused."""
+        if self.quoted or not DECIMAL.fullmatch(self.text):
             return None
-        try:
-            number = float(self.text)
-        except ValueError:
-            return None
-        return number if math.isfinite(number) else None
+        if INTEGER.fullmatch(self.text):
+            digits = self.text.lstrip("+-").lstrip("0")
+            whole = int(self.text) if len(digits) <= len(str(MAX_INTEGER)) else None
+            if whole is not None and MIN_INTEGER <= whole <= MAX_INTEGER:
+                return whole
+            raise InvalidQueryError(
+                f"query error at column {self.column}: the integer {self._shown} does not fit in "
+                f"64 bits (from {MIN_INTEGER} to {MAX_INTEGER}); quote it to compare it as text"
+            )
+        number = float(self.text)
+        if not math.isfinite(number):
+            raise InvalidQueryError(
+                f"query error at column {self.column}: the number {self._shown} is too large for "
+                "a 64-bit float (at most about 1.8e308); quote it to compare it as text"
+            )
+        return number
+
+    @property
+    def _shown(self) -> str:
+        return (
+            self.text if len(self.text) <= 40 else f"{self.text[:20]}...({len(self.text)} digits)"
+        )
 
     @property
     def instant(self) -> tuple[datetime, datetime] | None:
@@ -41,7 +67,7 @@ class Value:
             pass
         else:
             start = datetime.combine(day, time(), UTC)
-            return start, start + timedelta(days=1)
+            return start, start + timedelta(days=1) if day < date.max else LAST_DAY
         try:
             moment = datetime.fromisoformat(self.text)
         except ValueError:
