@@ -215,6 +215,12 @@ ROWS: list[tuple[str, Call, type[MetaLakeError], str]] = [
         "query error at column",
     ),
     (
+        "count, huge number",
+        lambda c, cid: c.get_item_count_from_collection(cid, "count() >= 99999999999999999999999"),
+        InvalidQueryError,
+        "query error",
+    ),
+    (
         "count, unknown filter key",
         lambda c, cid: c.get_item_count_from_collection(cid, "", {"colour": "red"}),
         InvalidArgumentError,

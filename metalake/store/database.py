@@ -43,13 +43,16 @@ def _make_engine(url: str) -> Engine:
         given = "options" in sa.engine.make_url(url).query
         return sa.create_engine(
             url,
+            hide_parameters=True,
             pool_pre_ping=True,
             pool_size=8,
             max_overflow=8,
             connect_args={} if given else {"options": POSTGRES_SESSION_OPTIONS},
         )
     engine = sa.create_engine(
-        url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S}
+        url,
+        hide_parameters=True,
+        connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S},
     )
 
     @sa.event.listens_for(engine, "connect")
