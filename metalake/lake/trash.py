@@ -9,6 +9,7 @@ unreferenced bytes, never an item without its file.
 from __future__ import annotations
 
 import logging
+import math
 from datetime import timedelta
 from typing import Any
 
@@ -97,12 +98,15 @@ def empty_trash(db: Database, blobs: BlobStore, older_than_days: float) -> dict[
     if (
         isinstance(older_than_days, bool)
         or not isinstance(older_than_days, int | float)
+        or not math.isfinite(older_than_days)
         or older_than_days < 0
     ):
         raise InvalidArgumentError(
             f"older_than_days must be a number of days >= 0, not {older_than_days!r}"
         )
-    cutoff = utcnow() - timedelta(days=older_than_days)
+    # Nothing has been in the trash for a thousand years: larger ages mean the same, and would
+    # overflow the calendar.
+    cutoff = utcnow() - timedelta(days=min(older_than_days, 365_000))
     deleted = 0
     failed: list[str] = []
     while True:
