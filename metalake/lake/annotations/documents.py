@@ -12,6 +12,7 @@ from typing import Any
 
 from metalake.errors import InvalidAnnotationFileError, InvalidArgumentError
 from metalake.lake.annotations.shapes import SHAPE_TYPES, Shape, ShapeError, parse_shape
+from metalake.lake.metadata import value_problem
 
 MAX_OPERATION_ID_LENGTH = 255
 
@@ -78,6 +79,10 @@ def parse_document(
                     f"{where}.annotations[{number}].{exc.field}: {exc.problem}"
                 ) from None
         entries.append(ImageAnnotations(image, shapes))
+    # Metadata, attributes and whatever the checks above ignore are kept as given.
+    problem = value_problem(document)
+    if problem:
+        raise InvalidAnnotationFileError(f"{source}: {problem}")
     return entries
 
 
