@@ -34,7 +34,7 @@ from metalake.lake.clock import utcnow
 from metalake.lake.content_types import check_content_type
 from metalake.lake.item_metadata import apply_changes
 from metalake.lake.jobs import Job, JobProgress, new_job_row
-from metalake.lake.metadata import MetadataChange, parse_metadata_object
+from metalake.lake.metadata import MAX_INT, MetadataChange, parse_metadata_object
 from metalake.lake.names import DEFAULT_BUCKET, storage_key, unique_name
 from metalake.lake.workers import WorkerPool
 from metalake.media.probe import MediaFacts, probe
@@ -96,34 +96,56 @@ def request_to_json(request: UploadRequest) -> dict[str, Any]:
     }
 
 
-def request_from_json(data: dict[str, Any]) -> UploadRequest:
+def request_from_json(data: Any) -> UploadRequest:
     """An upload sent as JSON, with its metadata checked as the SDK checks it."""
-    try:
-        files = [
+    if type(data) is not dict:
+        raise InvalidArgumentError("an upload request must be an object")
+    files = data.get("files")
+    if type(files) is not list or not all(type(f) is dict for f in files):
+        raise InvalidArgumentError("an upload request needs files: a list of objects")
+    annotations = data.get("annotations")
+    return UploadRequest(
+        collection_name=_text(data, "collection_name"),
+        content_type=_text(data, "content_type"),
+        files=[
             UploadFile(
-                str(f["file_name"]),
+                _text(f, "file_name", f"files[{i}]."),
                 "",
                 parse_metadata_object(f.get("metadata"), f"files[{i}].metadata"),
-                size=int(f["size"]) if f.get("size") is not None else None,
+                size=_size(f.get("size"), f"files[{i}].size"),
             )
-            for i, f in enumerate(data["files"])
-        ]
-        return UploadRequest(
-            collection_name=str(data["collection_name"]),
-            content_type=str(data["content_type"]),
-            files=files,
-            metadata=parse_metadata_object(data.get("metadata"), "meta_data_object"),
-            override_metadata=bool(data.get("override_metadata")),
-            replace_files=bool(data.get("replace_files")),
-            storage_prefix=data.get("storage_prefix"),
-            annotations=AnnotationFile.from_json(data["annotations"])
-            if data.get("annotations")
-            else None,
-        )
-    except InvalidArgumentError:
-        raise
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InvalidArgumentError(f"malformed upload request: {exc!r}") from exc
+            for i, f in enumerate(files)
+        ],
+        metadata=parse_metadata_object(data.get("metadata"), "meta_data_object"),
+        override_metadata=_flag(data, "override_metadata"),
+        replace_files=_flag(data, "replace_files"),
+        storage_prefix=_text(data, "storage_prefix") if data.get("storage_prefix") else None,
+        annotations=AnnotationFile.from_json(annotations) if annotations else None,
+    )
+
+
+def _text(data: dict[str, Any], key: str, where: str = "") -> str:
+    value = data.get(key)
+    if type(value) is not str:
+        raise InvalidArgumentError(f"{where}{key} must be a string, not {value!r}")
+    return value
+
+
+def _flag(data: dict[str, Any], key: str) -> bool:
+    value = data.get(key)
+    if value is None:
+        return False
+    if type(value) is not bool:
+        raise InvalidArgumentError(f"{key} must be true or false, not {value!r}")
+    return value
+
+
+def _size(value: Any, where: str) -> int | None:
+    if value is None:
+        return None
+    if type(value) is not int or not 0 <= value <= MAX_INT:
+        raise InvalidArgumentError(f"{where} must be a number of bytes >= 0, not {value!r}")
+    return value
 
 
 def check_upload(request: UploadRequest) -> tuple[str, str]:
