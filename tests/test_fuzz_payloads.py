@@ -272,7 +272,7 @@ def test_upload_request(data):
     request = works_or_refuses(read, InvalidArgumentError)
     if request is not None:
         for f in request.files:
-            assert f.size is None or 0 <= f.size <= MAX_INT
+            assert f.size is None or MIN_INT <= f.size <= MAX_INT
             check_change(f.metadata)
         check_change(request.metadata)
         assert isinstance(request.collection_name, str)

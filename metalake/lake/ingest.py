@@ -34,7 +34,7 @@ from metalake.lake.clock import utcnow
 from metalake.lake.content_types import check_content_type
 from metalake.lake.item_metadata import apply_changes
 from metalake.lake.jobs import Job, JobProgress, new_job_row
-from metalake.lake.metadata import MAX_INT, MetadataChange, parse_metadata_object
+from metalake.lake.metadata import MAX_INT, MIN_INT, MetadataChange, parse_metadata_object
 from metalake.lake.names import DEFAULT_BUCKET, storage_key, unique_name
 from metalake.lake.workers import WorkerPool
 from metalake.media.probe import MediaFacts, probe
@@ -141,10 +141,11 @@ def _flag(data: dict[str, Any], key: str) -> bool:
 
 
 def _size(value: Any, where: str) -> int | None:
+    """A file size as sent; which sizes an upload accepts is the upload session's rule."""
     if value is None:
         return None
-    if type(value) is not int or not 0 <= value <= MAX_INT:
-        raise InvalidArgumentError(f"{where} must be a number of bytes >= 0, not {value!r}")
+    if type(value) is not int or not MIN_INT <= value <= MAX_INT:
+        raise InvalidArgumentError(f"{where} must be a whole number of bytes, not {value!r}")
     return value
 
 
