@@ -263,10 +263,22 @@ ROWS: list[tuple[str, Call, type[MetaLakeError], str]] = [
         "metadata_obj",
     ),
     (
+        "metadata beyond 64 bits",
+        lambda c, _: c.upload_metadata_for_collection("parity", "image", {"a": 2**70}),
+        InvalidArgumentError,
+        "64",
+    ),
+    (
         "metadata nan",
         lambda c, _: c.upload_metadata_for_collection("parity", "image", {"a": float("nan")}),
         InvalidArgumentError,
         "finite",
+    ),
+    (
+        "metadata NUL key",
+        lambda c, _: c.upload_metadata_for_collection("parity", "image", {"a\x00": 1}),
+        InvalidArgumentError,
+        "control characters",
     ),
     (
         "add to collection, None name",

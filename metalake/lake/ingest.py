@@ -34,7 +34,7 @@ from metalake.lake.clock import utcnow
 from metalake.lake.content_types import check_content_type
 from metalake.lake.item_metadata import apply_changes
 from metalake.lake.jobs import Job, JobProgress, failure_reason, new_job_row
-from metalake.lake.limits import MAX_UPLOAD_FILES
+from metalake.lake.limits import MAX_UPLOAD_FILES, check_file_size
 from metalake.lake.metadata import MetadataChange, parse_metadata_object
 from metalake.lake.names import DEFAULT_BUCKET, storage_key, unique_name
 from metalake.lake.workers import WorkerPool
@@ -107,8 +107,9 @@ def request_from_json(data: dict[str, Any]) -> UploadRequest:
             f"an upload takes at most {MAX_UPLOAD_FILES} files, not {len(data['files'])}: "
             "upload the folder in several calls"
         )
-    flags = {key: data.get(key, False) for key in ("override_metadata", "replace_files")}
+    flags = {key: data.get(key) for key in ("override_metadata", "replace_files")}
     for key, value in flags.items():
+        flags[key] = value = False if value is None else value
         if not isinstance(value, bool):
             raise InvalidArgumentError(f"{key} must be true or false, not {value!r}")
     files = []
@@ -149,6 +150,8 @@ def check_upload(request: UploadRequest) -> tuple[str, str]:
     seen: set[str] = set()
     for f in request.files:
         check_file_name(f.file_name)
+        if f.size is not None:
+            check_file_size(f.file_name, f.size)
         if f.file_name in seen:
             raise InvalidArgumentError(f"file name {f.file_name!r} appears twice in one upload")
         seen.add(f.file_name)

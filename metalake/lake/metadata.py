@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,63 @@ from metalake.errors import InvalidArgumentError, InvalidMetadataFileError, Inva
 Scalar = str | int | float | bool
 MAX_KEY_LENGTH = 255
 TAGS_KEY = "tags"
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+"""Unicode's control characters (category Cc), NUL among them."""
+MIN_INT, MAX_INT = -(2**63), 2**63 - 1
+"""Integers a value may hold: what PostgreSQL and SQLite store exactly, and JSON readers read."""
+MAX_JSON_DEPTH = 254
+"""How many lists and objects free-form JSON (annotation files, metadata) may nest: as many as
+orjson writes, which is what lets `value_problem` check most values in C."""
+
+
+def value_problem(value: Any) -> str | None:
+    """Why a JSON value cannot be stored the same on SQLite and PostgreSQL, or None if it can:
+    a NUL character, an integer beyond 64 bits, a NaN or infinite number, nesting deeper than
+    `MAX_JSON_DEPTH`, or something JSON has no form for."""
+    try:
+        text = orjson.dumps(value, option=orjson.OPT_STRICT_INTEGER)
+    except orjson.JSONEncodeError:
+        pass  # too deep, not JSON, or an integer beyond 53 bits: the walk below says which
+    else:
+        # orjson refuses all of the above but NaN and infinities (which it writes as null) and NUL.
+        if b"null" not in text and b"\\u0000" not in text:
+            return None
+    return _walk_for_problem(value)
+
+
+def _walk_for_problem(value: Any) -> str | None:
+    pending: list[tuple[Any, int]] = [(value, 0)]
+    while pending:
+        value, depth = pending.pop()
+        kind = type(value)
+        if kind is str:
+            if "\x00" in value:
+                return f"{value!r} contains a NUL character"
+        elif kind is int:
+            if not MIN_INT <= value <= MAX_INT:
+                return "an integer beyond 64 bits (from -2**63 to 2**63-1)"
+        elif kind is float:
+            if not math.isfinite(value):
+                return f"{value} is not a finite number"
+        elif kind is list or kind is dict:
+            if depth >= MAX_JSON_DEPTH:
+                return f"nests deeper than {MAX_JSON_DEPTH} levels"
+            if kind is dict:
+                for key in value:
+                    if type(key) is not str or "\x00" in key:
+                        return f"key {key!r} is not a string without NUL"
+                pending.extend((v, depth + 1) for v in value.values())
+            else:
+                pending.extend((v, depth + 1) for v in value)
+        elif value is not None and kind is not bool:
+            return f"a {kind.__name__} is not a JSON value"
+    return None
+
+
+def name_problem(name: str) -> str | None:
+    """Why a name (field, tag, label) is refused, or None: it has a NUL or control character."""
+    bad = CONTROL.search(name)
+    return None if bad is None else f"{name!r} contains the control character {bad.group()!r}"
 
 
 @dataclass(frozen=True)
@@ -62,10 +120,15 @@ def parse_metadata_object(obj: Any, where: str = "metadata") -> MetadataChange:
     fields: dict[str, Scalar] = {}
     tags: list[str] = []
     for key, value in obj.items():
-        if not isinstance(key, str) or not key.strip() or len(key) > MAX_KEY_LENGTH:
+        if (
+            not isinstance(key, str)
+            or not key.strip()
+            or len(key) > MAX_KEY_LENGTH
+            or name_problem(key)
+        ):
             raise InvalidArgumentError(
                 f"{where}: field name {key!r} must be a non-empty string of at most "
-                f"{MAX_KEY_LENGTH} characters"
+                f"{MAX_KEY_LENGTH} characters, without control characters"
             )
         if key.lower() == TAGS_KEY:
             tags.extend(_parse_tags(value, f"{where}.{key}"))
@@ -77,13 +140,19 @@ def parse_metadata_object(obj: Any, where: str = "metadata") -> MetadataChange:
 def _parse_tags(value: Any, where: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(t, str) and t.strip() for t in value):
         raise InvalidArgumentError(f"{where}: must be a list of non-empty strings")
-    return [t.strip() for t in value]
+    tags = [t.strip() for t in value]
+    for tag in tags:
+        problem = name_problem(tag)
+        if problem:
+            raise InvalidArgumentError(f"{where}: tag {problem}")
+    return tags
 
 
 def _check_scalar(value: Any, where: str) -> Scalar:
-    if isinstance(value, float) and not math.isfinite(value):
-        raise InvalidArgumentError(f"{where}: {value} is not a finite number")
     if isinstance(value, str | int | float | bool):
+        problem = value_problem(value)
+        if problem:
+            raise InvalidArgumentError(f"{where}: {problem}")
         return value
     raise InvalidArgumentError(
         f"{where}: value must be a string, number or boolean, not {type(value).__name__}"

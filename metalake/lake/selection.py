@@ -22,6 +22,7 @@ from metalake.store.schema import annotations, collection_items, items, operatio
 
 ANNOTATION_TYPES = ("raw", "human", "machine")
 FILTER_KEYS = ("annotation_types", "from_date", "to_date")
+SELECTION_KEYS = ("content_type", "collection_id", "query", "filter")
 SORT_FIELDS = {
     "date_modified": (items.c.modified,),
     "date_created": (items.c.created,),
@@ -55,7 +56,9 @@ class ItemFilter:
                 f"filter has unknown keys {unknown}; it takes {', '.join(FILTER_KEYS)}"
             )
         types = data.get("annotation_types") or []
-        if isinstance(types, str) or not all(t in ANNOTATION_TYPES for t in types):
+        if not isinstance(types, list | tuple) or not all(
+            isinstance(t, str) and t in ANNOTATION_TYPES for t in types
+        ):
             raise InvalidArgumentError(
                 f"filter annotation_types must be a list of {', '.join(ANNOTATION_TYPES)}, "
                 f"not {types!r}"
@@ -132,7 +135,7 @@ class SortOrder:
             )
         by = data.get("sort_by_field", "date_modified")
         direction = data.get("sort_order", "DESC")
-        if by not in SORT_FIELDS:
+        if not isinstance(by, str) or by not in SORT_FIELDS:
             raise InvalidArgumentError(
                 f"sort_by_field must be one of {', '.join(SORT_FIELDS)}, not {by!r}"
             )
@@ -146,9 +149,6 @@ class SortOrder:
     def columns(self) -> list[sa.UnaryExpression]:
         keys = [*SORT_FIELDS[self.sort_by_field], items.c.id]
         return [k.desc() if self.sort_order == "DESC" else k.asc() for k in keys]
-
-
-SELECTION_KEYS = {"content_type", "collection_id", "query", "filter"}
 
 
 @dataclass(frozen=True)
@@ -188,10 +188,10 @@ class ItemSelection:
     def from_json(cls, data: dict[str, Any]) -> ItemSelection:
         if not isinstance(data, dict):
             raise InvalidArgumentError("selection must be an object")
-        unknown = sorted(set(data) - SELECTION_KEYS)
+        unknown = sorted(set(data) - set(SELECTION_KEYS))
         if unknown:
             raise InvalidArgumentError(
-                f"selection has unknown keys {unknown}; it takes {sorted(SELECTION_KEYS)}"
+                f"selection has unknown keys {unknown}; it takes {', '.join(SELECTION_KEYS)}"
             )
         return cls.of(
             data.get("content_type"),

@@ -33,8 +33,26 @@ from metalake.media.thumbnails import THUMBNAIL_SIZE
 from metalake.server.auth import KeyDep, LakeDep, get_lake
 from metalake.server.bodies import capped_body
 
-api = APIRouter(prefix="/api/v1")
-signed = APIRouter()
+
+class ErrorBody(BaseModel):
+    """What every refused request answers: a stable code and a message saying what to do."""
+
+    error: str = Field(description="stable code, e.g. invalid_argument, item_not_found")
+    message: str
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    "4XX": {
+        "model": ErrorBody,
+        "description": "Refused: 400 invalid argument, 401 missing or wrong API key, "
+        "403 expired or altered signature, 404 not found",
+    }
+}
+"""The answers the error handlers give, documented on every route (instead of FastAPI's 422,
+which this server never sends: it answers invalid requests 400 like every other refusal)."""
+
+api = APIRouter(prefix="/api/v1", responses=ERRORS)
+signed = APIRouter(responses=ERRORS)
 
 
 class StrictBody(BaseModel):

@@ -19,6 +19,7 @@ from metalake.lake.annotations.shapes import (
     parse_shape,
     shape_name,
 )
+from metalake.lake.metadata import value_problem
 
 MAX_OPERATION_ID_LENGTH = 255
 
@@ -87,6 +88,10 @@ def parse_document(
                     f"{where}.annotations[{number}].{exc.field}: {exc.problem} ({named})"
                 ) from None
         entries.append(ImageAnnotations(image, shapes))
+    # Metadata, attributes and whatever the checks above ignore are kept as given.
+    problem = value_problem(document)
+    if problem:
+        raise InvalidAnnotationFileError(f"{source}: {problem}")
     return entries
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+from metalake.lake.metadata import name_problem
+
 SHAPE_TYPES = ("rectangle", "polygon", "line", "points")
 MIN_POINTS = {"polygon": 3, "line": 2, "points": 1}
 POINT_KEYS = {
@@ -117,6 +119,8 @@ def _attributes(value: Any) -> dict[str, list[dict[str, Any]]] | None:
     for name, values in value.items():
         if not name:
             raise ShapeError("attributes", "attribute names must be non-empty")
+        if problem := name_problem(name):
+            raise ShapeError("attributes", f"attribute name {problem}")
         if type(values) is not list:
             raise ShapeError(f"attributes.{name}", "must be a list of {value, confidence} objects")
         for index, entry in enumerate(values):
@@ -159,6 +163,8 @@ def parse_shape(
     label = obj.get("label")
     if type(label) is not str or not label.strip() or len(label) > MAX_LABEL_LENGTH:
         raise ShapeError("label", f"must be a non-empty string of at most {MAX_LABEL_LENGTH}")
+    if problem := name_problem(label):
+        raise ShapeError("label", problem)
     metadata = obj.get("metadata")
     if metadata is not None and type(metadata) is not dict:
         raise ShapeError("metadata", "must be an object")

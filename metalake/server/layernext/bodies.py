@@ -9,7 +9,7 @@ import orjson
 from fastapi import APIRouter, Depends, Request
 
 from metalake.errors import InvalidArgumentError, MetaLakeError
-from metalake.server.layernext.errors import LAYERNEXT_PREFIX
+from metalake.server.layernext.errors import ERRORS, LAYERNEXT_PREFIX
 
 JOB_WAIT_S = 600.0
 """How long `complete` and annotation updates wait for their job: the client polls a job that
@@ -18,7 +18,7 @@ is not finished only every 30 s, so answering once it is done saves its users th
 
 def router() -> APIRouter:
     """A router for a family of the client's routes, under `/datalake/api`."""
-    return APIRouter(prefix=LAYERNEXT_PREFIX + "/api", tags=["layernext"])
+    return APIRouter(prefix=LAYERNEXT_PREFIX + "/api", tags=["layernext"], responses=ERRORS)
 
 
 async def body_of(request: Request) -> dict[str, Any]:

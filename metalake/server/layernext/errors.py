@@ -6,7 +6,10 @@ request the lake refuses as invalid, or that names something missing, answers 40
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 LAYERNEXT_PREFIX = "/datalake"
 VALIDATION_STATUSES = (400, 404)
@@ -16,6 +19,29 @@ NAMES = {
     406: "NotAcceptableError",
     429: "TooManyRequestsError",
 }
+
+
+class LoopBackError(BaseModel):
+    statusCode: int
+    name: str
+    code: str
+    message: str
+
+
+class LoopBackErrorBody(BaseModel):
+    """A refusal as the client reads it."""
+
+    error: LoopBackError
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    "4XX": {
+        "model": LoopBackErrorBody,
+        "description": "Refused: 401 missing or wrong API key, 406 invalid or naming "
+        "something missing (error.message says what)",
+    }
+}
+"""The error answers, documented on every route of the client's."""
 
 
 def layernext_error(

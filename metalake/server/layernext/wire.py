@@ -35,16 +35,20 @@ def flag(value: str | bool | None) -> bool:
 
 def content_type_of(code: Any) -> str:
     """The content type of a file or collection ObjectType code (a dataset counts as images)."""
-    if code in FILE_CODES:
+    if type(code) is int and code in FILE_CODES:
         return FILE_CODES[code]
-    if code == DATASET_CODE:
+    if type(code) is int and code == DATASET_CODE:
         return "image"
-    return from_legacy_code(code)
+    return from_legacy_code(code if type(code) is int else None)
 
 
-def bucket_of(name: str | None) -> str | None:
+def bucket_of(name: Any) -> str | None:
     """Our bucket name: the client writes the default bucket as null, "" or "DEFAULT"."""
-    return None if name in DEFAULT_BUCKETS else name
+    if name in DEFAULT_BUCKETS:
+        return None
+    if not isinstance(name, str):
+        raise InvalidArgumentError(f"bucketName must be a string, not {name!r}")
+    return name
 
 
 def item_filter(filter_data: Any) -> dict[str, Any]:
@@ -64,6 +68,8 @@ def item_filter(filter_data: Any) -> dict[str, Any]:
     if types:
         result["annotation_types"] = types
     dates = filter_data.get("date") or {}
+    if not isinstance(dates, dict):
+        raise InvalidArgumentError("filterData.date must be an object of fromDate and toDate")
     for wire, ours in (("fromDate", "from_date"), ("toDate", "to_date")):
         if dates.get(wire):
             result[ours] = dates[wire]
@@ -74,8 +80,10 @@ def sort_order(sort_by: Any) -> dict[str, str] | None:
     """Our sort object from `sortBy` (`{}` keeps the default order), or None for the default."""
     if not sort_by:
         return None
+    if not isinstance(sort_by, dict):
+        raise InvalidArgumentError("sortBy must be an object of sortByField and sortOrder")
     field = sort_by.get("sortByField", 1)
-    if field not in SORT_FIELD_CODES:
+    if type(field) is not int or field not in SORT_FIELD_CODES:
         raise InvalidArgumentError(f"sortBy.sortByField {field!r} is not one of 1, 2, 3, 4, 6")
     return {
         "sort_by_field": SORT_FIELD_CODES[field],
@@ -83,9 +91,20 @@ def sort_order(sort_by: Any) -> dict[str, str] | None:
     }
 
 
-def label_references(labels: dict[str, dict[str, list[str]]]) -> dict[str, Any]:
+def label_references(labels: dict[str, Any]) -> dict[str, Any]:
     """References for every label, attribute and value asked: each one's text is its reference,
     so annotations sent with them translate back without a lookup."""
+    for label, attributes in labels.items():
+        if attributes and (
+            not isinstance(attributes, dict)
+            or not all(
+                isinstance(values, list) and all(isinstance(v, str) for v in values)
+                for values in attributes.values()
+            )
+        ):
+            raise InvalidArgumentError(
+                f"labels.{label} must be an object of attribute: [value texts], not {attributes!r}"
+            )
     return {
         label: {
             "ref": label,
@@ -116,6 +135,8 @@ def annotation(obj: dict[str, Any]) -> dict[str, Any]:
         raise InvalidArgumentError("an annotation object must be an object")
     kind = obj.get("type")
     label = obj.get("label") or {}
+    if not isinstance(label, dict):
+        raise InvalidArgumentError(f"an annotation's label must be an object, not {label!r}")
     result: dict[str, Any] = {"type": kind, "label": label.get("labelText") or label.get("label")}
     box = obj.get("boxBoundariesAndDimensions")
     if kind == "rectangle" and isinstance(box, dict):
@@ -138,7 +159,7 @@ def _box_of(points: Any) -> list[Any] | None:
     try:
         xs, ys = [p[0] for p in points], [p[1] for p in points]
         return [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)]
-    except (TypeError, IndexError, ValueError):
+    except (TypeError, IndexError, KeyError, ValueError):
         return None
 
 
