@@ -45,7 +45,12 @@ def wire_shape(kind: str, label: str, **geometry: Any) -> dict[str, Any]:
 
 
 def send_batch(server: Server, operation: str, objects: list[dict[str, Any]]) -> httpx.Response:
-    entries = [{"objectKey": IMAGE, "data": {"annotationObjects": objects}}]
+    return send_entries(
+        server, operation, [{"objectKey": IMAGE, "data": {"annotationObjects": objects}}]
+    )
+
+
+def send_entries(server: Server, operation: str, entries: list[Any]) -> httpx.Response:
     body = {
         "metaUpdatesArray": json.dumps(entries),
         "sessionId": "1795438268.238236",
@@ -120,3 +125,19 @@ def test_our_own_upload_names_the_image_and_shape_the_same_way(ours: Client, tmp
     message = str(caught.value)
     assert "images[0].annotations[1].line: a line needs a list of at least 2" in message
     assert message.endswith("(image 'img_001.jpg', line 'lane')")
+
+
+MALFORMED_ENTRIES = [
+    ({"objectKey": IMAGE, "data": "boxes"}, "annotationObjects must be a list"),
+    ({"objectKey": IMAGE, "data": {"annotationObjects": {"a": 1}}}, "must be a list"),
+    ({"objectKey": 5, "data": {}}, "objectKey must be a string"),
+    ({"storagePath": ["a"], "data": {}}, "storagePath must be a string"),
+    ({"jobId": "6b0452cfdf4dd9c55981aae1", "fileName": None}, "fileName must be a string"),
+]
+
+
+@pytest.mark.parametrize(("entry", "problem"), MALFORMED_ENTRIES)
+def test_a_malformed_batch_entry_is_refused_with_406(server: Server, entry: Any, problem: str):
+    answer = send_entries(server, "op-malformed", [entry])
+    assert answer.status_code == 406, answer.text
+    assert problem in answer.json()["error"]["message"]

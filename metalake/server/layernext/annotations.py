@@ -38,13 +38,29 @@ def label_references(body: Body, _key: KeyDep) -> dict:
 def _annotation_target(entry: dict[str, Any]) -> tuple[FileTarget, str]:
     """How one entry of an annotation batch names its file, and the name."""
     if entry.get("objectKey"):
-        return FileTarget("unique_name"), entry["objectKey"]
+        return FileTarget("unique_name"), _text(entry, "objectKey")
     if entry.get("jobId"):
-        return FileTarget("job", job_id=entry["jobId"]), str(entry.get("fileName"))
+        return FileTarget("job", job_id=_text(entry, "jobId")), _text(entry, "fileName")
     if entry.get("storagePath"):
         bucket = wire.bucket_of(entry.get("bucketName"))
-        return FileTarget("storage_path", bucket_name=bucket), entry["storagePath"]
+        return FileTarget("storage_path", bucket_name=bucket), _text(entry, "storagePath")
     raise InvalidArgumentError("an annotation entry needs objectKey, jobId or storagePath")
+
+
+def _text(entry: dict[str, Any], key: str) -> str:
+    value = entry.get(key)
+    if not isinstance(value, str):
+        raise InvalidArgumentError(f"an annotation entry's {key} must be a string, not {value!r}")
+    return value
+
+
+def _annotation_objects(entry: dict[str, Any]) -> list[Any]:
+    """The shapes of one entry: `data.annotationObjects`, a list (absent means none)."""
+    data = entry.get("data") or {}
+    objects = (data.get("annotationObjects") or []) if isinstance(data, dict) else None
+    if not isinstance(objects, list):
+        raise InvalidArgumentError("an annotation entry's data.annotationObjects must be a list")
+    return objects
 
 
 @routes.post("/metadata/operationdata/{operation_id}/update")
@@ -56,9 +72,9 @@ def upload_annotations(
     documents: dict[FileTarget, list[dict[str, Any]]] = {}
     for entry in wire.metadata_updates(body.get("metaUpdatesArray")):
         target, name = _annotation_target(entry)
-        objects = (entry.get("data") or {}).get("annotationObjects") or []
         images = documents.setdefault(target, [])
-        images.append({"image": name, "annotations": [wire.annotation(o) for o in objects]})
+        annotations = [wire.annotation(o) for o in _annotation_objects(entry)]
+        images.append({"image": name, "annotations": annotations})
     files = [
         (
             target,

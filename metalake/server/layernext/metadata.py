@@ -121,7 +121,7 @@ def collection_metadata(body: Body, lake: LakeDep, _key: KeyDep) -> dict:
         str(body.get("collectionName")),
         wire.content_type_of(body.get("objectType")),
         parse_metadata_object(body.get("metadata"), "metadata"),
-        bool(body.get("isApplyToAllFiles", True)),
+        wire.flag(body.get("isApplyToAllFiles", True)),
     )
 
 

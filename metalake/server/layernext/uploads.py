@@ -45,7 +45,7 @@ def start_upload(body: Body, lake: LakeDep, key: KeyDep) -> dict:
         content_type=wire.content_type_of(body.get("collectionType")),
         files=[UploadFile(str(name), "") for name in body.get("objectKeyList") or []],
         metadata=parse_metadata_object(body.get("metaDataObject"), "metaDataObject"),
-        override_metadata=bool(body.get("isOverrideMetaData")),
+        override_metadata=wire.flag(body.get("isOverrideMetaData") or False),
         storage_prefix=body.get("storagePrefixPath") or None,
     )
     session = lake.uploads.open_unsized(upload, key, PART_SIZE)
