@@ -393,7 +393,8 @@ def add_to_collection(body: AddToCollectionBody, lake: LakeDep, _key: KeyDep) ->
     return lake.add_to_collection(body.collection_name, body.content_type, selection)
 
 
-@signed.api_route(BLOB_ROUTE + "/{key:path}", methods=["GET", "HEAD"], tags=["files"])
+@signed.get(BLOB_ROUTE + "/{key:path}", tags=["files"])
+@signed.head(BLOB_ROUTE + "/{key:path}", tags=["files"])
 def get_blob(
     key: str,
     lake: LakeDep,
