@@ -15,7 +15,7 @@ import httpx
 import orjson
 
 from metalake.client.sender import UploadSender
-from metalake.client.wire import raise_for_error, with_retries
+from metalake.client.wire import raise_for_error, redact_http_logs, with_retries
 from metalake.lake.annotations.documents import AnnotationFile
 from metalake.lake.annotations.store import AnnotationSelection
 from metalake.lake.file_targets import FileTarget
@@ -41,6 +41,7 @@ class HttpTransport:
         retries: int = 5,
         timeout_s: float = 120.0,
     ) -> None:
+        redact_http_logs()
         self.url = url.rstrip("/")
         auth = (api_key, secret or "") if api_key else None
         limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)

@@ -1,0 +1,61 @@
+"""Logs never carry what lets someone else act: signed URLs' signatures, or SQL with its values."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+
+from metalake import Client
+from metalake.client.wire import redact_signed_urls
+from tests.conftest import upload_and_wait
+from tests.media_factory import make_folder
+from tests.servers import serve
+
+UNREDACTED = re.compile(
+    r"(signature|X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token)=(?!REDACTED)",
+    re.IGNORECASE,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "PUT http://h/api/v1/uploads/s/files/0/parts/1?expires=9&signature=ab12 200",
+            "PUT http://h/api/v1/uploads/s/files/0/parts/1?expires=9&signature=REDACTED 200",
+        ),
+        (
+            "GET https://s3/b/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AK%2F2024"
+            "&X-Amz-Date=1&X-Amz-Expires=86400&X-Amz-SignedHeaders=host&X-Amz-Signature=f00d",
+            "GET https://s3/b/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=REDACTED"
+            "&X-Amz-Date=1&X-Amz-Expires=86400&X-Amz-SignedHeaders=host&X-Amz-Signature=REDACTED",
+        ),
+        ("url 'https://s3/k?x-amz-security-token=T0K'", "url 'https://s3/k?x-amz-security-token=REDACTED'"),
+        ("a signature=abc outside a URL", "a signature=abc outside a URL"),
+    ],
+)  # fmt: skip
+def test_secret_query_parameters_are_redacted(text: str, expected: str):
+    assert redact_signed_urls(text) == expected
+
+
+def test_a_remote_upload_logged_at_info_shows_no_signature(
+    tmp_path: Path, lake_home: Path, caplog: pytest.LogCaptureFixture
+):
+    images = make_folder(tmp_path / "images", 3)
+    with serve(lake_home) as server:
+        caplog.set_level(logging.INFO)
+        with Client(server.url, server.key, server.secret, show_progress=False) as client:
+            result = upload_and_wait(client, str(images), "image", "c")
+            url = client.get_downloadable_url("c_img_000.jpg")
+            assert httpx.get(url).status_code == 200
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "/parts/" in logged or "/bundles/" in logged, "the signed upload URLs were not logged"
+    assert "signature=REDACTED" in logged
+    assert not UNREDACTED.search(logged), logged
+    assert url.rpartition("signature=")[2] not in logged
+    assert result["job_id"] in logged
+
