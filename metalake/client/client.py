@@ -5,12 +5,9 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from metalake.client import downloads
 from metalake.client.files import absolute_path, files_to_upload
-from metalake.client.http import HttpTransport
-from metalake.client.transport import Transport, open_lakes
 from metalake.client.waiting import wait_for_job
 from metalake.errors import InvalidAnnotationFileError, InvalidArgumentError, NotSupportedError
 from metalake.lake.annotations.documents import AnnotationFile
@@ -18,7 +15,6 @@ from metalake.lake.annotations.store import AnnotationSelection
 from metalake.lake.content_types import check_content_type, from_legacy_code
 from metalake.lake.file_targets import FileTarget
 from metalake.lake.ingest import UploadFile, UploadRequest
-from metalake.lake.lake import Lake
 from metalake.lake.metadata import (
     FileMetadataEntry,
     MetadataChange,
@@ -30,6 +26,11 @@ from metalake.lake.records import NO_MORE_PAGES, check_page, past_last_page
 from metalake.lake.selection import ItemSelection, SortOrder
 from metalake.media.thumbnails import THUMBNAIL_SIZE
 from metalake.settings import lake_home
+
+if TYPE_CHECKING:
+    from metalake.client.http import HttpTransport
+    from metalake.client.transport import Transport
+    from metalake.lake.lake import Lake
 
 log = logging.getLogger(__name__)
 
@@ -65,11 +66,15 @@ class Client:
         parallel_files: int = 8,
     ) -> None:
         url = url or os.environ.get("METALAKE_URL")
+        # The HTTP client and the embedded lake are imported only by the Clients that use them.
         self._lake: Lake | None = None
+        self._http: HttpTransport | None = None
         self._show_progress = show_progress
         self._transport: Transport
         if url:
-            self._transport = HttpTransport(
+            from metalake.client.http import HttpTransport
+
+            self._transport = self._http = HttpTransport(
                 url,
                 api_key or os.environ.get("METALAKE_API_KEY"),
                 secret or os.environ.get("METALAKE_SECRET"),
@@ -78,6 +83,8 @@ class Client:
                 parallel_files=parallel_files,
             )
             return
+        from metalake.client.transport import open_lakes
+
         self._lake = open_lakes.acquire(
             lake_home(home),
             database_url or os.environ.get("METALAKE_DATABASE_URL"),
@@ -88,10 +95,12 @@ class Client:
     def close(self) -> None:
         """Release the lake (the last Client of a lake waits for its running jobs first)."""
         if self._lake is not None:
+            from metalake.client.transport import open_lakes
+
             open_lakes.release(self._lake)
             self._lake = None
-        elif isinstance(self._transport, HttpTransport):
-            self._transport.close()
+        elif self._http is not None:
+            self._http.close()
 
     def __enter__(self) -> Client:
         return self
@@ -418,6 +427,8 @@ class Client:
             raise InvalidArgumentError(
                 f"operation_id_list must be a list of operation ids, not {operation_id_list!r}"
             )
+        from metalake.client import downloads
+
         selection = AnnotationSelection(annotation_type, tuple(operation_id_list))
         root = downloads.download_root(custom_download_path)
         include_media = bool(is_media_include)
@@ -624,6 +635,8 @@ class Client:
         page_size: int,
         sort_order: dict[str, str],
     ) -> dict[str, Any]:
+        from metalake.client import downloads
+
         folder = downloads.download_root(custom_download_path)
         if not custom_download_path:
             folder /= DEFAULT_DOWNLOAD_FOLDER
