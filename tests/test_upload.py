@@ -71,6 +71,9 @@ def test_only_files_of_the_content_type_are_uploaded(client: Client, tmp_path: P
     assert names(videos["collection_id"]) == {"clip.mp4"}
     assert names(others["collection_id"]) == {"a.jpg", "b.PNG", "c.jpeg", "notes.txt", "clip.mp4"}
     assert client.get_file_details("mixed_2_notes.txt")["mime"] == "text/plain"
+    assert images["skipped_by_extension"] == ["clip.mp4", "notes.txt"]
+    assert videos["skipped_by_extension"] == ["a.jpg", "b.PNG", "c.jpeg", "notes.txt"]
+    assert "skipped_by_extension" not in others
 
 
 def test_videos_are_probed(client: Client, tmp_path: Path):

@@ -128,8 +128,9 @@ class Client:
         `annotation_data` (`json_data_file_path`, `operation_unique_id`, `is_normalized`,
         `is_model_run`) gives annotations of the uploaded images by file name; the same job
         applies them once the files are stored. Returns `is_success`, `job_id`,
-        `collection_id` and, for a single file, `unique_name`; the files are stored by a
-        background job (see `wait_for_job_complete`).
+        `collection_id`, for a single file `unique_name`, and `skipped_by_extension` (the names
+        of the folder's files whose extension does not fit the content type) if there are any;
+        the files are stored by a background job (see `wait_for_job_complete`).
         """
         return self._upload(
             path,
@@ -192,7 +193,7 @@ class Client:
                 per_file[entry.file] = per_file.get(entry.file, MetadataChange()).merged(
                     entry.change
                 )
-        sources = files_to_upload(absolute_path(path), content_type)
+        sources, skipped = files_to_upload(absolute_path(path), content_type)
         unmatched = set(per_file) - {s.name for s in sources}
         if unmatched:
             log.warning(
@@ -212,7 +213,10 @@ class Client:
             storage_prefix=storage_prefix,
             annotations=annotations,
         )
-        return {"is_success": True, **self._transport.upload(request)}
+        result = {"is_success": True, **self._transport.upload(request)}
+        if skipped:
+            result["skipped_by_extension"] = skipped
+        return result
 
     # Jobs ---------------------------------------------------------------------------------
 
