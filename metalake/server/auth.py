@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
 from metalake.errors import AuthenticationError
-from metalake.lake.keys import authenticate
+from metalake.lake.keys import authenticate, keys_command
 from metalake.lake.lake import Lake
 
 basic = HTTPBasic(auto_error=False, realm="metalake", description="API key and secret")
@@ -23,9 +23,11 @@ def api_key(
 ) -> str:
     """The caller's API key; 401 without valid, unrevoked credentials."""
     if credentials is None:
+        lake = get_lake(request)
+        command = keys_command(lake.home, lake.db.url, "create --name NAME")
         raise AuthenticationError(
             "this route needs an API key: send the key and secret as HTTP Basic auth "
-            "(`metalake keys create --name NAME` makes one)"
+            f"(`{command}` on the server makes one)"
         )
     return authenticate(get_lake(request).db, credentials.username, credentials.password)
 
