@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -59,3 +61,17 @@ def test_a_remote_upload_logged_at_info_shows_no_signature(
     assert url.rpartition("signature=")[2] not in logged
     assert result["job_id"] in logged
 
+
+def test_verbose_cli_logs_no_sql(tmp_path: Path, lake_home: Path):
+    images = make_folder(tmp_path / "images", 2)
+    done = subprocess.run(
+        [sys.executable, "-m", "metalake", "--home", str(lake_home), "-v", "upload", str(images),
+         "--collection", "c", "--meta", "Camera=CAM_SECRET_0001"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "INFO" in done.stderr
+    output = done.stdout + done.stderr
+    assert "sqlalchemy" not in output
+    assert not re.search(r"\b(SELECT|INSERT|UPDATE)\b", output), output
+    assert "CAM_SECRET_0001" not in output
