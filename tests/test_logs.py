@@ -13,7 +13,7 @@ import pytest
 
 from metalake import Client
 from metalake.client.wire import redact_signed_urls
-from tests.conftest import upload_and_wait
+from tests.conftest import blob_files, upload_and_wait
 from tests.media_factory import make_folder
 from tests.servers import serve
 
@@ -44,22 +44,50 @@ def test_secret_query_parameters_are_redacted(text: str, expected: str):
     assert redact_signed_urls(text) == expected
 
 
+@pytest.mark.parametrize("storage", ["local", "s3"])
 def test_a_remote_upload_logged_at_info_shows_no_signature(
-    tmp_path: Path, lake_home: Path, caplog: pytest.LogCaptureFixture
-):
+    storage: str, request: pytest.FixtureRequest, tmp_path: Path, lake_home: Path,
+    caplog: pytest.LogCaptureFixture,
+):  # fmt: skip
+    s3_storage, env = None, None
+    if storage == "s3":
+        s3_storage = request.getfixturevalue("s3_storage")
+        env = request.getfixturevalue("s3").env
     images = make_folder(tmp_path / "images", 3)
-    with serve(lake_home) as server:
+    with serve(lake_home, storage=s3_storage, env=env) as server:
         caplog.set_level(logging.INFO)
         with Client(server.url, server.key, server.secret, show_progress=False) as client:
             result = upload_and_wait(client, str(images), "image", "c")
             url = client.get_downloadable_url("c_img_000.jpg")
             assert httpx.get(url).status_code == 200
+            out = tmp_path / "out"
+            client.download_collection(result["collection_id"], custom_download_path=str(out))
     logged = "\n".join(r.getMessage() for r in caplog.records)
-    assert "/parts/" in logged or "/bundles/" in logged, "the signed upload URLs were not logged"
-    assert "signature=REDACTED" in logged
+    secret = "X-Amz-Signature=" if storage == "s3" else "signature="
+    assert f"{secret}REDACTED" in logged, "the signed URLs were not logged"
     assert not UNREDACTED.search(logged), logged
-    assert url.rpartition("signature=")[2] not in logged
-    assert result["job_id"] in logged
+    assert url.rpartition(secret)[2] not in logged
+    assert len(list((out / "c" / "data").iterdir())) == 3
+
+
+def test_a_failed_download_reports_no_signature(
+    tmp_path: Path, lake_home: Path, caplog: pytest.LogCaptureFixture
+):
+    images = make_folder(tmp_path / "images", 2)
+    with (
+        serve(lake_home) as server,
+        Client(server.url, server.key, server.secret, show_progress=False) as client,
+    ):
+        result = upload_and_wait(client, str(images), "image", "c")
+        for blob in blob_files(lake_home):
+            blob.unlink()
+        caplog.set_level(logging.INFO)
+        out = tmp_path / "out"
+        answer = client.download_collection(result["collection_id"], custom_download_path=str(out))
+    assert answer["is_success"] is False
+    text = f"{answer}\n" + "\n".join(r.getMessage() for r in caplog.records)
+    assert "HTTPStatusError" in str(answer) and "signature=REDACTED" in str(answer)
+    assert not UNREDACTED.search(text), text
 
 
 def test_verbose_cli_logs_no_sql(tmp_path: Path, lake_home: Path):
