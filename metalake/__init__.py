@@ -1,6 +1,8 @@
 """MetaLake: a self-hosted data lake for computer-vision data."""
 
-from metalake.client import Client, JobTimeoutError
+import typing as _typing
+
+from metalake.client.waiting import JobTimeoutError
 from metalake.errors import (
     ApiKeyNotFoundError,
     AuthenticationError,
@@ -27,6 +29,9 @@ from metalake.errors import (
     UploadSessionNotFoundError,
 )
 from metalake.media.probe import MediaProbeError
+
+if _typing.TYPE_CHECKING:
+    from metalake.client.client import Client
 
 __all__ = [
     "ApiKeyNotFoundError",
@@ -57,3 +62,14 @@ __all__ = [
     "UploadSessionNotFoundError",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> type:
+    """`Client` is imported on first use (then kept here), so `import metalake` and the CLI's
+    `--help` do not pay for the lake, the database layer and the HTTP client."""
+    if name == "Client":
+        from metalake.client.client import Client
+
+        globals()["Client"] = Client
+        return Client
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,5 +1,9 @@
 """`metalake`: the command line of the lake (`serve`, `keys`, `upload`, `annotate`, `download`,
-`query`, `trash`, `restore`, `empty-trash`, `job`, `info`)."""
+`query`, `trash`, `restore`, `empty-trash`, `job`, `info`).
+
+The lake, the SDK and the server are imported inside the commands that use them, so `--help`,
+`--version` and a remote command start without the database layer, uvicorn or FastAPI.
+"""
 
 from __future__ import annotations
 
@@ -11,20 +15,24 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import uvicorn
 
-from metalake.client.client import Client
+from metalake import __version__
 from metalake.errors import MetaLakeError
-from metalake.lake.catalog import MAX_CATALOG_PAGE
-from metalake.lake.keys import create_key, list_keys, revoke_key
-from metalake.lake.lake import lake_database
+from metalake.lake.content_types import describe_skipped
+from metalake.lake.limits import MAX_CATALOG_PAGE
 from metalake.settings import DEFAULT_PORT, lake_home
-from metalake.store.database import Database
+
+if TYPE_CHECKING:
+    from metalake.client.client import Client
+    from metalake.store.database import Database
 
 log = logging.getLogger("metalake")
+
+QUIET_LOGGERS = ("sqlalchemy",)
+"""Loggers kept at WARNING under `-v`: SQLAlchemy logs every statement, with its values, at INFO."""
 
 
 def _value(text: str) -> Any:
@@ -48,6 +56,7 @@ def _meta(pairs: tuple[str, ...]) -> dict[str, Any]:
 
 
 @click.group()
+@click.version_option(__version__, "--version", prog_name="metalake")
 @click.option(
     "--home",
     envvar="METALAKE_HOME",
@@ -60,25 +69,47 @@ def _meta(pairs: tuple[str, ...]) -> dict[str, Any]:
     envvar="METALAKE_STORAGE",
     help="Object store: s3://bucket/prefix (default: the lake folder's blobs/).",
 )
+@click.option(
+    "--url", envvar="METALAKE_URL", help="Work on this server instead of the lake folder."
+)
+@click.option("--api-key", envvar="METALAKE_API_KEY", help="API key for --url.")
+@click.option("--secret", envvar="METALAKE_SECRET", help="The API key's secret.")
 @click.option("-v", "--verbose", is_flag=True, help="Log what the lake does.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 @click.pass_context
 def main(
     ctx: click.Context,
     home: Path | None,
     database_url: str | None,
     storage: str | None,
+    url: str | None,
+    api_key: str | None,
+    secret: str | None,
     verbose: bool,
+    quiet: bool,
 ) -> None:
     """MetaLake: a self-hosted data lake for computer-vision data.
 
-    Commands work on the lake folder directly, or on a server when METALAKE_URL (with
-    METALAKE_API_KEY and METALAKE_SECRET) is set.
+    Commands work on the lake folder directly, or on a server with --url (or METALAKE_URL),
+    --api-key and --secret (or METALAKE_API_KEY and METALAKE_SECRET): upload, annotate,
+    download, query, trash, restore, empty-trash, job and info. `keys` and `serve` always work
+    on the lake itself. Progress bars are shown only when stderr is a terminal.
     """
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    ctx.obj = {"home": lake_home(home), "database_url": database_url, "storage": storage}
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    ctx.obj = {
+        "home": lake_home(home),
+        "database_url": database_url,
+        "storage": storage,
+        "url": url,
+        "api_key": api_key,
+        "secret": secret,
+        "quiet": quiet,
+    }
 
 
 CONTENT_TYPE = click.option(
@@ -88,16 +119,37 @@ NO_WAIT = click.option("--no-wait", is_flag=True, help="Return once the job is q
 
 
 def _client(ctx: click.Context) -> Client:
+    """The SDK on the server (--url) or the lake folder; progress bars only on a terminal."""
+    from metalake.client.client import Client
+
     return Client(
+        ctx.obj["url"],
+        ctx.obj["api_key"],
+        ctx.obj["secret"],
         home=ctx.obj["home"],
         database_url=ctx.obj["database_url"],
         storage=ctx.obj["storage"],
-        show_progress=True,
+        show_progress=False if ctx.obj["quiet"] else None,
     )
 
 
 def _database(ctx: click.Context) -> Database:
+    from metalake.lake.lake import lake_database
+
     return lake_database(ctx.obj["home"], ctx.obj["database_url"])
+
+
+def _confirm(command: str, question: str, yes: bool) -> None:
+    """Go on if `yes` or the user says so at the terminal; without a terminal, refuse (exit 2)."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        click.echo(
+            f"error: {command} asks first ({question}) and stdin is not a terminal: pass --yes",
+            err=True,
+        )
+        sys.exit(2)
+    click.confirm(question, abort=True, err=True)
 
 
 @main.command()
@@ -122,6 +174,10 @@ def serve(
     workers: int,
 ) -> None:
     """Serve the lake over HTTP: the REST API, signed URLs, /docs and /healthz."""
+    import uvicorn
+
+    from metalake.lake.keys import keys_command, list_keys
+
     for name, value in (("home", home), ("database_url", database_url), ("storage", storage)):
         if value:
             ctx.obj[name] = value
@@ -139,7 +195,8 @@ def serve(
     click.echo(f"MetaLake serves {home} (bytes in {where}) on http://{host}:{port}")
     click.echo(f"API docs: http://{host}:{port}/docs")
     if not keys:
-        click.echo("No API keys yet: create one with `metalake keys create --name NAME`.")
+        command = keys_command(home, ctx.obj["database_url"], "create --name NAME")
+        click.echo(f"No API keys yet: create one with `{command}`.")
     log.setLevel(logging.INFO)
     uvicorn.run(
         "metalake.server.app:create_app",
@@ -162,6 +219,8 @@ def keys() -> None:
 @click.pass_context
 def keys_create(ctx: click.Context, name: str) -> None:
     """Create a key; its secret is printed once and never stored."""
+    from metalake.lake.keys import create_key
+
     with _database(ctx) as db:
         key = create_key(db, name)
     click.echo(f"key:    {key.key}")
@@ -174,6 +233,8 @@ def keys_create(ctx: click.Context, name: str) -> None:
 @click.pass_context
 def keys_list(ctx: click.Context, as_json: bool) -> None:
     """List keys with their names and dates (never secrets)."""
+    from metalake.lake.keys import list_keys
+
     with _database(ctx) as db:
         found = list_keys(db)
     if as_json:
@@ -189,6 +250,8 @@ def keys_list(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def keys_revoke(ctx: click.Context, key: str) -> None:
     """Revoke a key: requests with it fail at once."""
+    from metalake.lake.keys import revoke_key
+
     with _database(ctx) as db:
         revoke_key(db, key)
     click.echo(f"revoked {key}")
@@ -232,6 +295,8 @@ def upload(
             prefix,
         )
         click.echo(f"collection {result['collection_id']}, job {result['job_id']}")
+        if skipped := result.get("skipped_by_extension"):
+            click.echo(describe_skipped(content_type, skipped), err=True)
         _follow(client, result["job_id"], no_wait)
 
 
@@ -406,12 +471,23 @@ def query(
             click.echo(item["unique_name"])
 
 
+YES = click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+
+
 @main.command()
 @click.argument("query", default="")
 @_scope
+@YES
 @click.pass_context
-def trash(ctx: click.Context, query: str, scope: Scope) -> None:
+def trash(ctx: click.Context, query: str, scope: Scope, yes: bool) -> None:
     """Move matching files to the trash (bytes are kept until `empty-trash`)."""
+    what = f"files matching {query!r}" if query else "all files"
+    where = (
+        f"in collection {scope.collection!r}"
+        if scope.collection
+        else f"of type {scope.content_type}"
+    )
+    _confirm("trash", f"Move {what} {where} to the trash?", yes)
     with _client(ctx) as client:
         collection_id = scope.collection_id(client)
         result = (
@@ -436,9 +512,16 @@ def restore(ctx: click.Context, query: str, scope: Scope) -> None:
 
 @main.command("empty-trash")
 @click.option("--older-than-days", default=30.0, show_default=True, type=float)
+@YES
 @click.pass_context
-def empty_trash(ctx: click.Context, older_than_days: float) -> None:
+def empty_trash(ctx: click.Context, older_than_days: float, yes: bool) -> None:
     """Delete for good, with their bytes, files trashed at least this many days ago."""
+    _confirm(
+        "empty-trash",
+        f"Delete for good, with their bytes, the files trashed {older_than_days:g} or more "
+        "days ago?",
+        yes,
+    )
     with _client(ctx) as client:
         result = client.empty_trash(older_than_days)
     click.echo(result["message"])

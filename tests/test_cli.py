@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import os
+import pty
+import shlex
+import signal
+import struct
 import subprocess
 import sys
+import termios
+import time
 from pathlib import Path
 
+import httpx
+import pytest
+
 from metalake import Client
+from metalake import __version__ as metalake_version
+from tests.servers import free_port, serve
 
 
 def metalake(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
@@ -37,7 +51,7 @@ def test_upload_with_meta_and_tags_then_info(images: Path, lake_home: Path):
     )
     assert done.returncode == 0, done.stderr
     assert "completed: 5 done, 0 skipped, 0 failed" in done.stdout
-    assert "5/5" in done.stderr
+    assert done.stderr == "", "no progress bar when stderr is not a terminal"
 
     info = metalake("info", "my_collection_img_002.jpg", home=lake_home)
     details = json.loads(info.stdout)
@@ -108,13 +122,185 @@ def test_query_trash_restore_and_empty_trash(images: Path, lake_home: Path):
         "error: query error at column 9: expected a value after '>=', found end of query"
     )
 
-    trashed = metalake("trash", "name = img_004.jpg", home=lake_home)
+    trashed = metalake("trash", "name = img_004.jpg", "--yes", home=lake_home)
     assert trashed.stdout.strip() == "1 objects successfully trashed, 0 objects failed to trash"
     assert metalake("query", "--count", home=lake_home).stdout.strip() == "4"
     restored = metalake("restore", "--collection", "street", home=lake_home)
     assert restored.stdout.strip() == "1 objects restored from the trash"
-    metalake("trash", "name = img_004.jpg", home=lake_home)
-    emptied = metalake("empty-trash", "--older-than-days", "0", home=lake_home)
+    metalake("trash", "name = img_004.jpg", "-y", home=lake_home)
+    emptied = metalake("empty-trash", "--older-than-days", "0", "--yes", home=lake_home)
     assert emptied.stdout.strip() == "1 objects deleted from the trash"
     with Client(home=lake_home, show_progress=False) as client:
         assert client.get_item_count_from_metalake("image") == 4
+
+
+def on_a_terminal(*args: str, home: Path, answer: str = "") -> tuple[int, str]:
+    """Run the command with stdin and stderr on a pseudo-terminal, typing `answer` into it:
+    its exit status and what it wrote to the terminal."""
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
+    os.write(controller, answer.encode())
+    process = subprocess.Popen(
+        [sys.executable, "-m", "metalake", "--home", str(home), *args],
+        stdin=terminal,
+        stdout=subprocess.DEVNULL,
+        stderr=terminal,
+    )
+    os.close(terminal)
+    output = b""
+    with contextlib.suppress(OSError):  # EIO once the command has exited
+        while chunk := os.read(controller, 65536):
+            output += chunk
+    os.close(controller)
+    return process.wait(60), output.decode(errors="replace")
+
+
+@pytest.mark.parametrize(("quiet", "bar"), [((), True), (("--quiet",), False), (("-q",), False)])
+def test_progress_bars_only_on_a_terminal_and_never_when_quiet(
+    images: Path, lake_home: Path, quiet: tuple[str, ...], bar: bool
+):
+    status, stderr = on_a_terminal(
+        *quiet, "upload", str(images), "--collection", "c", home=lake_home
+    )
+    assert status == 0, stderr
+    assert ("5/5" in stderr) is bar, stderr
+
+
+def test_version():
+    done = subprocess.run(
+        [sys.executable, "-m", "metalake", "--version"], capture_output=True, text=True
+    )
+    assert done.returncode == 0
+    assert done.stdout.strip() == f"metalake, version {metalake_version}"
+
+
+@pytest.mark.parametrize(
+    ("command", "question"),
+    [
+        (["trash", "name = img_001.jpg"], "Move files matching 'name = img_001.jpg' of type image"),
+        (["trash", "--collection", "c"], "Move all files in collection 'c' to the trash?"),
+        (["empty-trash", "--older-than-days", "0"], "Delete for good, with their bytes"),
+    ],
+)
+def test_trash_and_empty_trash_need_yes_without_a_terminal(
+    images: Path, lake_home: Path, command: list[str], question: str
+):
+    assert metalake("upload", str(images), "--collection", "c", home=lake_home).returncode == 0
+    assert metalake("trash", "name = img_000.jpg", "--yes", home=lake_home).returncode == 0
+
+    refused = metalake(*command, home=lake_home)
+    assert refused.returncode == 2
+    assert refused.stderr.startswith(f"error: {command[0]} asks first ({question}")
+    assert refused.stderr.strip().endswith("stdin is not a terminal: pass --yes")
+    with Client(home=lake_home, show_progress=False) as client:
+        assert client.get_item_count_from_metalake("image") == 4
+        assert client.restore_from_trash()["message"] == "1 objects restored from the trash"
+
+
+@pytest.mark.parametrize(("answer", "status", "left"), [("n\n", 1, "5"), ("y\n", 0, "4")])
+def test_trash_asks_at_a_terminal(
+    images: Path, lake_home: Path, answer: str, status: int, left: str
+):
+    assert metalake("upload", str(images), "--collection", "c", home=lake_home).returncode == 0
+    done, stderr = on_a_terminal("trash", "name = img_001.jpg", home=lake_home, answer=answer)
+    assert done == status, stderr
+    assert "Move files matching 'name = img_001.jpg' of type image to the trash? [y/N]" in stderr
+    assert metalake("query", "--count", home=lake_home).stdout.strip() == left
+
+
+def test_files_skipped_for_their_extension_are_counted(images: Path, lake_home: Path):
+    for name in ("notes.txt", "b.txt", "clip.mp4"):
+        (images / name).write_text("x")
+    done = metalake("upload", str(images), "--collection", "c", home=lake_home)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip() == (
+        "skipped 3 files whose extension does not fit image (jpeg, jpg, png): "
+        "b.txt, clip.mp4, notes.txt"
+    )
+    assert "completed: 5 done" in done.stdout
+
+
+def test_every_remote_capable_command_works_with_url_flags(
+    images: Path, lake_home: Path, tmp_path: Path
+):
+    """The commands README "CLI tour" lists as remote-capable, against a server and not the
+    folder: `--home` names an empty folder, so only the server can answer."""
+    labels = tmp_path / "labels.json"
+    box = {"type": "rectangle", "bbox": [1, 1, 4, 4], "label": "car"}
+    labels.write_text(json.dumps({"images": [{"image": "img_000.jpg", "annotations": [box]}]}))
+    with serve(lake_home) as server:
+        flags = ["--url", server.url, "--api-key", server.key, "--secret", server.secret]
+
+        def remote(*args: str) -> subprocess.CompletedProcess[str]:
+            done = metalake(*flags, *args, home=tmp_path / "empty")
+            assert done.returncode == 0, (args, done.stderr)
+            return done
+
+        job_id = remote("upload", str(images), "--collection", "c").stdout.split()[3]
+        assert json.loads(remote("job", job_id, "--json").stdout)["done"] == 5
+        remote("annotate", str(labels), "--collection", "c", "--operation", "m1")
+        assert json.loads(remote("info", "c_img_000.jpg").stdout)["file_name"] == "img_000.jpg"
+        assert remote("query", "annotation.label = car", "--count").stdout.strip() == "1"
+        out = tmp_path / "out"
+        assert "5 files" in remote("download", "c", "--out", str(out)).stdout
+        assert len(list((out / "c" / "data").iterdir())) == 5
+        assert remote("trash", "name = img_001.jpg", "--yes").stdout.startswith("1 objects")
+        assert remote("restore").stdout.strip() == "1 objects restored from the trash"
+        remote("trash", "name = img_001.jpg", "--yes")
+        emptied = remote("empty-trash", "--older-than-days", "0", "--yes")
+        assert emptied.stdout.strip() == "1 objects deleted from the trash"
+        assert remote("query", "--count").stdout.strip() == "4"
+    assert not (tmp_path / "empty").exists()
+
+
+def test_serve_hints_at_the_key_command_of_the_lake_it_serves(lake_home: Path):
+    port = free_port()
+    log = lake_home.parent / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "metalake", "serve", "--home", str(lake_home), "--port",
+             str(port)],
+            stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while not log.read_text().count("No API keys yet") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        command = f"metalake --home {lake_home.resolve()} keys create --name NAME"
+        assert f"No API keys yet: create one with `{command}`." in log.read_text()
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.TransportError):
+                answer = httpx.post(f"{url}/api/v1/items/count", json={})
+                break
+            time.sleep(0.05)
+        assert answer.status_code == 401
+        hint = answer.json()["message"]
+        assert "`metalake serve` prints the exact command" in hint
+        assert str(lake_home.resolve()) not in hint  # no server path to a caller without a key
+        made = metalake("keys", "create", "--name", "n", home=lake_home)
+        assert made.returncode == 0
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(20)
+
+
+@pytest.mark.parametrize(
+    ("database_url", "shown"),
+    [
+        (None, None),
+        ("postgresql://admin:s3cret@db.example:5432/lake", "postgresql://admin:***@db.example:5432/lake"),
+        ("postgresql://admin@db/lake?sslmode=require", "postgresql://admin@db/lake?sslmode=require"),
+    ],
+)  # fmt: skip
+def test_the_key_hint_names_the_database_without_its_password(
+    lake_home: Path, database_url: str | None, shown: str | None
+):
+    from metalake.lake.keys import keys_command
+
+    command = keys_command(lake_home, database_url, "create --name NAME")
+    expected = f"metalake --home {lake_home.resolve()}"
+    if shown:
+        expected += f" --database-url {shlex.quote(shown)}"
+    assert command == f"{expected} keys create --name NAME"
+    assert "s3cret" not in command

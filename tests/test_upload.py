@@ -71,6 +71,9 @@ def test_only_files_of_the_content_type_are_uploaded(client: Client, tmp_path: P
     assert names(videos["collection_id"]) == {"clip.mp4"}
     assert names(others["collection_id"]) == {"a.jpg", "b.PNG", "c.jpeg", "notes.txt", "clip.mp4"}
     assert client.get_file_details("mixed_2_notes.txt")["mime"] == "text/plain"
+    assert images["skipped_by_extension"] == ["clip.mp4", "notes.txt"]
+    assert videos["skipped_by_extension"] == ["a.jpg", "b.PNG", "c.jpeg", "notes.txt"]
+    assert "skipped_by_extension" not in others
 
 
 def test_videos_are_probed(client: Client, tmp_path: Path):
@@ -272,3 +275,28 @@ def test_corrupt_image_fails_the_job_but_not_the_others(
 def test_video_content_type_refuses_a_folder_of_images(client: Client, images: Path):
     with pytest.raises(ContentTypeMismatchError, match="has no video files"):
         client.upload_files_to_collection(str(images), "video", "col")
+
+
+FITS = "whose extension does not fit"
+
+
+@pytest.mark.parametrize(
+    ("content_type", "names", "message"),
+    [
+        ("image", ["a.txt"], f"skipped 1 file {FITS} image (jpeg, jpg, png): a.txt"),
+        ("video", ["b.jpg", "a.png"], f"skipped 2 files {FITS} video (mkv, mp4): a.png, b.jpg"),
+        (
+            "image",
+            [f"{n}.txt" for n in "gfedcba"],
+            f"skipped 7 files {FITS} image (jpeg, jpg, png): "
+            "a.txt, b.txt, c.txt, d.txt, e.txt, ...",
+        ),
+    ],
+)
+def test_the_skipped_files_message_names_the_first_five(
+    content_type: str, names: list[str], message: str
+):
+    from metalake.lake.content_types import SKIPPED_NAMES_SHOWN, describe_skipped
+
+    assert SKIPPED_NAMES_SHOWN == 5
+    assert describe_skipped(content_type, names) == message

@@ -5,12 +5,9 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from metalake.client import downloads
 from metalake.client.files import absolute_path, files_to_upload
-from metalake.client.http import HttpTransport
-from metalake.client.transport import Transport, open_lakes
 from metalake.client.waiting import wait_for_job
 from metalake.errors import InvalidAnnotationFileError, InvalidArgumentError, NotSupportedError
 from metalake.lake.annotations.documents import AnnotationFile
@@ -21,7 +18,6 @@ from metalake.lake.content_types import check_content_type, from_legacy_code
 from metalake.lake.file_targets import FileTarget
 from metalake.lake.ingest import UploadFile, UploadRequest, check_upload
 from metalake.lake.jobs import check_job_id
-from metalake.lake.lake import Lake
 from metalake.lake.metadata import (
     FileMetadataEntry,
     MetadataChange,
@@ -35,6 +31,11 @@ from metalake.lake.selection import ItemSelection, SortOrder
 from metalake.lake.trash import check_trash_age
 from metalake.media.thumbnails import THUMBNAIL_SIZE, check_thumbnail_size
 from metalake.settings import lake_home
+
+if TYPE_CHECKING:
+    from metalake.client.http import HttpTransport
+    from metalake.client.transport import Transport
+    from metalake.lake.lake import Lake
 
 log = logging.getLogger(__name__)
 
@@ -70,11 +71,15 @@ class Client:
         parallel_files: int = 8,
     ) -> None:
         url = url or os.environ.get("METALAKE_URL")
+        # The HTTP client and the embedded lake are imported only by the Clients that use them.
         self._lake: Lake | None = None
+        self._http: HttpTransport | None = None
         self._show_progress = show_progress
         self._transport: Transport
         if url:
-            self._transport = HttpTransport(
+            from metalake.client.http import HttpTransport
+
+            self._transport = self._http = HttpTransport(
                 url,
                 api_key or os.environ.get("METALAKE_API_KEY"),
                 secret or os.environ.get("METALAKE_SECRET"),
@@ -83,6 +88,8 @@ class Client:
                 parallel_files=parallel_files,
             )
             return
+        from metalake.client.transport import open_lakes
+
         self._lake = open_lakes.acquire(
             lake_home(home),
             database_url or os.environ.get("METALAKE_DATABASE_URL"),
@@ -93,10 +100,12 @@ class Client:
     def close(self) -> None:
         """Release the lake (the last Client of a lake waits for its running jobs first)."""
         if self._lake is not None:
+            from metalake.client.transport import open_lakes
+
             open_lakes.release(self._lake)
             self._lake = None
-        elif isinstance(self._transport, HttpTransport):
-            self._transport.close()
+        elif self._http is not None:
+            self._http.close()
 
     def __enter__(self) -> Client:
         return self
@@ -124,8 +133,9 @@ class Client:
         `annotation_data` (`json_data_file_path`, `operation_unique_id`, `is_normalized`,
         `is_model_run`) gives annotations of the uploaded images by file name; the same job
         applies them once the files are stored. Returns `is_success`, `job_id`,
-        `collection_id` and, for a single file, `unique_name`; the files are stored by a
-        background job (see `wait_for_job_complete`).
+        `collection_id`, for a single file `unique_name`, and `skipped_by_extension` (the names
+        of the folder's files whose extension does not fit the content type) if there are any;
+        the files are stored by a background job (see `wait_for_job_complete`).
         """
         return self._upload(
             path,
@@ -188,7 +198,7 @@ class Client:
                 per_file[entry.file] = per_file.get(entry.file, MetadataChange()).merged(
                     entry.change
                 )
-        sources = files_to_upload(absolute_path(path), content_type)
+        sources, skipped = files_to_upload(absolute_path(path), content_type)
         unmatched = set(per_file) - {s.name for s in sources}
         if unmatched:
             log.warning(
@@ -209,7 +219,10 @@ class Client:
             annotations=annotations,
         )
         check_upload(request)
-        return {"is_success": True, **self._transport.upload(request)}
+        result = {"is_success": True, **self._transport.upload(request)}
+        if skipped:
+            result["skipped_by_extension"] = skipped
+        return result
 
     # Jobs ---------------------------------------------------------------------------------
 
@@ -430,6 +443,8 @@ class Client:
             raise InvalidArgumentError(
                 f"operation_id_list must be a list of operation ids, not {operation_id_list!r}"
             )
+        from metalake.client import downloads
+
         selection = AnnotationSelection(annotation_type, tuple(operation_id_list))
         root = downloads.download_root(custom_download_path)
         include_media = bool(is_media_include)
@@ -683,6 +698,8 @@ class Client:
         page_size: int,
         sort_order: dict[str, str],
     ) -> dict[str, Any]:
+        from metalake.client import downloads
+
         folder = downloads.download_root(custom_download_path)
         if not custom_download_path:
             folder /= DEFAULT_DOWNLOAD_FOLDER

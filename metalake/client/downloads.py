@@ -23,6 +23,7 @@ import orjson
 from tqdm import tqdm
 
 from metalake.blobs.keys import check_key
+from metalake.client.wire import redact_http_logs, redact_signed_urls
 from metalake.errors import InvalidPathError
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,7 @@ class MediaFetcher:
     """Copies `file://` URLs and GETs the others (signed URLs: no credentials are sent)."""
 
     def __init__(self, timeout_s: float = 120.0) -> None:
+        redact_http_logs()
         limits = httpx.Limits(max_connections=PARALLEL_FILES * 2)
         self._http = httpx.Client(timeout=timeout_s, limits=limits, follow_redirects=True)
 
@@ -121,7 +123,7 @@ class MediaFetcher:
             try:
                 self._fetch_once(url, partial)
             except (OSError, httpx.HTTPError) as exc:
-                problem = f"{type(exc).__name__}: {exc}"
+                problem = redact_signed_urls(f"{type(exc).__name__}: {exc}")
                 continue
             got = partial.stat().st_size
             if got == size:

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from metalake.errors import ContentTypeMismatchError, InvalidPathError
-from metalake.lake.content_types import accepts, describe_extensions
+from metalake.lake.content_types import accepts, describe_extensions, describe_skipped
 
 log = logging.getLogger(__name__)
 
@@ -24,11 +24,12 @@ def absolute_path(path: str | os.PathLike[str], what: str = "path") -> Path:
     return resolved
 
 
-def files_to_upload(path: Path, content_type: str) -> list[Path]:
-    """The files of a single-file path or a folder (not recursive) that suit the content type.
+def files_to_upload(path: Path, content_type: str) -> tuple[list[Path], list[str]]:
+    """The files of a single-file path or a folder (not recursive) that suit the content type,
+    and the names of the folder's files left out because their extension does not.
 
-    Hidden files (names starting with '.') in a folder are left out; a folder with no suitable
-    file, or a single file of the wrong kind, is an error rather than an empty upload.
+    Hidden files (names starting with '.') in a folder are left out silently; a folder with no
+    suitable file, or a single file of the wrong kind, is an error rather than an empty upload.
     """
     if path.is_file():
         if not accepts(content_type, path.name):
@@ -36,7 +37,7 @@ def files_to_upload(path: Path, content_type: str) -> list[Path]:
                 f"{path.name} cannot be uploaded as {content_type} "
                 f"(accepted extensions: {describe_extensions(content_type)})"
             )
-        return [path]
+        return [path], []
     if not path.is_dir():
         raise InvalidPathError(f"{path} is neither a file nor a folder")
     chosen, others = [], []
@@ -52,5 +53,5 @@ def files_to_upload(path: Path, content_type: str) -> list[Path]:
             f"(accepted extensions: {describe_extensions(content_type)}){found}"
         )
     if others:
-        log.info("leaving out %d files that are not %s files", len(others), content_type)
-    return [path / name for name in sorted(chosen)]
+        log.info("%s", describe_skipped(content_type, others))
+    return [path / name for name in sorted(chosen)], sorted(others)

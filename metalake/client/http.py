@@ -8,20 +8,22 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import httpx
 import orjson
 
-from metalake.client.sender import UploadSender
-from metalake.client.wire import check_server_url, raise_for_error, with_retries
+from metalake.client.wire import check_server_url, raise_for_error, redact_http_logs, with_retries
 from metalake.lake.annotations.documents import AnnotationFile
 from metalake.lake.annotations.store import AnnotationSelection
 from metalake.lake.file_targets import FileTarget
 from metalake.lake.ingest import UploadRequest
 from metalake.lake.metadata import FileMetadataEntry, MetadataChange
 from metalake.lake.selection import ItemSelection, SortOrder
+
+if TYPE_CHECKING:
+    from metalake.client.sender import UploadSender
 
 API = "/api/v1"
 
@@ -41,22 +43,24 @@ class HttpTransport:
         retries: int = 5,
         timeout_s: float = 120.0,
     ) -> None:
+        redact_http_logs()
         self.url = check_server_url(url)
         auth = (api_key, secret or "") if api_key else None
         limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
         self._http = httpx.Client(base_url=self.url, auth=auth, timeout=timeout_s, limits=limits)
         self._retries = retries
-        self._sender = UploadSender(
-            self._call,
-            retries=retries,
-            part_size=part_size,
-            parallel_files=parallel_files,
-            show_progress=show_progress,
-            timeout_s=timeout_s,
-        )
+        self._sender_options: dict[str, Any] = {
+            "retries": retries,
+            "part_size": part_size,
+            "parallel_files": parallel_files,
+            "show_progress": show_progress,
+            "timeout_s": timeout_s,
+        }
+        self._sender: UploadSender | None = None
 
     def close(self) -> None:
-        self._sender.close()
+        if self._sender is not None:
+            self._sender.close()
         self._http.close()
 
     def _call(
@@ -85,6 +89,11 @@ class HttpTransport:
         return response.content if raw else orjson.loads(response.content)
 
     def upload(self, request: UploadRequest) -> dict[str, Any]:
+        if self._sender is None:
+            # Made on the first upload: its HTTP client (and TLS context) cost start-up time.
+            from metalake.client.sender import UploadSender
+
+            self._sender = UploadSender(self._call, **self._sender_options)
         return self._sender.send(request)
 
     def get_job(self, job_id: str) -> dict[str, Any]:

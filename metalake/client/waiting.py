@@ -6,8 +6,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from tqdm import tqdm
-
 from metalake.errors import MetaLakeError
 
 FINISHED = ("completed", "failed")
@@ -27,6 +25,8 @@ def wait_for_job(
     show_progress: bool | None,
 ) -> dict[str, Any]:
     """Poll a job until it finishes, showing its progress; return its final record."""
+    from tqdm import tqdm  # on first use: it reads package metadata, tens of ms at start-up
+
     deadline = None if timeout is None else time.monotonic() + timeout
     job = get_job(job_id)
     disable = None if show_progress is None else not show_progress

@@ -1,4 +1,5 @@
-"""HTTP answers to exceptions, and retries with exponential back-off on transient failures.
+"""HTTP answers to exceptions, retries with exponential back-off on transient failures, and
+signed-URL redaction in logs.
 
 An error answer of a MetaLake server is `{"error": code, "message": ...}`; the code names the
 exception class the embedded lake would have raised.
@@ -7,6 +8,7 @@ exception class the embedded lake would have raised.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 
@@ -28,6 +30,54 @@ log = logging.getLogger(__name__)
 RETRY_STATUS = {502, 503, 504}
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 """Failures that happen before a request leaves: safe to retry whatever the request."""
+
+SECRET_QUERY_PARAMETERS = (
+    "signature",
+    "X-Amz-Signature",
+    "X-Amz-Credential",
+    "X-Amz-Security-Token",
+)
+"""Query parameters of signed URLs (ours and S3's) that let anyone who reads them use the URL."""
+_SECRET_VALUE = re.compile(
+    r"([?&](?:" + "|".join(SECRET_QUERY_PARAMETERS) + r")=)[^&#\s'\"]*", re.IGNORECASE
+)
+REDACTED = "REDACTED"
+HTTP_LOGGERS = (
+    "httpx",
+    "httpcore",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+)
+"""httpx logs every request URL at INFO; a filter acts only on its own logger, so each is named."""
+
+
+def redact_signed_urls(text: str) -> str:
+    """`text` with the values of signed URLs' secret query parameters replaced by REDACTED."""
+    return _SECRET_VALUE.sub(r"\1" + REDACTED, text)
+
+
+class SignedUrlFilter(logging.Filter):
+    """Rewrites a log record so signed URLs in it (valid for hours) cannot be replayed."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = redact_signed_urls(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+_FILTER = SignedUrlFilter()
+
+
+def redact_http_logs() -> None:
+    """Install the filter on the HTTP libraries' loggers (once), for library users too."""
+    for name in HTTP_LOGGERS:
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
 
 
 def raise_for_error(response: httpx.Response) -> None:

@@ -16,13 +16,11 @@ from sqlalchemy.engine import Connection
 from metalake.lake import collections
 from metalake.lake.clock import iso
 from metalake.lake.content_types import check_content_type
+from metalake.lake.limits import MAX_CATALOG_PAGE
 from metalake.lake.records import check_page
 from metalake.store.schema import annotations, collection_items, item_labels, items, labels
 from metalake.store.schema import collections as collections_table
 from metalake.store.schema import operations as operations_table
-
-MAX_CATALOG_PAGE = 10_000
-"""Rows of one catalog page, and the default page size."""
 
 LIVE = items.c.trashed_at.is_(None)
 

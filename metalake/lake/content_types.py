@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import PurePath
 
 from metalake.errors import InvalidArgumentError
@@ -13,6 +14,8 @@ EXTENSIONS: dict[str, frozenset[str] | None] = {
     "other": None,
 }
 LEGACY_CODES = {5: "image", 4: "video", 7: "other"}
+SKIPPED_NAMES_SHOWN = 5
+"""How many of the files an upload leaves out for their extension its message names."""
 
 
 def check_content_type(content_type: str) -> str:
@@ -43,3 +46,14 @@ def accepts(content_type: str, file_name: str) -> bool:
 def describe_extensions(content_type: str) -> str:
     allowed = EXTENSIONS[content_type]
     return "any" if allowed is None else ", ".join(sorted(allowed))
+
+
+def describe_skipped(content_type: str, names: Sequence[str]) -> str:
+    """What an upload says of the files it left out because their extension does not fit."""
+    shown = sorted(names)[:SKIPPED_NAMES_SHOWN]
+    more = ", ..." if len(names) > len(shown) else ""
+    files = "file whose extension does" if len(names) == 1 else "files whose extension does"
+    return (
+        f"skipped {len(names)} {files} not fit {content_type} "
+        f"({describe_extensions(content_type)}): {', '.join(shown)}{more}"
+    )

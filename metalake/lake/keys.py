@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import shlex
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,7 +20,7 @@ import sqlalchemy as sa
 from metalake.errors import ApiKeyNotFoundError, AuthenticationError, InvalidArgumentError
 from metalake.ids import new_id
 from metalake.lake.clock import iso, utcnow
-from metalake.store.database import Database
+from metalake.store.database import Database, sqlite_url
 from metalake.store.schema import api_keys
 
 
@@ -29,6 +31,15 @@ class NewApiKey:
     name: str
     key: str
     secret: str
+
+
+def keys_command(home: Path, database_url: str | None, action: str) -> str:
+    """`metalake ... keys <action>` with the options that name this lake (a password in the
+    database URL shown as ***), for hints that must work for whoever reads them."""
+    words = ["metalake", "--home", str(home.resolve())]
+    if database_url and database_url != sqlite_url(home / "lake.db"):
+        words += ["--database-url", sa.engine.make_url(database_url).render_as_string()]
+    return " ".join(shlex.quote(w) for w in words) + f" keys {action}"
 
 
 def _hash(salt: str, secret: str) -> str:

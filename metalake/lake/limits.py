@@ -15,6 +15,8 @@ DEFAULT_MAX_OBJECT_SIZE = 5 << 40
 """Bytes in one stored file: 5 TiB, as S3 allows."""
 MAX_UPLOAD_FILES = 100_000
 """Files in one upload call: a larger folder is uploaded in several calls."""
+MAX_CATALOG_PAGE = 10_000
+"""Rows of one page of collections, operations or labels, and the default page size."""
 MAX_REQUEST_BYTES = 256 << 20
 """Bytes in one JSON request body (annotation documents are the largest)."""
 

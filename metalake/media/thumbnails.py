@@ -5,9 +5,8 @@ from __future__ import annotations
 import io
 from typing import BinaryIO
 
-from PIL import Image, ImageOps
-
 from metalake.errors import InvalidArgumentError
+from metalake.media.probe import pillow
 
 THUMBNAIL_SIZE = 256
 THUMBNAIL_SIZES = (64, 128, 256, 512, 1024)
@@ -25,7 +24,9 @@ def check_thumbnail_size(size: object) -> int:
 
 def make_thumbnail(source: BinaryIO, size: int = THUMBNAIL_SIZE) -> bytes:
     """A JPEG no larger than `size` x `size`, upright (EXIF orientation applied)."""
-    with Image.open(source) as img:
+    from PIL import ImageOps
+
+    with pillow().open(source) as img:
         img.draft("RGB", (size, size))
         img = ImageOps.exif_transpose(img)
         img.thumbnail((size, size))

@@ -22,6 +22,7 @@ from metalake import __version__
 from metalake.lake.lake import Lake
 from metalake.server.api import api, signed
 from metalake.server.bodies import BodyLimit
+from metalake.server.docs import install_docs
 from metalake.server.errors import UnexpectedErrors, install_error_handlers
 from metalake.server.layernext.routes import layernext
 from metalake.settings import lake_home
@@ -109,7 +110,10 @@ def create_app(lake: Lake | None = None) -> FastAPI:
         version=__version__,
         description="A self-hosted data lake for computer-vision data.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
+    install_docs(app)
     install_error_handlers(app)
     app.include_router(api)
     app.include_router(signed)

@@ -24,8 +24,9 @@ def api_key(
     failures from the caller's address."""
     if credentials is None:
         raise AuthenticationError(
-            "this route needs an API key: send the key and secret as HTTP Basic auth "
-            "(`metalake keys create --name NAME` makes one)"
+            "this route needs an API key: send the key and secret as HTTP Basic auth (the "
+            "server's administrator makes one with `metalake keys create`; `metalake serve` "
+            "prints the exact command for the lake it serves)"
         )
     lake = get_lake(request)
     address = request.client.host if request.client else "unknown"

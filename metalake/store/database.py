@@ -13,9 +13,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection, Engine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -85,6 +82,10 @@ class Database:
 
     def migrate(self, script_location: Path = MIGRATIONS) -> None:
         """Create the schema on first use and apply any migrations newer than the database."""
+        from alembic import command
+        from alembic.config import Config
+        from alembic.runtime.migration import MigrationContext
+
         config = Config()
         config.set_main_option("script_location", str(script_location))
         with self.engine.connect() as conn:
