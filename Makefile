@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: serve test lint bench bench-deps clean
+.PHONY: serve test fuzz lint bench bench-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,12 @@ serve: $(STAMP)
 test: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
+
+# The fuzzers and API property tests with long budgets, on demand; `test` runs short ones.
+FUZZ_EXAMPLES ?= 3000
+fuzz: $(TEST_STAMP)
+	METALAKE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) METALAKE_SCHEMATHESIS_EXAMPLES=100 $(BIN)/pytest -q \
+		tests/test_fuzz_query.py tests/test_fuzz_payloads.py tests/test_schemathesis.py
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
