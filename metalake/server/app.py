@@ -16,14 +16,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from metalake import __version__
 from metalake.lake.lake import Lake
 from metalake.server.api import api, signed
 from metalake.server.bodies import BodyLimit
 from metalake.server.docs import install_docs
-from metalake.server.errors import UnexpectedErrors, install_error_handlers
+from metalake.server.errors import UnexpectedErrors, WatchedSend, install_error_handlers
 from metalake.server.layernext.routes import layernext
 from metalake.settings import lake_home
 
@@ -65,23 +65,16 @@ class AccessLog:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        status = 0
-
-        async def send_logged(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        watched = WatchedSend(send)
         try:
-            await self.app(scope, receive, send_logged)
+            await self.app(scope, receive, watched)
         finally:
             client = scope.get("client")
             log.info(
                 "%s %s %d %.1fms from %s key %s",
                 scope["method"],
                 printable(scope["path"]),
-                status,
+                watched.status,
                 1000 * (time.perf_counter() - start),
                 client[0] if client else "-",
                 basic_key_id(scope),

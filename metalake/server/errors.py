@@ -101,6 +101,19 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(request, exc.status_code, code, str(exc.detail), refused=False)
 
 
+class WatchedSend:
+    """An ASGI `send` that remembers the status of the response it started (0 until then)."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.status = 0
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        await self._send(message)
+
+
 class UnexpectedErrors:
     """Answers an exception no handler expected with a JSON 500 and keeps the connection open.
 
@@ -116,19 +129,13 @@ class UnexpectedErrors:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def send_tracked(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
+        watched = WatchedSend(send)
         try:
-            await self.app(scope, receive, send_tracked)
+            await self.app(scope, receive, watched)
         except Exception:
             error_id = secrets.token_hex(6)
             log.exception("unexpected error %s in %s %s", error_id, scope["method"], scope["path"])
-            if started:
+            if watched.status:
                 raise
             message = f"the server failed unexpectedly (error {error_id} in its log)"
             response = _error_for_path(scope["path"], 500, "internal_error", message, False)
