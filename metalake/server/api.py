@@ -31,7 +31,7 @@ from metalake.lake.upload_sessions import (
 )
 from metalake.media.thumbnails import THUMBNAIL_SIZE
 from metalake.server.auth import KeyDep, LakeDep, get_lake
-from metalake.server.bodies import capped_body
+from metalake.server.bodies import capped_body, capped_bytes
 
 
 class ErrorBody(BaseModel):
@@ -180,8 +180,7 @@ async def put_bundle(
         seqs = [int(seq) for seq in files.split(",")]
     except ValueError as exc:
         raise InvalidArgumentError(f"{BUNDLE_FILES_HEADER} must list file numbers") from exc
-    async with capped_body(request, MAX_BUNDLE_BYTES, "a bundle") as body:
-        data = body.read()
+    data = await capped_bytes(request, MAX_BUNDLE_BYTES, "a bundle")
     return await run_in_threadpool(
         lake.uploads.receive_bundle, session_id, (first, last), seqs, checksums.split(","), data
     )

@@ -34,20 +34,31 @@ def _declared_length(headers: Headers) -> int | None:
     return int(text) if text.strip().isdigit() else None
 
 
+async def _chunks(request: Request, limit: int, what: str) -> AsyncIterator[bytes]:
+    """The body's chunks as they arrive, refused as soon as they are known to pass `limit`."""
+    declared = _declared_length(request.headers)
+    if declared is not None and declared > limit:
+        raise _too_large(what, declared, limit)
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(what, f"more than {limit}", limit)
+        yield chunk
+
+
+async def capped_bytes(request: Request, limit: int, what: str = "the request body") -> bytes:
+    """The whole body of a small request (a bundle), refused past `limit` bytes."""
+    return b"".join([chunk async for chunk in _chunks(request, limit, what)])
+
+
 @contextlib.asynccontextmanager
 async def capped_body(
     request: Request, limit: int, what: str = "the request body"
 ) -> AsyncIterator[IO[bytes]]:
     """The body in a spooled temp file (rewound), refused past `limit` bytes."""
-    declared = _declared_length(request.headers)
-    if declared is not None and declared > limit:
-        raise _too_large(what, declared, limit)
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise _too_large(what, f"more than {limit}", limit)
+        async for chunk in _chunks(request, limit, what):
             spool.write(chunk)
         spool.seek(0)
         yield spool  # type: ignore[misc]
