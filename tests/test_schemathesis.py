@@ -88,6 +88,15 @@ FOUND = [
     ("POST", "/api/v1/trash/empty", {"older_than_days": 4.714104508927342e16}, 400),
     ("POST", "/api/v1/trash/empty", {"older_than_days": float("nan")}, 400),
     ("POST", "/api/v1/trash/empty", {"older_than_days": float("inf")}, 400),
+    (
+        "GET",
+        "/datalake/api/client/getAnnotations/x/collection?pageNo=913134&pageSize=-43020"
+        "&operationIdList=8",
+        {},
+        406,
+    ),
+    ("GET", "/datalake/api/client/getAnnotations/x/collection?operationIdList=8", {}, 406),
+    ("GET", "/datalake/api/client/getAnnotations/x/collection?pageNo=-1", {}, 406),
 ]
 
 

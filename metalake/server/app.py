@@ -16,15 +16,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from metalake import __version__
 from metalake.lake.lake import Lake
 from metalake.server.api import api, signed
 from metalake.server.bodies import BodyLimit
 from metalake.server.docs import install_docs
-from metalake.server.errors import UnexpectedErrors, WatchedSend, install_error_handlers
+from metalake.server.errors import UnexpectedErrors, install_error_handlers
 from metalake.server.layernext.routes import layernext
+from metalake.server.middleware import HttpMiddleware, WatchedSend
 from metalake.settings import lake_home
 
 log = logging.getLogger("metalake.server")
@@ -53,17 +54,11 @@ def printable(text: str) -> str:
     return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
 
 
-class AccessLog:
+class AccessLog(HttpMiddleware):
     """Logs method, path, status, time, client address and API key id of each request; never
     query strings, secrets or other headers, which carry signatures and credentials."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         start = time.perf_counter()
         watched = WatchedSend(send)
         try:

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from metalake.errors import PayloadTooLargeError
 from metalake.lake.limits import MAX_REQUEST_BYTES
 from metalake.server.errors import plain_error_response
+from metalake.server.middleware import HttpMiddleware
 
 SPOOL_BYTES = 8 << 20
 """Bytes of a body kept in memory before the rest goes to a temp file."""
@@ -64,16 +65,16 @@ async def capped_body(
         yield spool  # type: ignore[misc]
 
 
-class BodyLimit:
+class BodyLimit(HttpMiddleware):
     """Refuses request bodies over MAX_REQUEST_BYTES (413) on every route but the part routes,
     which read and limit their own bodies."""
 
     def __init__(self, app: ASGIApp, limit: int = MAX_REQUEST_BYTES) -> None:
-        self.app = app
+        super().__init__(app)
         self.limit = limit
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or any(p in scope["path"] for p in STREAMED_ROUTE_PARTS):
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if any(p in scope["path"] for p in STREAMED_ROUTE_PARTS):
             await self.app(scope, receive, send)
             return
         declared = _declared_length(Headers(scope=scope))

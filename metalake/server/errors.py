@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from metalake.errors import (
     AuthenticationError,
@@ -26,6 +26,7 @@ from metalake.errors import (
     TooManyRequestsError,
 )
 from metalake.server.layernext.errors import LAYERNEXT_PREFIX, layernext_error
+from metalake.server.middleware import HttpMiddleware, WatchedSend
 
 log = logging.getLogger(__name__)
 
@@ -101,20 +102,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(request, exc.status_code, code, str(exc.detail), refused=False)
 
 
-class WatchedSend:
-    """An ASGI `send` that remembers the status of the response it started (0 until then)."""
-
-    def __init__(self, send: Send) -> None:
-        self._send = send
-        self.status = 0
-
-    async def __call__(self, message: Message) -> None:
-        if message["type"] == "http.response.start":
-            self.status = message["status"]
-        await self._send(message)
-
-
-class UnexpectedErrors:
+class UnexpectedErrors(HttpMiddleware):
     """Answers an exception no handler expected with a JSON 500 and keeps the connection open.
 
     Starlette's own last-resort handler re-raises after answering, which makes the server drop
@@ -122,13 +110,7 @@ class UnexpectedErrors:
     error id to find in the server's log, never the exception's text (it may hold paths or SQL).
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         watched = WatchedSend(send)
         try:
             await self.app(scope, receive, watched)

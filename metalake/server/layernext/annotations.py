@@ -10,8 +10,10 @@ from fastapi import Request
 
 from metalake.errors import InvalidArgumentError
 from metalake.lake.annotations.documents import AnnotationFile
+from metalake.lake.annotations.exports import MAX_PAGE_ITEMS
 from metalake.lake.annotations.store import AnnotationSelection
 from metalake.lake.file_targets import FileTarget
+from metalake.lake.records import check_page
 from metalake.server.api import absolute
 from metalake.server.auth import KeyDep, LakeDep
 from metalake.server.layernext import wire
@@ -120,10 +122,13 @@ def annotation_page(
 ) -> dict:
     """A page (by number) of a collection's files with signed URLs and their annotations."""
     try:
-        operations = tuple(orjson.loads(operationIdList) or ())
+        operations = orjson.loads(operationIdList) or []
     except orjson.JSONDecodeError as exc:
         raise InvalidArgumentError(f"operationIdList must be a JSON list: {exc}") from exc
-    selection = AnnotationSelection(annotationType, operations)
+    if not isinstance(operations, list):
+        raise InvalidArgumentError(f"operationIdList must be a JSON list, not {operationIdList!r}")
+    check_page(pageNo, pageSize, MAX_PAGE_ITEMS)
+    selection = AnnotationSelection(annotationType, tuple(operations))
     page = lake.annotation_page(
         collection_id,
         selection,
