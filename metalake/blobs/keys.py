@@ -6,7 +6,8 @@ import re
 
 from metalake.errors import InvalidPathError
 
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+"""Unicode's control characters (category Cc), NUL among them: never in a name a user gives."""
 MAX_KEY_LENGTH = 1024
 MAX_SEGMENT_BYTES = 255
 """Bytes in one file or folder name, as most file systems allow."""

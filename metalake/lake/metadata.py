@@ -8,20 +8,18 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from metalake.blobs.keys import CONTROL_CHARACTERS
 from metalake.errors import InvalidArgumentError, InvalidMetadataFileError, InvalidPathError
 
 Scalar = str | int | float | bool
 MAX_KEY_LENGTH = 255
 TAGS_KEY = "tags"
-CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
-"""Unicode's control characters (category Cc), NUL among them."""
 MIN_INT, MAX_INT = -(2**63), 2**63 - 1
 """Integers a value may hold: what PostgreSQL and SQLite store exactly, and JSON readers read."""
 MAX_JSON_DEPTH = 254
@@ -75,7 +73,7 @@ def _walk_for_problem(value: Any) -> str | None:
 
 def name_problem(name: str) -> str | None:
     """Why a name (field, tag, label) is refused, or None: it has a NUL or control character."""
-    bad = CONTROL.search(name)
+    bad = CONTROL_CHARACTERS.search(name)
     return None if bad is None else f"{name!r} contains the control character {bad.group()!r}"
 
 
