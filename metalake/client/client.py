@@ -16,7 +16,7 @@ from metalake.lake.catalog import MAX_CATALOG_PAGE, check_catalog_page
 from metalake.lake.collections import check_collection_name
 from metalake.lake.content_types import check_content_type, from_legacy_code
 from metalake.lake.file_targets import FileTarget
-from metalake.lake.ingest import UploadFile, UploadRequest, check_upload
+from metalake.lake.ingest import UploadFile, UploadRequest
 from metalake.lake.jobs import check_job_id
 from metalake.lake.metadata import (
     FileMetadataEntry,
@@ -218,7 +218,6 @@ class Client:
             storage_prefix=storage_prefix,
             annotations=annotations,
         )
-        check_upload(request)
         result = {"is_success": True, **self._transport.upload(request)}
         if skipped:
             result["skipped_by_extension"] = skipped
