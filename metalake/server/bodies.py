@@ -7,6 +7,7 @@ before any byte is read, else when the bytes received pass the limit.
 from __future__ import annotations
 
 import contextlib
+import re
 import tempfile
 from collections.abc import AsyncIterator
 from typing import IO
@@ -17,13 +18,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from metalake.errors import PayloadTooLargeError
 from metalake.lake.limits import MAX_REQUEST_BYTES
+from metalake.lake.upload_sessions import UPLOAD_ROUTE
 from metalake.server.errors import plain_error_response
 from metalake.server.middleware import HttpMiddleware
 
 SPOOL_BYTES = 8 << 20
 """Bytes of a body kept in memory before the rest goes to a temp file."""
-STREAMED_ROUTE_PARTS = ("/parts/", "/bundles/")
-"""Paths whose routes read their bodies themselves, with limits of their own."""
+STREAMED_ROUTES = re.compile(
+    re.escape(UPLOAD_ROUTE) + r"/[^/]+/(files/\d+/parts/\d+|bundles/\d+-\d+)"
+)
+"""The routes that read their bodies themselves, with limits of their own (upload parts and
+bundles)."""
 
 
 def _too_large(what: str, size: int | str, limit: int) -> PayloadTooLargeError:
@@ -74,7 +79,7 @@ class BodyLimit(HttpMiddleware):
         self.limit = limit
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if any(p in scope["path"] for p in STREAMED_ROUTE_PARTS):
+        if STREAMED_ROUTES.fullmatch(scope["path"]):
             await self.app(scope, receive, send)
             return
         declared = _declared_length(Headers(scope=scope))

@@ -98,6 +98,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        if isinstance(exc.__cause__, MetaLakeError):  # raised while FastAPI read the body
+            cause = exc.__cause__
+            return error_response(request, status_of(cause), cause.code, str(cause))
         code = HTTP_CODES.get(exc.status_code, "http_error")
         return error_response(request, exc.status_code, code, str(exc.detail), refused=False)
 
