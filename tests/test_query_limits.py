@@ -21,7 +21,7 @@ def nest(opening: str, inner: str, closing: str, times: int) -> str:
 
 INT64 = "query error at column {}: the integer {} does not fit in 64 bits (from -9223372036854775808 to 9223372036854775807); quote it to compare it as text"
 DOUBLE = "query error at column {}: the number {} is too large for a 64-bit float (at most about 1.8e308); quote it to compare it as text"
-CONTROL = "query error at column {}: the query holds {} U+{}; remove it (only tab and newline are allowed)"
+CONTROL = "query error at column {}: the query holds {} U+{}; remove it (only tab, newline and carriage return are allowed)"
 
 REFUSED = [
     ("parentheses_300", nest("(", "tags=a", ")", 300), "query error: the query nests 301 levels deep; at most 20 are allowed"),

@@ -42,18 +42,8 @@ def check_user_key(key: str) -> str:
     than a file system takes, and segments starting with `.`, which are the lake's own
     (`.thumbnails`, `.uploads`, `.tmp`): no key a user gives can reach them."""
     check_key(key)
-    if CONTROL_CHARACTERS.search(key):
-        raise InvalidPathError(f"storage key {key!r} has a control character")
     for segment in key.split("/"):
-        if segment.startswith("."):
-            raise InvalidPathError(
-                f"storage key {key!r} has a segment starting with '.'; those are reserved for "
-                "the lake's own objects"
-            )
-        if len(segment.encode()) > MAX_SEGMENT_BYTES:
-            raise InvalidPathError(
-                f"storage key {key[:40]!r}... has a name of more than {MAX_SEGMENT_BYTES} bytes"
-            )
+        _check_user_name(segment, f"storage key {key[:40]!r}: the name {segment[:40]!r}")
     return key
 
 
@@ -64,15 +54,19 @@ def check_file_name(name: str) -> str:
         raise InvalidPathError(f"a file name must be a string, not {type(name).__name__}")
     if not name or name in (".", "..") or "/" in name or "\\" in name or "\x00" in name:
         raise InvalidPathError(f"{name!r} is not a plain file name")
+    _check_user_name(name, f"file name {name[:40]!r}")
+    return name
+
+
+def _check_user_name(name: str, what: str) -> None:
+    """The rules of one file or folder name a user gives; `what` says which name, in messages."""
     if CONTROL_CHARACTERS.search(name):
-        raise InvalidPathError(f"file name {name!r} has a control character")
+        raise InvalidPathError(f"{what} has a control character")
     if name.startswith("."):
         raise InvalidPathError(
-            f"file name {name!r} starts with '.'; such names are reserved for the lake's own files"
+            f"{what} starts with '.'; such names are reserved for the lake's own objects"
         )
     if len(name.encode()) > MAX_SEGMENT_BYTES:
         raise InvalidPathError(
-            f"file name {name[:40]!r}... has {len(name.encode())} bytes; at most "
-            f"{MAX_SEGMENT_BYTES}"
+            f"{what}... has {len(name.encode())} bytes; at most {MAX_SEGMENT_BYTES}"
         )
-    return name

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from metalake.blobs.keys import check_file_name, check_user_key
 from metalake.blobs.store import BlobStore, StagedBlob
-from metalake.errors import InvalidArgumentError, PayloadTooLargeError
+from metalake.errors import InvalidArgumentError
 from metalake.ids import new_id
 from metalake.lake import collections
 from metalake.lake.annotations.documents import AnnotationFile
@@ -34,7 +34,7 @@ from metalake.lake.clock import utcnow
 from metalake.lake.content_types import check_content_type
 from metalake.lake.item_metadata import apply_changes
 from metalake.lake.jobs import Job, JobProgress, failure_reason, new_job_row
-from metalake.lake.limits import MAX_UPLOAD_FILES, check_file_size
+from metalake.lake.limits import check_file_count, check_file_size, max_object_size
 from metalake.lake.metadata import MetadataChange, parse_metadata_object
 from metalake.lake.names import DEFAULT_BUCKET, storage_key, unique_name
 from metalake.lake.workers import WorkerPool
@@ -102,11 +102,7 @@ def request_from_json(data: dict[str, Any]) -> UploadRequest:
     the SDK checks it), never coerced, so a refusal reads as it does embedded."""
     if not isinstance(data, dict) or not isinstance(data.get("files"), list):
         raise InvalidArgumentError("malformed upload request: it needs a list of files")
-    if len(data["files"]) > MAX_UPLOAD_FILES:
-        raise PayloadTooLargeError(
-            f"an upload takes at most {MAX_UPLOAD_FILES} files, not {len(data['files'])}: "
-            "upload the folder in several calls"
-        )
+    check_file_count(len(data["files"]))
     flags = {key: data.get(key) for key in ("override_metadata", "replace_files")}
     for key, value in flags.items():
         flags[key] = value = False if value is None else value
@@ -142,16 +138,13 @@ def check_upload(request: UploadRequest) -> tuple[str, str]:
         )
     if request.storage_prefix and request.storage_prefix.strip("/"):
         check_user_key(request.storage_prefix.strip("/"))
-    if len(request.files) > MAX_UPLOAD_FILES:
-        raise PayloadTooLargeError(
-            f"an upload takes at most {MAX_UPLOAD_FILES} files, not {len(request.files)}: "
-            "upload the folder in several calls"
-        )
+    check_file_count(len(request.files))
+    size_limit = max_object_size()
     seen: set[str] = set()
     for f in request.files:
         check_file_name(f.file_name)
         if f.size is not None:
-            check_file_size(f.file_name, f.size)
+            check_file_size(f.file_name, f.size, size_limit)
         if f.file_name in seen:
             raise InvalidArgumentError(f"file name {f.file_name!r} appears twice in one upload")
         seen.add(f.file_name)

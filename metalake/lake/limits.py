@@ -31,11 +31,21 @@ def max_object_size() -> int:
     return int(text)
 
 
-def check_file_size(file_name: str, size: object) -> int:
-    """`size` if it is a whole number of bytes within the object size limit, else raise."""
+def check_file_count(count: int) -> None:
+    """Refuse an upload of more than MAX_UPLOAD_FILES files."""
+    if count > MAX_UPLOAD_FILES:
+        raise PayloadTooLargeError(
+            f"an upload takes at most {MAX_UPLOAD_FILES} files, not {count}: upload the folder "
+            "in several calls"
+        )
+
+
+def check_file_size(file_name: str, size: object, limit: int | None = None) -> int:
+    """`size` if it is a whole number of bytes within the object size limit (`limit`, default
+    `max_object_size()`), else raise."""
     if type(size) is not int or size < 0:
         raise InvalidArgumentError(f"file {file_name!r} needs its size as a whole number of bytes")
-    limit = max_object_size()
+    limit = max_object_size() if limit is None else limit
     if size > limit:
         raise PayloadTooLargeError(
             f"file {file_name!r} has {size} bytes; a file may have at most {limit} bytes "

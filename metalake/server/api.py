@@ -45,7 +45,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     "4XX": {
         "model": ErrorBody,
         "description": "Refused: 400 invalid argument, 401 missing or wrong API key, "
-        "403 expired or altered signature, 404 not found",
+        "403 expired or altered signature, 404 not found, 413 past a size limit, 429 too many "
+        "failed logins (Retry-After)",
     }
 }
 """The answers the error handlers give, documented on every route (instead of FastAPI's 422,

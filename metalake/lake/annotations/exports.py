@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from metalake.errors import InvalidArgumentError
 from metalake.lake.annotations.store import AnnotationSelection, annotation_dicts
+from metalake.lake.records import MAX_OFFSET
 from metalake.store.schema import collection_items, items
 
 MAX_PAGE_ITEMS = 1000
@@ -35,8 +36,10 @@ def collection_page(
     """Up to `limit` live items of a collection after item id `after` (and `skip` more), each
     with its selected annotations; and the cursor of the next page (None after the last)."""
     check_page_limit(limit)
-    if type(skip) is not int or skip < 0:
-        raise InvalidArgumentError(f"skip must be a whole number >= 0, not {skip!r}")
+    if type(skip) is not int or not 0 <= skip <= MAX_OFFSET:
+        raise InvalidArgumentError(
+            f"a page may skip 0 to {MAX_OFFSET} files, not {skip!r}: narrow the selection instead"
+        )
     query = (
         sa.select(items)
         .join(collection_items, collection_items.c.item_id == items.c.id)

@@ -199,7 +199,7 @@ def _check_text(query: str) -> None:
             kind = "an unpaired surrogate" if category == "Cs" else "the control character"
             raise InvalidQueryError(
                 f"query error at column {index + 1}: the query holds {kind} U+{ord(char):04X}; "
-                "remove it (only tab and newline are allowed)"
+                "remove it (only tab, newline and carriage return are allowed)"
             )
 
 

@@ -10,10 +10,8 @@ from fastapi import Request
 
 from metalake.errors import InvalidArgumentError
 from metalake.lake.annotations.documents import AnnotationFile
-from metalake.lake.annotations.exports import MAX_PAGE_ITEMS
 from metalake.lake.annotations.store import AnnotationSelection
 from metalake.lake.file_targets import FileTarget
-from metalake.lake.records import check_page
 from metalake.server.api import absolute
 from metalake.server.auth import KeyDep, LakeDep
 from metalake.server.layernext import wire
@@ -127,7 +125,6 @@ def annotation_page(
         raise InvalidArgumentError(f"operationIdList must be a JSON list: {exc}") from exc
     if not isinstance(operations, list):
         raise InvalidArgumentError(f"operationIdList must be a JSON list, not {operationIdList!r}")
-    check_page(pageNo, pageSize, MAX_PAGE_ITEMS)
     selection = AnnotationSelection(annotationType, tuple(operations))
     page = lake.annotation_page(
         collection_id,

@@ -38,7 +38,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     "4XX": {
         "model": LoopBackErrorBody,
         "description": "Refused: 401 missing or wrong API key, 406 invalid or naming "
-        "something missing (error.message says what)",
+        "something missing (error.message says what), 413 past a size limit, 429 too many "
+        "failed logins (Retry-After)",
     }
 }
 """The error answers, documented on every route of the client's."""
