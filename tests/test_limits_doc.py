@@ -205,9 +205,9 @@ def query_check(limit: int, within: str, past: str) -> Callable[[str, Lake], Non
 
 
 def check_query_numbers(text: str, lake: Lake) -> None:
-    mentions(text, query_limits.MIN_INTEGER, query_limits.MAX_INTEGER)
-    assert count(lake, f"size = {query_limits.MAX_INTEGER}") == 0
-    refused(InvalidQueryError, lambda: count(lake, f"size = {query_limits.MAX_INTEGER + 1}"))
+    mentions(text, limits.MIN_INTEGER, limits.MAX_INTEGER)
+    assert count(lake, f"size = {limits.MAX_INTEGER}") == 0
+    refused(InvalidQueryError, lambda: count(lake, f"size = {limits.MAX_INTEGER + 1}"))
     refused(InvalidQueryError, lambda: count(lake, "count() >= 1e400"))
 
 

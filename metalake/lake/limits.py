@@ -10,6 +10,8 @@ import os
 
 from metalake.errors import InvalidArgumentError, PayloadTooLargeError
 
+MIN_INTEGER, MAX_INTEGER = -(2**63), 2**63 - 1
+"""Integers a value or a query may hold: what PostgreSQL and SQLite store exactly."""
 MAX_OBJECT_SIZE_ENV = "METALAKE_MAX_OBJECT_SIZE"
 DEFAULT_MAX_OBJECT_SIZE = 5 << 40
 """Bytes in one stored file: 5 TiB, as S3 allows."""

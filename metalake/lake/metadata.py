@@ -16,12 +16,11 @@ import orjson
 
 from metalake.blobs.keys import CONTROL_CHARACTERS
 from metalake.errors import InvalidArgumentError, InvalidMetadataFileError, InvalidPathError
+from metalake.lake.limits import MAX_INTEGER, MIN_INTEGER
 
 Scalar = str | int | float | bool
 MAX_KEY_LENGTH = 255
 TAGS_KEY = "tags"
-MIN_INT, MAX_INT = -(2**63), 2**63 - 1
-"""Integers a value may hold: what PostgreSQL and SQLite store exactly, and JSON readers read."""
 MAX_JSON_DEPTH = 254
 """How many lists and objects free-form JSON (annotation files, metadata) may nest: as many as
 orjson writes, which is what lets `value_problem` check most values in C."""
@@ -51,7 +50,7 @@ def _walk_for_problem(value: Any) -> str | None:
             if "\x00" in value:
                 return f"{value!r} contains a NUL character"
         elif kind is int:
-            if not MIN_INT <= value <= MAX_INT:
+            if not MIN_INTEGER <= value <= MAX_INTEGER:
                 return "an integer beyond 64 bits (from -2**63 to 2**63-1)"
         elif kind is float:
             if not math.isfinite(value):

@@ -133,9 +133,7 @@ class UploadSessions:
         """The open session with this fingerprint, or a new one: what to send, and where."""
         check_has_files(request)
         content_type, name = check_upload(request)
-        low, high = MIN_PART_SIZE[self._blobs.direct_uploads], MAX_PART_SIZE
-        if type(part_size) is not int or not low <= part_size <= high:
-            raise InvalidArgumentError(f"part_size must be between {low} and {high} bytes")
+        self._check_part_size(part_size)
         if not fingerprint or len(fingerprint) > 64:
             raise InvalidArgumentError("an upload session needs a fingerprint of 1 to 64 chars")
         total = 0
@@ -174,8 +172,7 @@ class UploadSessions:
         (`part_urls`, the part route, `finish_parts`).
         """
         content_type, name = check_upload(request)
-        if not MIN_PART_SIZE[self._blobs.direct_uploads] <= part_size <= MAX_PART_SIZE:
-            raise InvalidArgumentError(f"part_size {part_size} is out of range")
+        self._check_part_size(part_size)
         unsized = replace(request, files=[replace(f, size=UNKNOWN_SIZE) for f in request.files])
         with self._db.write() as conn:
             collection = collections.get_or_create(conn, name, content_type)
@@ -187,6 +184,11 @@ class UploadSessions:
             "job_id": session["job_id"],
             "collection_id": collection["id"],
         }
+
+    def _check_part_size(self, part_size: int) -> None:
+        low, high = MIN_PART_SIZE[self._blobs.direct_uploads], MAX_PART_SIZE
+        if type(part_size) is not int or not low <= part_size <= high:
+            raise InvalidArgumentError(f"part_size must be between {low} and {high} bytes")
 
     @staticmethod
     def _find_open(conn: Connection, fingerprint: str, owner_key: str | None) -> RowMapping | None:

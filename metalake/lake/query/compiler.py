@@ -20,7 +20,8 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from metalake.errors import InvalidQueryError
 from metalake.lake.annotations.shapes import SHAPE_TYPES
 from metalake.lake.content_types import CONTENT_TYPES
-from metalake.lake.query.limits import MAX_INTEGER, MAX_PATTERN_LENGTH, MAX_WILDCARDS
+from metalake.lake.limits import MAX_INTEGER
+from metalake.lake.query.limits import MAX_PATTERN_LENGTH, MAX_WILDCARDS
 from metalake.lake.query.syntax import (
     And,
     Comparison,

@@ -29,9 +29,6 @@ MAX_PATTERN_LENGTH = 200
 MAX_WILDCARDS = 20
 """Wildcards (`*` and `?`) in one `~` pattern."""
 
-MIN_INTEGER, MAX_INTEGER = -(2**63), 2**63 - 1
-"""Integers in a query fit in a signed 64-bit integer; decimals must be finite doubles."""
-
 ALLOWED_CONTROL_CHARACTERS = "\t\n\r"
 """The only control characters a query may hold (as white space); NUL and the others are
 refused, the same on both backends."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from metalake.errors import InvalidQueryError
-from metalake.lake.query.limits import MAX_INTEGER, MIN_INTEGER
+from metalake.lake.limits import MAX_INTEGER, MIN_INTEGER
 
 INTEGER = re.compile(r"[+-]?[0-9]+")
 DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
