@@ -6,12 +6,10 @@ reported defect.
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -21,6 +19,7 @@ from metalake.lake.ingest import UploadFile, UploadRequest, request_to_json
 from metalake.lake.lake import Lake
 from metalake.server.app import create_app
 from metalake.server.bodies import BodyLimit
+from tests import asgi
 from tests.conftest import upload_and_wait
 from tests.media_factory import make_folder
 from tests.servers import Server, serve
@@ -166,43 +165,11 @@ def test_a_failed_remote_file_is_reported_without_server_paths(server: Server, t
     assert not any("/" in r for r in reasons), reasons
 
 
-async def _post_chunked(app: object, path: str, chunks: list[bytes]) -> tuple[int, bytes]:
-    """Status and body the ASGI `app` answers a POST whose body comes in `chunks`, undeclared."""
-    answer: dict[str, Any] = {"body": b""}
-    pending = [{"type": "http.request", "body": c, "more_body": True} for c in chunks]
-    pending.append({"type": "http.request", "body": b"", "more_body": False})
-    scope = {
-        "type": "http",
-        "method": "POST",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "headers": [(b"content-type", b"application/json")],
-        "server": ("127.0.0.1", 80),
-        "client": ("127.0.0.1", 1),
-        "scheme": "http",
-        "http_version": "1.1",
-        "root_path": "",
-    }
-
-    async def receive() -> dict:
-        return pending.pop(0) if pending else {"type": "http.disconnect"}
-
-    async def send(message: dict) -> None:
-        if message["type"] == "http.response.start":
-            answer["status"] = message["status"]
-        else:
-            answer["body"] += message.get("body", b"")
-
-    await app(scope, receive, send)  # type: ignore[operator]
-    return answer["status"], answer["body"]
-
-
 def test_an_undeclared_body_past_the_limit_answers_413_not_a_parse_error(tmp_path: Path):
     lake = Lake(tmp_path / "lake")
     try:
         app = BodyLimit(create_app(lake), limit=64)
-        status, body = asyncio.run(_post_chunked(app, "/api/v1/items/count", [b" " * 40] * 3))
+        status, body = asgi.post(app, "/api/v1/items/count", [b" " * 40] * 3)
     finally:
         lake.close()
     assert status == 413, body

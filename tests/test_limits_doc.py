@@ -35,6 +35,7 @@ from metalake.lake.signing import MAX_EXPIRY_S, expiry_seconds
 from metalake.media.thumbnails import THUMBNAIL_SIZES, check_thumbnail_size
 from metalake.server import bodies
 from metalake.server.app import create_app
+from tests import asgi
 
 DOC = Path(__file__).parent.parent / "docs" / "limits.md"
 ROW = re.compile(r"^\| `(\w+)` \| (.+?) \| (.+?) \| `(.+?)` \|$")
@@ -122,39 +123,11 @@ def check_part_body(text: str, lake: Lake) -> None:
     )
 
 
-async def _post_declared(length: int) -> int:
-    """The status the app answers a POST that declares `length` bytes and sends none."""
-    statuses: list[int] = []
-    scope = {
-        "type": "http",
-        "method": "POST",
-        "path": "/api/v1/items/count",
-        "raw_path": b"/api/v1/items/count",
-        "query_string": b"",
-        "headers": [(b"content-length", str(length).encode())],
-        "server": ("127.0.0.1", 80),
-        "client": ("127.0.0.1", 1),
-        "scheme": "http",
-        "http_version": "1.1",
-        "root_path": "",
-    }
-
-    async def receive() -> dict:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict) -> None:
-        if message["type"] == "http.response.start":
-            statuses.append(message["status"])
-
-    await bodies.BodyLimit(create_app())(scope, receive, send)
-    return statuses[0]
-
-
 def check_request_body(text: str, lake: Lake) -> None:
-    import asyncio
-
     mentions(text, limits.MAX_REQUEST_BYTES)
-    assert asyncio.run(_post_declared(limits.MAX_REQUEST_BYTES + 1)) == 413
+    declared = [(b"content-length", str(limits.MAX_REQUEST_BYTES + 1).encode())]
+    status, _ = asgi.post(bodies.BodyLimit(create_app()), "/api/v1/items/count", [], declared)
+    assert status == 413
 
 
 def check_files_per_upload(text: str, lake: Lake) -> None:
