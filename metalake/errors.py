@@ -24,7 +24,9 @@ wrong and how to fix it::
     ├── TooManyRequestsError        too many failed logins from one address (HTTP 429)
     ├── ServerUnavailableError      the server could not be reached, after retries
     ├── NotSupportedError           a documented argument this version does not implement yet
-    └── StorageError                the object store could not read or write bytes
+    ├── StorageError                the object store could not read or write bytes
+    │   └── StorageUnavailableError  the object store could not be reached (HTTP 503)
+    └── DatabaseUnavailableError    the metadata database could not be reached (HTTP 503)
 """
 
 from __future__ import annotations
@@ -159,6 +161,19 @@ class StorageError(MetaLakeError, OSError):
     """The object store could not read or write bytes."""
 
     code = "storage_error"
+
+
+class StorageUnavailableError(StorageError):
+    """The object store could not be reached or kept failing (down, overloaded, network): a
+    passing condition, retried for a while before it is reported."""
+
+    code = "storage_unavailable"
+
+
+class DatabaseUnavailableError(MetaLakeError, ConnectionError):
+    """The metadata database could not be reached or dropped the connection, after retries."""
+
+    code = "database_unavailable"
 
 
 def error_class(code: str) -> type[MetaLakeError]:

@@ -8,6 +8,7 @@ import os
 import shutil
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -75,14 +76,21 @@ class LocalBlobStore:
     def discard(self, staged: StagedBlob) -> None:
         Path(staged.token).unlink(missing_ok=True)
 
-    def move(self, source_key: str, key: str) -> None:
-        """Make the bytes of `source_key` visible under `key` (a rename)."""
+    def copy(self, source_key: str, key: str) -> None:
+        """Make the bytes of `source_key` visible under `key` too (a hard link where the file
+        system allows it, so no bytes are copied); the source stays until deleted."""
+        source = self.path_of(source_key)
         target = self.path_of(key)
         target.parent.mkdir(parents=True, exist_ok=True)
+        temp = self._tmp / f"{self._prefix()}{uuid.uuid4().hex}"
         try:
-            self.path_of(source_key).replace(target)
+            os.link(source, temp)
         except FileNotFoundError as exc:
             raise StorageError(f"no bytes stored under {source_key!r}") from exc
+        except OSError:
+            shutil.copyfile(source, temp)
+        temp.replace(target)
+        temp.unlink(missing_ok=True)  # rename does nothing if both were links to one file
 
     def write_part(self, key: str, offset: int, data: bytes | memoryview) -> None:
         """Write one part of an upload in place at `offset` (parts may arrive in any order)."""

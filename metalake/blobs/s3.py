@@ -23,10 +23,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from metalake.blobs.keys import check_key
 from metalake.blobs.store import StagedBlob
-from metalake.errors import StorageError
+from metalake.errors import StorageError, StorageUnavailableError
 from metalake.processes import owner_tag, tag_is_dead
 
 TMP_PREFIX = ".tmp"
+UNAVAILABLE_CODES = ("SlowDown", "ServiceUnavailable", "RequestTimeout", "InternalError")
 READ_BLOCK = 256 << 10
 
 
@@ -95,7 +96,7 @@ class S3BlobStore:
         config = Config(
             signature_version="s3v4",
             s3={"addressing_style": "path"},
-            retries={"max_attempts": 5, "mode": "standard"},
+            retries={"max_attempts": 3, "mode": "standard"},  # then jobs retry (outages.py)
             max_pool_connections=32,
         )
         self._client = boto3.session.Session().client(
@@ -120,9 +121,18 @@ class S3BlobStore:
             error = exc.response.get("Error", {})
             if error.get("Code") in ("404", "NoSuchKey", "NotFound"):
                 raise StorageError(f"no bytes stored under {what}") from exc
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+            if status >= 500 or error.get("Code") in UNAVAILABLE_CODES:
+                raise StorageUnavailableError(
+                    f"the object store failed on {what} ({error.get('Code') or status}); "
+                    "it may be down or overloaded"
+                ) from exc
             raise StorageError(f"S3 refused {what}: {error.get('Message') or exc}") from exc
         except BotoCoreError as exc:
-            raise StorageError(f"S3 failed on {what}: {exc}") from exc
+            raise StorageUnavailableError(
+                f"the object store could not be reached for {what} ({type(exc).__name__}); "
+                "check that it is running and reachable"
+            ) from exc
 
     def stage_file(self, source: Path) -> StagedBlob:
         """Upload a local file to a temp key while hashing it."""
@@ -139,18 +149,18 @@ class S3BlobStore:
         return StagedBlob(token, reader.size, reader.sha256.hexdigest())
 
     def commit(self, staged: StagedBlob, key: str) -> None:
-        self.move(staged.token, key)
+        self.copy(staged.token, key)
+        self.delete(staged.token)
 
     def discard(self, staged: StagedBlob) -> None:
         self.delete(staged.token)
 
-    def move(self, source_key: str, key: str) -> None:
-        """Server-side copy to `key`, then delete the source: no bytes pass through here."""
+    def copy(self, source_key: str, key: str) -> None:
+        """Server-side copy to `key` (no bytes pass through here); the source stays."""
         with self._errors(source_key):
             self._client.copy(
                 {"Bucket": self.bucket, "Key": self._key(source_key)}, self.bucket, self._key(key)
             )
-        self.delete(source_key)
 
     def put_bytes(self, key: str, data: bytes) -> None:
         with self._errors(key):
@@ -165,10 +175,13 @@ class S3BlobStore:
             return self._client.head_object(Bucket=self.bucket, Key=self._key(key))["ContentLength"]
 
     def exists(self, key: str) -> bool:
-        try:
-            self._client.head_object(Bucket=self.bucket, Key=self._key(key))
-        except ClientError:
-            return False
+        with self._errors(key):
+            try:
+                self._client.head_object(Bucket=self.bucket, Key=self._key(key))
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                    return False
+                raise
         return True
 
     @contextlib.contextmanager

@@ -1,16 +1,19 @@
 """Upload jobs: plan an upload, then store, probe and register its files in the background.
 
-Per chunk of files the job stages bytes (copy + sha256) and probes them on a thread pool, moves
-the staged bytes to their keys, and then registers the items, their metadata and the job's counts
-in one transaction. A crash between the two leaves bytes that the resumed job rewrites, never a
-row without bytes, and never a second item for one name.
+Per chunk of files the job stages bytes (copy + sha256) and probes them on a thread pool, then
+in one transaction puts the staged bytes under their keys and registers the items, their metadata
+and the job's counts. Bytes a client sent are copied, and their staged copy is deleted only after
+the commit. A crash at any instant leaves the files pending with their bytes still staged, which
+the resumed job registers; never a row without bytes, and never a second item for one name.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +24,7 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from metalake.blobs.keys import check_file_name, check_user_key
 from metalake.blobs.store import BlobStore, StagedBlob
+from metalake.crash_points import crash_point
 from metalake.errors import InvalidArgumentError
 from metalake.ids import new_id
 from metalake.lake import collections
@@ -33,15 +37,18 @@ from metalake.lake.annotations.uploads import (
 from metalake.lake.clock import utcnow
 from metalake.lake.content_types import check_content_type
 from metalake.lake.item_metadata import apply_changes
-from metalake.lake.jobs import Job, JobProgress, failure_reason, new_job_row
+from metalake.lake.jobs import MAX_ERRORS, Job, JobProgress, failure_reason, new_job_row
 from metalake.lake.limits import check_file_count, check_file_size, max_object_size
 from metalake.lake.metadata import MetadataChange, parse_metadata_object
 from metalake.lake.names import DEFAULT_BUCKET, storage_key, unique_name
+from metalake.lake.outages import is_transient
 from metalake.lake.workers import WorkerPool
 from metalake.media.probe import MediaFacts, probe
 from metalake.store.database import Database
 from metalake.store.schema import collection_items, items, job_files, jobs
 from metalake.store.upsert import insert_ignore
+
+log = logging.getLogger(__name__)
 
 UPLOAD = "upload"
 CHUNK = 64
@@ -250,6 +257,12 @@ def _outcome(staged: Future) -> _Stored | Exception:
         return exc
 
 
+def _local_copies(chunk: list[_Task]) -> list[_Stored]:
+    """The staged copies a chunk made of local files (sent bytes stay: they are the source)."""
+    outcomes = (_outcome(t.staged) for t in chunk if t.staged is not None)
+    return [o for o in outcomes if isinstance(o, _Stored) and not o.in_place]
+
+
 @dataclass(frozen=True)
 class _Stored:
     blob: StagedBlob
@@ -271,19 +284,65 @@ class UploadJob:
         job_change = MetadataChange.from_json(params["metadata"])
         with self._db.read() as conn:
             collection = collections.get_by_id(conn, job.collection_id or "")
-        with WorkerPool(self._workers, "metalake-ingest") as pool:
-            previous: list[_Task] | None = None
-            for chunk in self._pending_chunks(job.id, job_change):
-                self._plan(chunk, collection)
-                for task in chunk:
-                    if not keeps_existing(task.existing, params["replace_files"]):
-                        task.staged = pool.submit(self._stage, task, params["content_type"])
+        unfreed: list[_Stored] = []
+        ahead: list[_Task] = []
+        try:
+            with WorkerPool(self._workers, "metalake-ingest") as pool:
+                previous: list[_Task] | None = None
+                for chunk in self._pending_chunks(job.id, job_change):
+                    self._plan(chunk, collection)
+                    for task in chunk:
+                        if not keeps_existing(task.existing, params["replace_files"]):
+                            task.staged = pool.submit(self._stage, task, params["content_type"])
+                    ahead = chunk
+                    if previous is not None:
+                        self._commit(job, collection, previous, progress, unfreed)
+                    previous = chunk
+                ahead = []
                 if previous is not None:
-                    self._commit(job, collection, previous, progress)
-                previous = chunk
-            if previous is not None:
-                self._commit(job, collection, previous, progress)
+                    self._commit(job, collection, previous, progress, unfreed)
+        except BaseException:
+            # The chunk staged ahead of a commit that failed is staged again on a retry.
+            self._free(_local_copies(ahead), unfreed)
+            raise
+        finally:
+            self._free(list(unfreed), None)
+        if job.resumed:
+            self._free_finished(job.id)
         apply_upload_annotations(self._db, job, progress)
+
+    def _free_finished(self, job_id: str) -> None:
+        """Free the sent bytes of a resumed job's finished files: a crash just after a chunk
+        committed left them staged (deleting what is gone already is a no-op)."""
+        finished = sa.select(job_files.c.source).where(
+            job_files.c.job_id == job_id,
+            job_files.c.state != PENDING,
+            job_files.c.source.startswith(STAGED),
+        )
+        with self._db.read() as conn:
+            sources = conn.execute(finished).scalars().all()
+        self._free_sources(sources)
+
+    def give_up(self, job: Job, progress: JobProgress, reason: str) -> None:
+        """Count the job's pending files as failed with `reason`, and free their sent bytes."""
+        pending = (job_files.c.job_id == job.id, job_files.c.state == PENDING)
+        with self._db.write() as conn:
+            rows = conn.execute(
+                sa.select(job_files.c.file_name, job_files.c.source).where(*pending)
+            ).all()
+            if not rows:
+                return
+            conn.execute(job_files.update().where(*pending).values(state=FAILED))
+            errors = [{"file": r.file_name, "reason": reason} for r in rows[:MAX_ERRORS]]
+            progress.record(conn, failed=len(rows), errors=errors)
+        self._free_sources(r.source for r in rows)
+
+    def _free_sources(self, sources: Iterable[str]) -> None:
+        """Delete the sent bytes of files that will not be registered (or were kept as is)."""
+        for source in sources:
+            if source.startswith(STAGED):
+                with contextlib.suppress(Exception):
+                    self._blobs.delete(source.removeprefix(STAGED))
 
     def _pending_chunks(self, job_id: str, job_change: MetadataChange) -> Iterator[list[_Task]]:
         last = -1
@@ -336,8 +395,9 @@ class UploadJob:
                     facts = probe(stream, content_type, task.file_name)
                     size = stream.seek(0, os.SEEK_END)
                     sha256 = task.sha256 or _hash_from_start(stream)
-            except BaseException:
-                self._blobs.delete(key)
+            except Exception as exc:
+                if not is_transient(exc):  # bytes that cannot be registered are freed now
+                    self._blobs.delete(key)
                 raise
             return _Stored(StagedBlob(key, size, sha256), facts, in_place=True)
         if not task.source:
@@ -347,28 +407,67 @@ class UploadJob:
         return _Stored(self._blobs.stage_file(source), facts)
 
     def _store(self, stored: _Stored, key: str) -> None:
+        """Put stored bytes under `key`. Bytes a client sent are copied, and their staged copy
+        is deleted only after the commit: a crash before it leaves them to the resumed job."""
         if stored.in_place:
-            self._blobs.move(stored.blob.token, key)
+            self._blobs.copy(stored.blob.token, key)
         else:
             self._blobs.commit(stored.blob, key)
 
     def _commit(
-        self, job: Job, collection: RowMapping, chunk: list[_Task], progress: JobProgress
+        self,
+        job: Job,
+        collection: RowMapping,
+        chunk: list[_Task],
+        progress: JobProgress,
+        unfreed: list[_Stored],
     ) -> None:
         """Register a chunk in one transaction that holds the collection's lock.
 
-        Names are checked again under the lock and bytes are moved to their keys only by the
+        Names are checked again under the lock and bytes are put under their keys only by the
         upload that registers them, so concurrent uploads of one name neither duplicate an
-        item nor leave it with another upload's bytes.
+        item nor leave it with another upload's bytes. A transient error (store or database
+        down) fails no file: it rolls the chunk back, removes the keys it wrote, and goes up
+        to the job runner, which retries the job from its pending files.
         """
+        outcomes = {t.seq: _outcome(t.staged) for t in chunk if t.staged is not None}
+        stored = [o for o in outcomes.values() if isinstance(o, _Stored)]
+        passing = next((o for o in outcomes.values() if is_transient(o)), None)
+        if passing is not None:
+            self._free([s for s in stored if not s.in_place], unfreed)
+            raise passing
+        written: list[str] = []
+        try:
+            spare = self._register_chunk(job, collection, chunk, outcomes, progress, written)
+        except BaseException:
+            for key in written:
+                with contextlib.suppress(Exception):
+                    self._blobs.delete(key)
+            self._free([s for s in stored if not s.in_place], unfreed)
+            raise
+        crash_point("upload.after_commit")
+        self._free([s for s in stored if s.in_place] + spare, unfreed)
+        self._free_sources(t.source for t in chunk if t.staged is None)  # names kept as they were
+
+    def _register_chunk(
+        self,
+        job: Job,
+        collection: RowMapping,
+        chunk: list[_Task],
+        outcomes: dict[int, _Stored | Exception],
+        progress: JobProgress,
+        written: list[str],
+    ) -> list[_Stored]:
+        """The transaction of `_commit`; `written` collects the new keys it put bytes under.
+        Returns the staged copies the chunk did not use (names another upload registered)."""
         params = job.params
         now = utcnow()
-        outcomes = {t.seq: _outcome(t.staged) for t in chunk if t.staged is not None}
         new_items: list[dict[str, Any]] = []
         replaced: list[tuple[str, _Stored]] = []
         changes: list[tuple[str, MetadataChange]] = []
         states: dict[int, tuple[str, str | None]] = {}
         errors: list[dict[str, str]] = []
+        spare: list[_Stored] = []
         with self._db.write() as conn:
             collections.lock(conn, collection["id"])
             taken = self._registered(conn, collection, [t for t in chunk if t.seq in outcomes])
@@ -387,7 +486,8 @@ class UploadJob:
                     continue
                 if keeps_existing(existing, params["replace_files"]):
                     # Another upload registered this name after we planned: its file stands.
-                    self._discard(stored)
+                    if not stored.in_place:
+                        spare.append(stored)
                     states[task.seq] = (SKIPPED, existing["id"])
                     if params["override_metadata"]:
                         changes.append((existing["id"], task.change))
@@ -402,6 +502,7 @@ class UploadJob:
                 key = storage_key(
                     params["storage_prefix"], collection["storage_name"], task.file_name
                 )
+                written.append(key)
                 self._store(stored, key)
                 new_items.append(
                     self._item_row(item_id, key, task, stored, collection, job.id, now)
@@ -424,6 +525,8 @@ class UploadJob:
                 failed=counts.count(FAILED),
                 errors=errors,
             )
+            crash_point("upload.before_commit")
+        return spare
 
     @staticmethod
     def _registered(
@@ -436,11 +539,21 @@ class UploadJob:
         found = conn.execute(sa.select(items).where(items.c.unique_name.in_(names))).mappings()
         return {names[row["unique_name"]]: row for row in found}
 
-    def _discard(self, stored: _Stored) -> None:
-        if stored.in_place:
-            self._blobs.delete(stored.blob.token)
-        else:
-            self._blobs.discard(stored.blob)
+    def _free(self, staged: Iterable[_Stored], unfreed: list[_Stored] | None) -> None:
+        """Delete staged copies whose bytes are under their keys now, or are not needed.
+        Those the store refuses now (an outage) go to `unfreed`, to be tried again at the
+        end of the job; after that the temp-file and staging sweeps find them."""
+        for stored in staged:
+            try:
+                if stored.in_place:
+                    self._blobs.delete(stored.blob.token)
+                else:
+                    self._blobs.discard(stored.blob)
+            except Exception as exc:
+                if unfreed is not None:
+                    unfreed.append(stored)
+                else:
+                    log.warning("could not free staged bytes %s: %s", stored.blob.token, exc)
 
     @staticmethod
     def _item_row(

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
@@ -21,6 +22,7 @@ from sqlalchemy.engine import RowMapping
 from metalake.errors import InvalidArgumentError, JobNotFoundError, MetaLakeError
 from metalake.ids import new_id
 from metalake.lake.clock import as_utc, iso, utcnow
+from metalake.lake.outages import BUDGET_ENV, Outage, is_transient
 from metalake.processes import owner_tag, tag_is_dead, writer_of
 from metalake.store.database import Database
 from metalake.store.schema import job_payloads, jobs
@@ -42,9 +44,32 @@ class Job:
     type: str
     params: dict[str, Any]
     collection_id: str | None
+    resumed: bool = False
+    """True if an earlier run of the job was cut short (its process died)."""
 
 
 Handler = Callable[[Job, "JobProgress"], None]
+
+
+@runtime_checkable
+class Abandonable(Protocol):
+    """A handler that can close a job it will not finish: it counts the units left as failed
+    (with `reason`) and frees what they hold, so a failed job's counts add up to its total."""
+
+    def give_up(self, job: Job, progress: JobProgress, reason: str) -> None: ...
+
+
+def counts_message(row: RowMapping) -> str:
+    return f"{row['done']} done, {row['skipped']} skipped, {row['failed']} failed"
+
+
+def outage_message(exc: BaseException, lasted: float) -> str:
+    """Why a job stopped in an outage, and what the user can do about it."""
+    return (
+        f"stopped after {lasted:.0f} s of trying through an outage: {failure_reason(exc)}. "
+        "What was not done counts as failed: run it again once the outage is over "
+        f"({BUDGET_ENV} sets how long a job waits)"
+    )
 
 
 def new_job_row(
@@ -163,13 +188,26 @@ class JobRunner:
             thread.join(timeout)
 
     def _run(self) -> None:
+        outage = Outage()
         while True:
             with self._lock:
                 self._pending = False
             ran = 0
-            while (job := self._claim_next()) is not None:
-                self._execute(job)
-                ran += 1
+            try:
+                while (job := self._claim_next()) is not None:
+                    self._execute(job)
+                    ran += 1
+                    outage.recovered()
+            except Exception as exc:
+                if not is_transient(exc) or (delay := outage.next_delay()) is None:
+                    log.error("the job runner stopped: %s", failure_reason(exc))
+                    with self._lock:
+                        self._thread = None
+                    return
+                log.warning("the job runner cannot reach the database; trying again shortly")
+                time.sleep(delay)
+                with self._lock:
+                    self._pending = True
             if ran:
                 self._refresh_statistics()
             with self._lock:
@@ -219,24 +257,72 @@ class JobRunner:
                     continue
             if row["status"] == RUNNING:
                 log.info("resuming job %s left unfinished by %s", row["id"], row["owner"])
-            return Job(row["id"], row["type"], dict(row["params"]), row["collection_id"])
+            resumed = row["status"] == RUNNING
+            return Job(row["id"], row["type"], dict(row["params"]), row["collection_id"], resumed)
         return None
 
     def _execute(self, job: Job) -> None:
+        """Run a job's handler; through an outage run it again (it resumes where it stopped)
+        until the outage budget is spent, then fail the job with its counts complete."""
         progress = JobProgress(job.id, self.owner)
-        try:
-            self._handlers[job.type](job, progress)
-        except JobLostError:
-            log.warning("job %s was taken over by another process; leaving it", job.id)
+        handler = self._handlers.get(job.type)
+        if handler is None:
+            reason = f"job stopped by an error: this lake does not know jobs of type {job.type!r}"
+            self._give_up(job, progress, None, reason)
             return
-        except Exception as exc:
-            log.exception("job %s failed", job.id)
-            self._finish(job.id, FAILED, f"job stopped by an error: {failure_reason(exc)}")
-            return
+        outage = Outage()
+        while True:
+            handled = self._handled(job.id)
+            try:
+                handler(job, progress)
+                break
+            except JobLostError:
+                log.warning("job %s was taken over by another process; leaving it", job.id)
+                return
+            except Exception as exc:
+                if not is_transient(exc):
+                    log.exception("job %s failed", job.id)
+                    reason = f"job stopped by an error: {failure_reason(exc)}"
+                    self._give_up(job, progress, handler, reason)
+                    return
+                if self._handled(job.id, handled) > handled:
+                    outage.recovered()
+                delay = outage.next_delay()
+                if delay is None:
+                    reason = outage_message(exc, outage.lasted)
+                    self._give_up(job, progress, handler, reason)
+                    return
+                log.warning("job %s: %s; trying again in %.1f s", job.id, exc, delay)
+                time.sleep(delay)
         row = load_job(self._db, job.id)
         status = FAILED if row["failed"] else COMPLETED
-        message = f"{row['done']} done, {row['skipped']} skipped, {row['failed']} failed"
-        self._finish(job.id, status, message)
+        self._finish(job.id, status, counts_message(row))
+
+    def _handled(self, job_id: str, default: int = 0) -> int:
+        """How many of a job's units are done, skipped or failed (`default` if unreadable)."""
+        try:
+            row = load_job(self._db, job_id)
+        except sa.exc.DBAPIError:
+            return default
+        return row["done"] + row["skipped"] + row["failed"]
+
+    def _give_up(
+        self, job: Job, progress: JobProgress, handler: Handler | None, reason: str
+    ) -> None:
+        """Fail a job for good: its unfinished units count as failed, so the counts add up."""
+        outage = Outage()
+        while True:
+            try:
+                if isinstance(handler, Abandonable):
+                    handler.give_up(job, progress, reason)
+                row = load_job(self._db, job.id)
+                self._finish(job.id, FAILED, f"{reason}; {counts_message(row)}")
+                return
+            except Exception as exc:
+                if not is_transient(exc) or (delay := outage.next_delay()) is None:
+                    log.error("could not record that job %s failed: %s", job.id, exc)
+                    return
+                time.sleep(delay)
 
     def _finish(self, job_id: str, status: str, message: str) -> None:
         with self._db.write() as conn:

@@ -16,6 +16,7 @@ from starlette.types import Receive, Scope, Send
 
 from metalake.errors import (
     AuthenticationError,
+    DatabaseUnavailableError,
     InvalidArgumentError,
     MetaLakeError,
     NotFoundError,
@@ -23,6 +24,7 @@ from metalake.errors import (
     PayloadTooLargeError,
     SignatureError,
     StorageError,
+    StorageUnavailableError,
     TooManyRequestsError,
 )
 from metalake.server.layernext.errors import LAYERNEXT_PREFIX, layernext_error
@@ -38,6 +40,8 @@ STATUS = [
     (PayloadTooLargeError, 413),
     (InvalidArgumentError, 400),
     (NotSupportedError, 501),
+    (StorageUnavailableError, 503),
+    (DatabaseUnavailableError, 503),
     (StorageError, 502),
     (MetaLakeError, 400),
 ]

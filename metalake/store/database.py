@@ -15,6 +15,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from metalake.errors import DatabaseUnavailableError
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_S = 60
 
@@ -69,6 +71,29 @@ def _make_engine(url: str) -> Engine:
     return engine
 
 
+def is_unreachable(exc: sa.exc.DBAPIError) -> bool:
+    """True if the database could not be reached, dropped the connection or stayed locked:
+    trying again later may succeed (unlike a constraint or a syntax error)."""
+    return exc.connection_invalidated or isinstance(
+        exc, sa.exc.OperationalError | sa.exc.InterfaceError
+    )
+
+
+@contextmanager
+def _unreachable_as_ours() -> Iterator[None]:
+    """A database that cannot be reached, or dropped the connection, raises
+    `DatabaseUnavailableError` (which jobs and clients retry), not the driver's text."""
+    try:
+        yield
+    except sa.exc.DBAPIError as exc:
+        if not is_unreachable(exc):
+            raise
+        raise DatabaseUnavailableError(
+            "the lake's database could not be reached or dropped the connection "
+            f"({type(exc.orig).__name__}); check that it is running, then try again"
+        ) from exc
+
+
 class Database:
     """One metadata database: an engine, its migrations, and read/write transactions."""
 
@@ -111,7 +136,7 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """One write transaction, committed on success and rolled back on any error."""
-        with self._writer, self.engine.connect() as conn:
+        with _unreachable_as_ours(), self._writer, self.engine.connect() as conn:
             conn = conn.execution_options(metalake_write=True)
             with conn.begin():
                 yield conn
@@ -119,7 +144,7 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A connection for reads (one consistent snapshot per transaction)."""
-        with self.engine.connect() as conn:
+        with _unreachable_as_ours(), self.engine.connect() as conn:
             yield conn
 
     def close(self) -> None:
