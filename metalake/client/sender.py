@@ -27,14 +27,8 @@ from tqdm import tqdm
 from metalake.client.wire import raise_for_error, with_retries
 from metalake.errors import ChecksumMismatchError, MetaLakeError
 from metalake.lake.ingest import UploadFile, UploadRequest, request_to_json
-from metalake.lake.upload_sessions import (
-    BUNDLE_FILES_HEADER,
-    CHECKSUM_HEADER,
-    DEFAULT_PART_SIZE,
-    MAX_PARTS,
-    min_part_size,
-    part_count,
-)
+from metalake.lake.upload_sessions import DEFAULT_PART_SIZE, MAX_PARTS, min_part_size, part_count
+from metalake.server.protocol import BUNDLE_FILES_HEADER, CHECKSUM_HEADER
 
 log = logging.getLogger(__name__)
 

@@ -33,6 +33,7 @@ from metalake.lake.file_targets import FileTarget
 from metalake.lake.ingest import UPLOAD, UploadJob, UploadRequest, start_upload
 from metalake.lake.item_metadata import apply_change, apply_changes
 from metalake.lake.jobs import COMPLETED, FAILED, JobRunner, job_dict, load_job
+from metalake.lake.links import Links
 from metalake.lake.logins import LoginLimiter, LoginLimits
 from metalake.lake.metadata import FileMetadataEntry, MetadataChange
 from metalake.lake.names import check_text
@@ -47,7 +48,6 @@ from metalake.store.schema import TIMESTAMP, collection_items, items
 from metalake.store.schema import collections as collections_table
 from metalake.store.upsert import insert_ignore
 
-BLOB_ROUTE = "/blobs"
 JOB_POLL_S = 0.05
 
 
@@ -100,7 +100,7 @@ class Lake:
         self.signer = UrlSigner(load_secret(home))
         self.url_expiry_s = url_expiry_s()
         self.logins = LoginLimiter(LoginLimits.from_environment())
-        self.uploads = UploadSessions(self.db, self.blobs, self.signer)
+        self.uploads = UploadSessions(self.db, self.blobs)
         self.annotation_jobs = AnnotationJob(self.db)
         handlers = {UPLOAD: UploadJob(self.db, self.blobs), ANNOTATIONS: self.annotation_jobs}
         self.jobs = JobRunner(self.db, handlers)
@@ -233,7 +233,7 @@ class Lake:
         after: str | None = None,
         limit: int = 1000,
         with_urls: bool = False,
-        served: bool = False,
+        links: Links | None = None,
         skip: int = 0,
     ) -> dict[str, Any]:
         """One page of a collection's files with their selected annotations, for downloads.
@@ -250,7 +250,7 @@ class Lake:
         for row, found in entries:
             image = {"image": row["unique_name"], "annotations": found, "size": row["size"]}
             if with_urls:
-                image["url"] = self._blob_url(row["storage_key"], self.url_expiry_s, served)
+                image["url"] = self._blob_url(row["storage_key"], self.url_expiry_s, links)
             images.append(image)
         return {
             "collection_id": collection_id,
@@ -314,7 +314,7 @@ class Lake:
         page_index: int,
         page_size: int,
         with_urls: bool = False,
-        served: bool = False,
+        links: Links | None = None,
     ) -> list[dict[str, Any]]:
         """One page of the selected items in `sort` order; `with_urls` adds each one's `url`
         (as `download_url` makes them)."""
@@ -322,7 +322,7 @@ class Lake:
             page = records.page(conn, selection.ids(conn), sort.columns(), page_index, page_size)
         if with_urls:
             for item in page:
-                item["url"] = self._blob_url(item["storage_key"], self.url_expiry_s, served)
+                item["url"] = self._blob_url(item["storage_key"], self.url_expiry_s, links)
         return page
 
     def count_items(self, selection: ItemSelection) -> int:
@@ -385,29 +385,28 @@ class Lake:
         }
 
     def download_url(
-        self, file_key: str, expires_in: float | None = None, served: bool = False
+        self, file_key: str, expires_in: float | None = None, links: Links | None = None
     ) -> str:
         """A URL of the bytes of a file named by unique name or storage key.
 
-        The store's own URL (file:// for a local folder, presigned for S3); for a server
-        (`served`) over a local folder, a path of the server's signed `/blobs/` route.
+        The store's own URL where it serves clients itself (presigned for S3), else one from
+        `links` (a server's signed route), else the store's `file://` URL (embedded).
         It works for `expires_in` seconds (default `$METALAKE_URL_EXPIRY`, one hour).
         """
         expires_in = self.url_expiry_s if expires_in is None else expiry_seconds(expires_in)
         check_text(file_key, "file_key")
         with self.db.read() as conn:
             item = records.find_item(conn, file_key)
-        return self._blob_url(item["storage_key"], expires_in, served)
+        return self._blob_url(item["storage_key"], expires_in, links)
 
-    def _blob_url(self, key: str, expires_in: float, served: bool) -> str:
-        if served and not self.blobs.direct_uploads:
-            return self.signer.sign("GET", f"{BLOB_ROUTE}/{key}", expires_in)
+    def _blob_url(self, key: str, expires_in: float, links: Links | None) -> str:
+        if links is not None and not self.blobs.direct_uploads:
+            return links.download(key, expires_in)
         return self.blobs.url(key, expires_in)
 
-    def served_file(self, key: str, expires: str | None, signature: str | None) -> Path:
-        """The file behind a `/blobs/` URL: SignatureError unless this lake signed the URL and
-        it is current, ItemNotFoundError once its item is in the trash or deleted."""
-        self.signer.verify("GET", f"{BLOB_ROUTE}/{key}", expires, signature)
+    def served_file(self, key: str) -> Path:
+        """The local file behind a download link of `key` (its signature checked by the way
+        in): ItemNotFoundError once its item is in the trash or deleted."""
         with self.db.read() as conn:
             live = conn.execute(
                 records.live_items().where(items.c.storage_key == key).limit(1)

@@ -26,6 +26,7 @@ from metalake.blobs.store import BlobStore
 from metalake.errors import (
     ChecksumMismatchError,
     InvalidArgumentError,
+    NotSupportedError,
     PayloadTooLargeError,
     UploadSessionNotFoundError,
 )
@@ -46,9 +47,9 @@ from metalake.lake.ingest import (
 )
 from metalake.lake.jobs import job_dict, new_job_row
 from metalake.lake.limits import check_file_size
+from metalake.lake.links import Links
 from metalake.lake.metadata import MetadataChange
 from metalake.lake.names import unique_name
-from metalake.lake.signing import UrlSigner
 from metalake.store.database import Database
 from metalake.store.schema import items, jobs, upload_files, upload_parts, upload_sessions
 from metalake.store.upsert import upsert
@@ -62,14 +63,10 @@ MIN_PART_SIZE = {False: 64 << 10, True: 5 << 20}  # S3 refuses smaller multipart
 MAX_PART_SIZE = 1 << 30
 URL_EXPIRY_S = 24 * 3600
 STAGING = ".uploads"
-UPLOAD_ROUTE = "/api/v1/uploads"
 MAX_BUNDLE_FILES = 256
 CHUNK_BYTES = 1 << 20
 MAX_BUNDLE_BYTES = 4 << 20
 """A bundle's bytes: enough to make per-request costs small, little enough to keep memory low."""
-BUNDLE_FILES_HEADER = "x-metalake-files"
-CHECKSUM_HEADER = "x-amz-checksum-sha256"
-"""Header of a part's checksum for the server's own part route; S3 URLs get Content-MD5."""
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 UNKNOWN_SIZE = -1
 """The size of a file whose session learns sizes from the bytes (see `open_unsized`)."""
@@ -77,10 +74,6 @@ MAX_PARTS = 10_000
 """Parts of one file, as S3 allows."""
 MAX_SESSION_PARTS = 100_000
 """Parts of all the files of one upload session: what one answer describes at most."""
-
-
-def _bundle_path(session_id: str, first: int, last: int) -> str:
-    return f"{UPLOAD_ROUTE}/{session_id}/bundles/{first}-{last}"
 
 
 def _bundles(files: list[RowMapping], part_size: int) -> list[list[int]]:
@@ -116,10 +109,9 @@ def _staging_key(session_id: str, seq: int) -> str:
 
 
 class UploadSessions:
-    def __init__(self, db: Database, blobs: BlobStore, signer: UrlSigner) -> None:
+    def __init__(self, db: Database, blobs: BlobStore) -> None:
         self._db = db
         self._blobs = blobs
-        self._signer = signer
 
     # Opening ------------------------------------------------------------------------------
 
@@ -128,9 +120,11 @@ class UploadSessions:
         request: UploadRequest,
         fingerprint: str,
         owner_key: str | None,
+        links: Links | None,
         part_size: int = DEFAULT_PART_SIZE,
     ) -> dict[str, Any]:
-        """The open session with this fingerprint, or a new one: what to send, and where."""
+        """The open session with this fingerprint, or a new one: what to send, and where
+        (URLs from the store, or from `links` for a store that receives no parts itself)."""
         check_has_files(request)
         content_type, name = check_upload(request)
         self._check_part_size(part_size)
@@ -158,7 +152,7 @@ class UploadSessions:
                     conn, request, fingerprint, owner_key, part_size, (name, content_type)
                 )
         self._start_multiparts(session)
-        return self._describe(session)
+        return self._describe(session, links)
 
     def open_unsized(
         self, request: UploadRequest, owner_key: str | None, part_size: int
@@ -284,7 +278,7 @@ class UploadSessions:
                     .values(multipart_id=upload_id)
                 )
 
-    def _describe(self, session: RowMapping) -> dict[str, Any]:
+    def _describe(self, session: RowMapping, links: Links | None) -> dict[str, Any]:
         sid, part_size = session["id"], session["part_size"]
         with self._db.read() as conn:
             files = _session_files(conn, sid)
@@ -310,7 +304,7 @@ class UploadSessions:
                         "offset": (n - 1) * part_size,
                         "size": min(part_size, f["size"] - (n - 1) * part_size),
                         "etag": etags.get((f["seq"], n)),
-                        "url": None if (f["seq"], n) in etags else self._part_url(f, n, sid),
+                        "url": None if (f["seq"], n) in etags else self._part_url(f, n, sid, links),
                     }
                     for n in range(1, part_count(f["size"], part_size) + 1)
                 ]
@@ -322,29 +316,20 @@ class UploadSessions:
             "checksum": checksum,
             "files": described,
             "bundles": [
-                {"url": self._bundle_url(sid, bundle), "seqs": bundle} for bundle in bundles
+                {"url": _needed(links).bundle(sid, b[0], b[-1], URL_EXPIRY_S), "seqs": b}
+                for b in bundles
             ],
         }
 
-    def _bundle_url(self, session_id: str, seqs: list[int]) -> str:
-        return self._signer.sign("PUT", _bundle_path(session_id, seqs[0], seqs[-1]), URL_EXPIRY_S)
-
-    def _part_url(self, f: RowMapping, part: int, session_id: str) -> str:
+    def _part_url(self, f: RowMapping, part: int, session_id: str, links: Links | None) -> str:
         key = _staging_key(session_id, f["seq"])
         if not self._blobs.direct_uploads:
-            path = f"{UPLOAD_ROUTE}/{session_id}/files/{f['seq']}/parts/{part}"
-            return self._signer.sign("PUT", path, URL_EXPIRY_S)
+            return _needed(links).part(session_id, f["seq"], part, URL_EXPIRY_S)
         if f["multipart_id"]:
             return self._blobs.presign_part(key, f["multipart_id"], part, URL_EXPIRY_S)
         return self._blobs.presign_put(key, URL_EXPIRY_S)
 
     # Receiving ----------------------------------------------------------------------------
-
-    def check_part_url(
-        self, session_id: str, seq: int, part: int, expires: str | None, signature: str | None
-    ) -> None:
-        path = f"{UPLOAD_ROUTE}/{session_id}/files/{seq}/parts/{part}"
-        self._signer.verify("PUT", path, expires, signature)
 
     def _file(self, conn: Connection, session_id: str, seq: int) -> tuple[RowMapping, RowMapping]:
         # Not the request column: it lists every file, and this runs once per part.
@@ -385,7 +370,13 @@ class UploadSessions:
         return min(part_size, f["size"] - (part - 1) * part_size)
 
     def receive_part(
-        self, session_id: str, seq: int, part: int, source: BinaryIO, checksum: str | None
+        self,
+        session_id: str,
+        seq: int,
+        part: int,
+        source: BinaryIO,
+        checksum: str | None,
+        checksum_name: str = "checksum",
     ) -> dict[str, Any]:
         """Check one part against its SHA-256 checksum and write it in place (local storage).
 
@@ -417,7 +408,7 @@ class UploadSessions:
             if not 1 <= part <= parts:
                 raise InvalidArgumentError(f"file {seq} has parts 1 to {parts}, not {part}")
             if checksum or not unsized:
-                _check_checksum(digest.digest(), checksum, f["file_name"], part)
+                _check_checksum(digest.digest(), checksum, f["file_name"], part, checksum_name)
             key, offset = _staging_key(session_id, seq), (part - 1) * part_size
             source.seek(0)
             if size == 0:  # an empty part still makes its file exist
@@ -439,11 +430,6 @@ class UploadSessions:
             upsert(conn, upload_parts, [row], ["session_id", "seq", "part"])
         return {"etag": digest.hexdigest(), "state": AWAITING}
 
-    def check_bundle_url(
-        self, session_id: str, first: int, last: int, expires: str | None, signature: str | None
-    ) -> None:
-        self._signer.verify("PUT", _bundle_path(session_id, first, last), expires, signature)
-
     def receive_bundle(
         self,
         session_id: str,
@@ -451,6 +437,7 @@ class UploadSessions:
         seqs: list[int],
         checksums: list[str],
         data: bytes,
+        checksum_name: str = "checksum",
     ) -> dict[str, Any]:
         """Several whole small files in one body, in `seqs` order, each with its checksum.
 
@@ -482,7 +469,7 @@ class UploadSessions:
                 states[seq] = f["state"]
                 if f["state"] == AWAITING:
                     digest = hashlib.sha256(piece)
-                    _check_checksum(digest.digest(), checksum, f["file_name"], 1)
+                    _check_checksum(digest.digest(), checksum, f["file_name"], 1, checksum_name)
                     checked.append((seq, piece, digest.hexdigest()))
             # Every file checked: only now write any of them.
             for seq, piece, sha256 in checked:
@@ -567,7 +554,7 @@ class UploadSessions:
             )
         return f
 
-    def part_urls(self, session_id: str, seq: int, count: int) -> list[str]:
+    def part_urls(self, session_id: str, seq: int, count: int, links: Links | None) -> list[str]:
         """Signed URLs of parts 1..`count` of a file of an unsized session (again on a retry)."""
         if type(count) is not int or not 1 <= count <= MAX_PARTS:
             raise InvalidArgumentError(f"a file has 1 to {MAX_PARTS} parts, not {count!r}")
@@ -582,7 +569,7 @@ class UploadSessions:
                     .values(multipart_id=upload_id)
                 )
                 _, f = self._file(conn, session_id, seq)
-        return [self._part_url(f, n, session_id) for n in range(1, count + 1)]
+        return [self._part_url(f, n, session_id, links) for n in range(1, count + 1)]
 
     def finish_parts(self, session_id: str, seq: int, etags: dict[int, str]) -> dict[str, Any]:
         """Assemble a file of an unsized session from its parts 1..n (`etags` by part number,
@@ -747,18 +734,29 @@ def _session_files(conn: Connection, session_id: str) -> list[RowMapping]:
     return list(conn.execute(query).mappings())
 
 
-def _check_checksum(digest: bytes, checksum: str | None, file_name: str, part: int) -> None:
-    if not checksum:
-        raise InvalidArgumentError(
-            f"every part needs a {CHECKSUM_HEADER} header (base64 of its SHA-256)"
+def _needed(links: Links | None) -> Links:
+    """The links of a way in that receives parts (a server); an embedded lake has none."""
+    if links is None:
+        raise NotSupportedError(
+            "upload parts are sent to a server; an embedded lake reads files from their paths"
         )
+    return links
+
+
+def _check_checksum(
+    digest: bytes, checksum: str | None, file_name: str, part: int, name: str
+) -> None:
+    """Refuse a part without its checksum or whose bytes differ from it; `name` is what the
+    way in calls the checksum (the server's header), so the message names what to send."""
+    if not checksum:
+        raise InvalidArgumentError(f"every part needs a {name} (base64 of its SHA-256)")
     try:
         claimed = base64.b64decode(checksum, validate=True)
     except binascii.Error as exc:
-        raise InvalidArgumentError(f"{CHECKSUM_HEADER} must be base64") from exc
+        raise InvalidArgumentError(f"{name} must be base64") from exc
     if claimed != digest:
         raise ChecksumMismatchError(
-            f"part {part} of {file_name!r} does not match its {CHECKSUM_HEADER}; send it again"
+            f"part {part} of {file_name!r} does not match its {name}; send it again"
         )
 
 

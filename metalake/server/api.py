@@ -19,19 +19,24 @@ from metalake.lake.annotations.store import AnnotationSelection
 from metalake.lake.catalog import MAX_CATALOG_PAGE
 from metalake.lake.file_targets import FileTarget
 from metalake.lake.ingest import request_from_json
-from metalake.lake.lake import BLOB_ROUTE, Lake
+from metalake.lake.lake import Lake
 from metalake.lake.metadata import parse_file_metadata, parse_metadata_object
 from metalake.lake.selection import ItemSelection, SortOrder
 from metalake.lake.signing import expiry_from_text
-from metalake.lake.upload_sessions import (
-    BUNDLE_FILES_HEADER,
-    CHECKSUM_HEADER,
-    DEFAULT_PART_SIZE,
-    MAX_BUNDLE_BYTES,
-)
+from metalake.lake.upload_sessions import DEFAULT_PART_SIZE, MAX_BUNDLE_BYTES
 from metalake.media.thumbnails import THUMBNAIL_SIZE
 from metalake.server.auth import KeyDep, LakeDep, get_lake
 from metalake.server.bodies import capped_body, capped_bytes
+from metalake.server.links import LinksDep, check_signed
+from metalake.server.protocol import (
+    BLOB_ROUTE,
+    BUNDLE_FILES_HEADER,
+    CHECKSUM_HEADER,
+    CHECKSUM_NAME,
+    blob_path,
+    bundle_path,
+    part_path,
+)
 
 
 class ErrorBody(BaseModel):
@@ -116,30 +121,18 @@ def _file_target(fields: Any) -> FileTarget:
         raise InvalidArgumentError(f"malformed file target: {exc}") from exc
 
 
-def absolute(request: Request, url: str) -> str:
-    """A server-relative signed path made absolute with the URL the client used."""
-    return str(request.base_url).rstrip("/") + url if url.startswith("/") else url
-
-
 # Uploads --------------------------------------------------------------------------------------
 
 
 @api.post("/uploads", tags=["uploads"])
-def open_upload(body: UploadSessionBody, request: Request, lake: LakeDep, key: KeyDep) -> dict:
+def open_upload(body: UploadSessionBody, links: LinksDep, lake: LakeDep, key: KeyDep) -> dict:
     """Open (or resume) a resumable upload: which parts to send, and where."""
-    session = lake.uploads.open(
-        request_from_json(body.request), body.fingerprint, key, body.part_size
+    return lake.uploads.open(
+        request_from_json(body.request), body.fingerprint, key, links, body.part_size
     )
-    for f in session["files"]:
-        for part in f.get("parts", []):
-            if part["url"]:
-                part["url"] = absolute(request, part["url"])
-    for bundle in session["bundles"]:
-        bundle["url"] = absolute(request, bundle["url"])
-    return session
 
 
-@signed.put("/api/v1/uploads/{session_id}/files/{seq}/parts/{part}", tags=["uploads"])
+@signed.put(part_path("{session_id}", "{seq}", "{part}"), tags=["uploads"])
 async def put_part(
     session_id: str,
     seq: int,
@@ -153,16 +146,16 @@ async def put_part(
     bytes in `x-amz-checksum-sha256`, checked before the part counts (optional for sessions
     that learn sizes from the bytes). Answers its ETag, quoted, as S3 does."""
     lake: Lake = get_lake(request)
-    lake.uploads.check_part_url(session_id, seq, part, expires, signature)
+    check_signed(lake.signer, "PUT", part_path(session_id, seq, part), expires, signature)
     limit = await run_in_threadpool(lake.uploads.part_limit, session_id, seq, part)
     async with capped_body(request, limit, f"part {part} of file {seq}") as body:
         result = await run_in_threadpool(
-            lake.uploads.receive_part, session_id, seq, part, body, checksum
+            lake.uploads.receive_part, session_id, seq, part, body, checksum, CHECKSUM_NAME
         )
     return JSONResponse(result, headers={"ETag": f'"{result["etag"]}"'})
 
 
-@signed.put("/api/v1/uploads/{session_id}/bundles/{first}-{last}", tags=["uploads"])
+@signed.put(bundle_path("{session_id}", "{first}", "{last}"), tags=["uploads"])
 async def put_bundle(
     session_id: str,
     first: int,
@@ -176,14 +169,20 @@ async def put_bundle(
     """Several small files in one body (signed URL from `POST /uploads`): their numbers in
     `x-metalake-files` and their base64 SHA-256s in `x-amz-checksum-sha256`, comma-separated."""
     lake: Lake = get_lake(request)
-    lake.uploads.check_bundle_url(session_id, first, last, expires, signature)
+    check_signed(lake.signer, "PUT", bundle_path(session_id, first, last), expires, signature)
     try:
         seqs = [int(seq) for seq in files.split(",")]
     except ValueError as exc:
         raise InvalidArgumentError(f"{BUNDLE_FILES_HEADER} must list file numbers") from exc
     data = await capped_bytes(request, MAX_BUNDLE_BYTES, "a bundle")
     return await run_in_threadpool(
-        lake.uploads.receive_bundle, session_id, (first, last), seqs, checksums.split(","), data
+        lake.uploads.receive_bundle,
+        session_id,
+        (first, last),
+        seqs,
+        checksums.split(","),
+        data,
+        CHECKSUM_NAME,
     )
 
 
@@ -250,7 +249,7 @@ def remove_annotations(
 @api.get("/collections/{collection_id}/annotations", tags=["annotations"])
 def annotation_page(
     collection_id: str,
-    request: Request,
+    links: LinksDep,
     lake: LakeDep,
     _key: KeyDep,
     annotation_type: str = "all",
@@ -261,10 +260,7 @@ def annotation_page(
 ) -> Response:
     """A page of a collection's files with their annotations; `next` is the next `after`."""
     selection = AnnotationSelection(annotation_type, tuple(operation_ids or ()))
-    page = lake.annotation_page(collection_id, selection, after, limit, with_urls, served=True)
-    for image in page["images"]:
-        if "url" in image:
-            image["url"] = absolute(request, image["url"])
+    page = lake.annotation_page(collection_id, selection, after, limit, with_urls, links)
     return Response(orjson.dumps(page), media_type="application/json")
 
 
@@ -327,7 +323,7 @@ def file_details(unique_name: str, lake: LakeDep, _key: KeyDep) -> dict:
 @api.get("/files/url", tags=["files"])
 def download_url(
     file_key: str,
-    request: Request,
+    links: LinksDep,
     lake: LakeDep,
     _key: KeyDep,
     expires_in: str | None = None,
@@ -335,8 +331,7 @@ def download_url(
     """A URL of the file's bytes that works without credentials until it expires
     (`expires_in` whole seconds, 1 to 604800; default the server's `METALAKE_URL_EXPIRY`)."""
     seconds = None if expires_in is None else expiry_from_text(expires_in, "expires_in")
-    url = lake.download_url(file_key, seconds, served=True)
-    return {"url": absolute(request, url)}
+    return {"url": lake.download_url(file_key, seconds, links)}
 
 
 @api.get("/files/thumbnail", tags=["files"])
@@ -347,20 +342,16 @@ def thumbnail(
 
 
 @api.post("/items/list", tags=["items"])
-def list_items(body: ListBody, request: Request, lake: LakeDep, _key: KeyDep) -> list[dict]:
+def list_items(body: ListBody, links: LinksDep, lake: LakeDep, _key: KeyDep) -> list[dict]:
     """One page of the items a selection (scope, query, filter) picks, in the sort order."""
-    page = lake.list_items(
+    return lake.list_items(
         ItemSelection.from_json(body.selection),
         SortOrder.from_object(body.sort_order),
         body.page_index,
         body.page_size,
         with_urls=body.with_urls,
-        served=True,
+        links=links,
     )
-    for item in page:
-        if "url" in item:
-            item["url"] = absolute(request, item["url"])
-    return page
 
 
 @api.post("/items/count", tags=["items"])
@@ -404,5 +395,6 @@ def get_blob(
     """The bytes behind a signed download URL (supports Range; 403 if expired or altered, 404
     once the file is in the trash or deleted). HEAD answers the same headers (size, ETag, ...)
     without the bytes."""
-    path = lake.served_file(key, expires, signature)
+    check_signed(lake.signer, "GET", blob_path(key), expires, signature)
+    path = lake.served_file(key)
     return FileResponse(path, filename=key.rsplit("/", 1)[-1])

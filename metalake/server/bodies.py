@@ -18,9 +18,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from metalake.errors import PayloadTooLargeError
 from metalake.lake.limits import MAX_REQUEST_BYTES
-from metalake.lake.upload_sessions import UPLOAD_ROUTE
 from metalake.server.errors import plain_error_response
 from metalake.server.middleware import HttpMiddleware
+from metalake.server.protocol import UPLOAD_ROUTE
 
 SPOOL_BYTES = 8 << 20
 """Bytes of a body kept in memory before the rest goes to a temp file."""

@@ -12,10 +12,10 @@ from metalake.errors import InvalidArgumentError
 from metalake.lake.annotations.documents import AnnotationFile
 from metalake.lake.annotations.store import AnnotationSelection
 from metalake.lake.file_targets import FileTarget
-from metalake.server.api import absolute
 from metalake.server.auth import KeyDep, LakeDep
 from metalake.server.layernext import wire
 from metalake.server.layernext.bodies import JOB_WAIT_S, Body, ok, router
+from metalake.server.links import SignedRoutes
 
 log = logging.getLogger(__name__)
 
@@ -131,14 +131,14 @@ def annotation_page(
         selection,
         limit=pageSize,
         with_urls=True,
-        served=True,
+        links=SignedRoutes.of(request),
         skip=pageNo * pageSize,
     )
     resources = [
         {
             "fileName": image["image"],
             "fileDownloadFolderLocation": MEDIA_FOLDER,
-            "fileUrl": absolute(request, image["url"]),
+            "fileUrl": image["url"],
             "isMediaFile": True,
             "rawAnnotations": {
                 "image": image["image"],

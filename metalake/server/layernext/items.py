@@ -11,10 +11,10 @@ from metalake.errors import InvalidArgumentError
 from metalake.lake.lake import Lake
 from metalake.lake.records import NO_MORE_PAGES, past_last_page
 from metalake.lake.selection import ItemSelection, SortOrder
-from metalake.server.api import absolute
 from metalake.server.auth import KeyDep, LakeDep
 from metalake.server.layernext import wire
 from metalake.server.layernext.bodies import Body, ok, router, warning_on_refusal
+from metalake.server.links import SignedRoutes
 
 routes = router()
 
@@ -76,7 +76,7 @@ def _list(
         page_index,
         body.get("pageSize", 20),
         with_urls=True,
-        served=True,
+        links=SignedRoutes.of(request),
     )
     if past_last_page(page, page_index):
         return {"isSuccess": False, "message": NO_MORE_PAGES}
@@ -86,7 +86,7 @@ def _list(
             "name": item["file_name"],
             "fileName": item["file_name"],
             "uniqueName": item["unique_name"],
-            "url": absolute(request, item["url"]),
+            "url": item["url"],
         }
         for item in page
     ]
@@ -119,4 +119,4 @@ def count_collection(collection_id: str, body: Body, lake: LakeDep, _key: KeyDep
 @routes.get("/client/downloadUrl")
 def download_url(file_key: str, request: Request, lake: LakeDep, _key: KeyDep) -> JSONResponse:
     """A signed URL of a file (by unique name, or storage key), as a bare JSON string."""
-    return JSONResponse(absolute(request, lake.download_url(file_key, served=True)))
+    return JSONResponse(lake.download_url(file_key, links=SignedRoutes.of(request)))

@@ -9,10 +9,10 @@ from fastapi import Request
 from metalake.errors import InvalidArgumentError
 from metalake.lake.file_targets import FileTarget
 from metalake.lake.metadata import parse_file_metadata, parse_metadata_object
-from metalake.server.api import absolute
 from metalake.server.auth import KeyDep, LakeDep
 from metalake.server.layernext import wire
 from metalake.server.layernext.bodies import Body, ok, router
+from metalake.server.links import SignedRoutes
 
 routes = router()
 
@@ -54,7 +54,7 @@ def collection_details(body: Body, lake: LakeDep, _key: KeyDep) -> dict:
 @routes.post("/client/metadata/getItemDetails")
 def file_details(body: Body, request: Request, lake: LakeDep, _key: KeyDep) -> dict:
     details = lake.file_details(str(body.get("uniqueFileName")))
-    url = absolute(request, lake.download_url(details["unique_name"], served=True))
+    url = lake.download_url(details["unique_name"], links=SignedRoutes.of(request))
     extra = {
         **details["metadata"],
         "fileSize": details["size"],

@@ -11,10 +11,10 @@ from metalake.errors import InvalidArgumentError, MetaLakeError, UploadSessionNo
 from metalake.lake.ingest import UploadFile, UploadRequest
 from metalake.lake.metadata import parse_metadata_object
 from metalake.lake.upload_sessions import SKIP
-from metalake.server.api import absolute
 from metalake.server.auth import KeyDep, LakeDep
 from metalake.server.layernext import wire
 from metalake.server.layernext.bodies import JOB_WAIT_S, Body, ok, router
+from metalake.server.links import SignedRoutes
 
 routes = router()
 
@@ -85,13 +85,8 @@ def start_file(body: Body, lake: LakeDep, _key: KeyDep) -> dict:
 def part_urls(body: Body, request: Request, lake: LakeDep, _key: KeyDep) -> dict:
     """Signed URLs of a file's parts (again on a retry): PUT them without credentials."""
     upload_id, seq = _session_file(body.get("fileId"))
-    urls = lake.uploads.part_urls(upload_id, seq, body.get("parts"))
-    return {
-        "parts": [
-            {"PartNumber": n, "signedUrl": absolute(request, url)}
-            for n, url in enumerate(urls, start=1)
-        ]
-    }
+    urls = lake.uploads.part_urls(upload_id, seq, body.get("parts"), SignedRoutes.of(request))
+    return {"parts": [{"PartNumber": n, "signedUrl": url} for n, url in enumerate(urls, start=1)]}
 
 
 @routes.post("/client/fileUpload/finalizeMultipartUpload")

@@ -1,0 +1,27 @@
+"""The server's wire protocol beyond JSON bodies: route paths and header names that the
+server serves and the remote client sends. Small and import-free, so the client shares it."""
+
+from __future__ import annotations
+
+UPLOAD_ROUTE = "/api/v1/uploads"
+BLOB_ROUTE = "/blobs"
+BUNDLE_FILES_HEADER = "x-metalake-files"
+"""Header of a bundle: the numbers of the files in its body, comma-separated."""
+CHECKSUM_HEADER = "x-amz-checksum-sha256"
+"""Header of a part's (or bundle's) base64 SHA-256s for the server's own part routes; S3 URLs
+get Content-MD5 instead."""
+
+CHECKSUM_NAME = f"{CHECKSUM_HEADER} header"
+"""How the lake's messages name the checksum a part came (or should have come) with."""
+
+
+def part_path(session_id: str, seq: int | str, part: int | str) -> str:
+    return f"{UPLOAD_ROUTE}/{session_id}/files/{seq}/parts/{part}"
+
+
+def bundle_path(session_id: str, first: int | str, last: int | str) -> str:
+    return f"{UPLOAD_ROUTE}/{session_id}/bundles/{first}-{last}"
+
+
+def blob_path(key: str) -> str:
+    return f"{BLOB_ROUTE}/{key}"
