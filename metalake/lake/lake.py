@@ -21,7 +21,7 @@ from metalake.errors import (
     JobNotFoundError,
     StorageError,
 )
-from metalake.lake import catalog, collections, file_targets, records, snapshots, trash
+from metalake.lake import answers, catalog, collections, file_targets, records, snapshots, trash
 from metalake.lake.annotations.documents import AnnotationFile
 from metalake.lake.annotations.exports import collection_page
 from metalake.lake.annotations.store import AnnotationSelection, annotation_dicts
@@ -175,7 +175,7 @@ class Lake:
             if apply_to_files
             else f"collection {collection_name!r}"
         )
-        return {"isSuccess": True, "message": f"metadata updated on {where}"}
+        return answers.METADATA.answer(True, message=f"metadata updated on {where}")
 
     def create_collection(
         self, collection_name: str, content_type: str, change: MetadataChange
@@ -203,7 +203,7 @@ class Lake:
         missing = [e.file for e in entries if e.file not in resolved]
         message = f"metadata updated on {len(changes)} files"
         message += file_targets.unmatched_note(missing, description)
-        return {"isSuccess": not missing or bool(changes), "message": message}
+        return answers.METADATA.answer(not missing or bool(changes), message=message)
 
     def upload_annotations(
         self, target: FileTarget, annotation_file: AnnotationFile
@@ -220,11 +220,11 @@ class Lake:
         with self.db.write() as conn:
             collection = collections.get_by_id(conn, collection_id)
             removed = remove_operation_annotations(conn, collection_id, operation_id)
-        return {
-            "is_success": True,
-            "message": f"{removed} annotations of operation {operation_id!r} removed from "
+        return answers.ANNOTATIONS.answer(
+            True,
+            message=f"{removed} annotations of operation {operation_id!r} removed from "
             f"collection {collection['name']!r}",
-        }
+        )
 
     def annotation_page(
         self,
@@ -375,14 +375,14 @@ class Lake:
             ).where(*selection.where(conn))
             insert_ignore(conn, collection_items, rows)
             total = collections.member_count(conn, collection["id"])
-        return {
-            "is_success": True,
-            "collection_id": collection["id"],
-            "added_count": total - before,
-            "item_count": total,
-            "message": f"{total - before} files added to collection {collection_name!r} "
+        return answers.COLLECTIONS.answer(
+            True,
+            collection_id=collection["id"],
+            added_count=total - before,
+            item_count=total,
+            message=f"{total - before} files added to collection {collection_name!r} "
             f"({total} files in it)",
-        }
+        )
 
     def download_url(
         self, file_key: str, expires_in: float | None = None, served: bool = False
