@@ -21,7 +21,6 @@ from metalake.lake.ingest import UploadFile, UploadRequest
 from metalake.lake.jobs import check_job_id
 from metalake.lake.metadata import (
     FileMetadataEntry,
-    MetadataChange,
     parse_file_metadata,
     parse_metadata_object,
     read_json_file,
@@ -193,31 +192,18 @@ class Client:
     ) -> dict[str, Any]:
         content_type = check_content_type(content_type)
         change = parse_metadata_object(meta_data_object, "meta_data_object")
-        per_file: dict[str, MetadataChange] = {}
-        if metadata_json is not None:
-            for entry in _read_file_metadata(metadata_json):
-                per_file[entry.file] = per_file.get(entry.file, MetadataChange()).merged(
-                    entry.change
-                )
+        per_file = [] if metadata_json is None else _read_file_metadata(metadata_json)
         sources, skipped = files_to_upload(absolute_path(path), content_type)
-        unmatched = set(per_file) - {s.name for s in sources}
-        if unmatched:
-            log.warning(
-                "the metadata file names %d files that are not in this upload, e.g. %s",
-                len(unmatched),
-                sorted(unmatched)[0],
-            )
         request = UploadRequest(
             collection_name=collection_name,
             content_type=content_type,
-            files=[
-                UploadFile(s.name, str(s), per_file.get(s.name, MetadataChange())) for s in sources
-            ],
+            files=[UploadFile(s.name, str(s)) for s in sources],
             metadata=change,
             override_metadata=override_metadata,
             replace_files=replace_files,
             storage_prefix=storage_prefix,
             annotations=annotations,
+            file_metadata=per_file,
         )
         result = answers.UPLOADS.answer(True, **self._transport.upload(request))
         if skipped:

@@ -34,7 +34,7 @@ from metalake.lake.ingest import UPLOAD, UploadJob, UploadRequest, start_upload
 from metalake.lake.item_metadata import apply_change, apply_changes
 from metalake.lake.jobs import COMPLETED, FAILED, JobRunner, job_dict, load_job
 from metalake.lake.logins import LoginLimiter, LoginLimits
-from metalake.lake.metadata import FileMetadataEntry, MetadataChange
+from metalake.lake.metadata import FileMetadataEntry, MetadataChange, changes_by_file
 from metalake.lake.names import check_text
 from metalake.lake.selection import ItemSelection, SortOrder
 from metalake.lake.signing import UrlSigner, expiry_seconds, load_secret
@@ -193,14 +193,15 @@ class Lake:
     ) -> dict[str, Any]:
         """Apply per-file metadata entries to the files `target` names, in one transaction.
 
-        Names that match no file are listed in the message; the others are still applied.
+        Entries for one file add up as an upload's do (`changes_by_file`). Names that match no
+        file are listed in the message; the others are still applied.
         """
-        entries = list(entries)
+        by_file = changes_by_file(entries)
         with self.db.write() as conn:
-            resolved, description = file_targets.resolve(conn, target, [e.file for e in entries])
-            changes = [(resolved[e.file], e.change) for e in entries if e.file in resolved]
+            resolved, description = file_targets.resolve(conn, target, list(by_file))
+            changes = [(resolved[name], c) for name, c in by_file.items() if name in resolved]
             apply_changes(conn, changes)
-        missing = [e.file for e in entries if e.file not in resolved]
+        missing = [name for name in by_file if name not in resolved]
         message = f"metadata updated on {len(changes)} files"
         message += file_targets.unmatched_note(missing, description)
         return answers.METADATA.answer(not missing or bool(changes), message=message)
