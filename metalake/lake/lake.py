@@ -365,6 +365,7 @@ class Lake:
                 f"{selection.content_type} files"
             )
         with self.db.write() as conn:
+            selected = selection.where(conn)  # refuses a bad query before anything is written
             collection = collections.get_or_create(
                 conn, collections.check_collection_name(collection_name), content_type
             )
@@ -373,7 +374,7 @@ class Lake:
                 sa.literal(collection["id"], sa.String).label("collection_id"),
                 items.c.id.label("item_id"),
                 sa.literal(utcnow(), TIMESTAMP).label("added"),
-            ).where(*selection.where(conn))
+            ).where(*selected)
             insert_ignore(conn, collection_items, rows)
             total = collections.member_count(conn, collection["id"])
         return answers.COLLECTIONS.answer(
