@@ -21,6 +21,7 @@ import click
 
 from metalake import __version__
 from metalake.errors import MetaLakeError
+from metalake.lake import answers
 from metalake.lake.content_types import describe_skipped
 from metalake.lake.limits import MAX_CATALOG_PAGE
 from metalake.settings import DEFAULT_PORT, lake_home
@@ -360,7 +361,7 @@ def download(
             collection_id, annotations, list(operation), str(out.resolve()), not no_media
         )
     click.echo(result["message"])
-    if not result["is_success"]:
+    if not answers.DOWNLOADS.succeeded(result):
         sys.exit(1)
 
 
@@ -525,7 +526,7 @@ def empty_trash(ctx: click.Context, older_than_days: float, yes: bool) -> None:
     with _client(ctx) as client:
         result = client.empty_trash(older_than_days)
     click.echo(result["message"])
-    if not result["isSuccess"]:
+    if not answers.TRASH.succeeded(result):
         sys.exit(1)
 
 

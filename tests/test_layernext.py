@@ -173,6 +173,64 @@ def test_upload_folder_with_collection_and_file_metadata(
     assert details(ours, "ln street_img_001.jpg")["metadata"]["Camera"] == "C1"
 
 
+def test_layernext_and_rest_uploads_merge_per_file_metadata_as_the_sdk_does(
+    server: Server, ln: layernext.LayerNextClient, ours: Client, tmp_path: Path
+) -> None:
+    """One metadata file naming a file twice: the SDK, the LayerNext client (which sends it by
+    job id after the upload) and a REST upload carrying it as `file_metadata` all store the
+    same merged metadata, under the upload's metadata object."""
+    folder = make_folder(tmp_path / "merge", 2)
+    entries = [
+        {"file": "img_000.jpg", "metadata": {"weather": "rain", "Camera": "own", "Tags": ["wet"]}},
+        {"file": "img_001.jpg", "metadata": {"k": 1}},
+        {"file": "img_000.jpg", "metadata": {"weather": "snow", "Tags": ["cold"]}},
+    ]
+    metadata_file = write_json(tmp_path / "merge.json", {"files": entries})
+    upload_metadata = {"Camera": "C1", "Tags": ["day"]}
+
+    def stored(collection: str) -> list[tuple[dict[str, Any], list[str]]]:
+        found = [details(ours, f"{collection}_img_00{i}.jpg") for i in range(2)]
+        return [(f["metadata"], f["tags"]) for f in found]
+
+    sdk = ours.upload_files_to_collection(
+        str(folder), "image", "merge sdk", upload_metadata, False, metadata_file
+    )
+    ours.wait_for_job_complete(sdk["job_id"])
+    expected = [
+        ({"Camera": "own", "weather": "snow"}, ["cold", "day", "wet"]),
+        ({"Camera": "C1", "k": 1}, ["day"]),
+    ]
+    assert stored("merge sdk") == expected
+
+    ln.upload_files_to_collection(
+        str(folder), "image", "merge ln", upload_metadata, False, metadata_file
+    )
+    assert stored("merge ln") == expected
+
+    # Over REST the files are already in the collection (so no bytes need sending), and
+    # `override_metadata` applies the upload's metadata to them as to new files.
+    ours.wait_for_job_complete(
+        ours.upload_files_to_collection(str(folder), "image", "merge rest")["job_id"]
+    )
+    files = sorted(folder.iterdir())
+    request = {
+        "collection_name": "merge rest",
+        "content_type": "image",
+        "files": [{"file_name": f.name, "size": f.stat().st_size} for f in files],
+        "metadata": upload_metadata,
+        "override_metadata": True,
+        "file_metadata": entries,
+    }
+    auth = (server.key, server.secret)
+    api = f"{server.url}/api/v1/uploads"
+    body = {"request": request, "fingerprint": uuid.uuid4().hex}
+    session = httpx.post(api, json=body, auth=auth).json()
+    assert [f["state"] for f in session["files"]] == ["skip", "skip"]
+    job = httpx.post(f"{api}/{session['session_id']}/complete", auth=auth).json()
+    ours.wait_for_job_complete(job["job_id"])
+    assert stored("merge rest") == expected
+
+
 def test_upload_single_file_returns_its_unique_name(
     ln: layernext.LayerNextClient, ours: Client, tmp_path: Path
 ) -> None:

@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from metalake import Client, InvalidArgumentError, InvalidQueryError
 from metalake.lake.lake import lake_database
+from metalake.lake.query.compiler import QueryCompiler
 from metalake.store.schema import items
 from tests.conftest import fresh_postgres_database, upload_and_wait
 from tests.media_factory import make_image, make_video
@@ -385,6 +387,39 @@ def test_malformed_queries_are_refused_with_their_position(
 
 def test_malformed_list_covers_thirty_queries():
     assert len(MALFORMED) >= 30
+
+
+def test_a_query_is_compiled_once_per_call_and_refused_before_any_sql(
+    query_lake: Client, monkeypatch: pytest.MonkeyPatch
+):
+    compiled: list[object] = []
+    compile_query = QueryCompiler.condition
+
+    def counted(self: QueryCompiler, node: Any) -> Any:
+        compiled.append(node)
+        return compile_query(self, node)
+
+    monkeypatch.setattr(QueryCompiler, "condition", counted)
+    assert query_lake.get_item_count_from_metalake("image", "annotation.label = car") >= 0
+    assert len(compiled) == 1
+
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.split()[0].upper() in ("SELECT", "INSERT", "UPDATE", "DELETE", "WITH"):
+            statements.append(statement)
+
+    engine = query_lake._lake.db.engine  # type: ignore[union-attr]
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        bad = "annotation.label = car AND annotation.operation = x AND nothing = 1"
+        with pytest.raises(InvalidQueryError, match="unknown field 'nothing'"):
+            query_lake.get_item_count_from_metalake("image", bad)
+        with pytest.raises(InvalidQueryError, match="unknown field 'nothing'"):
+            query_lake.create_or_update_collection("never made", "image", bad)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    assert statements == []
 
 
 def test_a_query_must_be_a_string(query_lake: Client):

@@ -170,6 +170,30 @@ def test_per_file_metadata_json(client: Client, images: Path, tmp_path: Path):
     assert client.get_file_details("col_img_004.jpg")["metadata"] == {"Camera Id": "CAM"}
 
 
+def test_per_file_metadata_naming_a_file_twice_adds_up(
+    client: Client, images: Path, tmp_path: Path
+):
+    doc = {
+        "files": [
+            {"file": "img_000.jpg", "metadata": {"a": 1, "b": "first", "Tags": ["t1"]}},
+            {"file": "img_000.jpg", "metadata": {"b": "second", "Tags": ["t2"]}},
+        ]
+    }
+    path = tmp_path / "meta.json"
+    path.write_text(json.dumps(doc))
+
+    upload_and_wait(client, str(images), "image", "col", {"b": "all"}, False, str(path))
+
+    zero = client.get_file_details("col_img_000.jpg")
+    assert (zero["metadata"], zero["tags"]) == ({"a": 1, "b": "second"}, ["t1", "t2"])
+    by_unique_name = {"files": [{**e, "file": "col_img_000.jpg"} for e in doc["files"]]}
+    path.write_text(json.dumps(by_unique_name))
+    assert client.upload_metadata_by_unique_name(str(path)) == {
+        "isSuccess": True,
+        "message": "metadata updated on 1 files",
+    }
+
+
 def test_metadata_file_path_keyword_of_the_layernext_client(
     client: Client, images: Path, tmp_path: Path
 ):

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from metalake.client.files import absolute_path, files_to_upload
 from metalake.client.waiting import wait_for_job
 from metalake.errors import InvalidAnnotationFileError, InvalidArgumentError, NotSupportedError
+from metalake.lake import answers
 from metalake.lake.annotations.documents import AnnotationFile
 from metalake.lake.annotations.store import AnnotationSelection
 from metalake.lake.catalog import MAX_CATALOG_PAGE, check_catalog_page
@@ -20,13 +21,12 @@ from metalake.lake.ingest import UploadFile, UploadRequest
 from metalake.lake.jobs import check_job_id
 from metalake.lake.metadata import (
     FileMetadataEntry,
-    MetadataChange,
     parse_file_metadata,
     parse_metadata_object,
     read_json_file,
 )
 from metalake.lake.names import check_text
-from metalake.lake.records import NO_MORE_PAGES, check_page, past_last_page
+from metalake.lake.records import check_page
 from metalake.lake.selection import ItemSelection, SortOrder
 from metalake.lake.trash import check_trash_age
 from metalake.media.thumbnails import THUMBNAIL_SIZE, check_thumbnail_size
@@ -192,33 +192,20 @@ class Client:
     ) -> dict[str, Any]:
         content_type = check_content_type(content_type)
         change = parse_metadata_object(meta_data_object, "meta_data_object")
-        per_file: dict[str, MetadataChange] = {}
-        if metadata_json is not None:
-            for entry in _read_file_metadata(metadata_json):
-                per_file[entry.file] = per_file.get(entry.file, MetadataChange()).merged(
-                    entry.change
-                )
+        per_file = [] if metadata_json is None else _read_file_metadata(metadata_json)
         sources, skipped = files_to_upload(absolute_path(path), content_type)
-        unmatched = set(per_file) - {s.name for s in sources}
-        if unmatched:
-            log.warning(
-                "the metadata file names %d files that are not in this upload, e.g. %s",
-                len(unmatched),
-                sorted(unmatched)[0],
-            )
         request = UploadRequest(
             collection_name=collection_name,
             content_type=content_type,
-            files=[
-                UploadFile(s.name, str(s), per_file.get(s.name, MetadataChange())) for s in sources
-            ],
+            files=[UploadFile(s.name, str(s)) for s in sources],
             metadata=change,
             override_metadata=override_metadata,
             replace_files=replace_files,
             storage_prefix=storage_prefix,
             annotations=annotations,
+            file_metadata=per_file,
         )
-        result = {"is_success": True, **self._transport.upload(request)}
+        result = answers.UPLOADS.answer(True, **self._transport.upload(request))
         if skipped:
             result["skipped_by_extension"] = skipped
         return result
@@ -242,8 +229,8 @@ class Client:
         )
         if job["status"] == "failed":
             log.warning("job %s failed: %s", job_id, job["message"])
-            return {"is_success": False, "job_status": "FAILED"}
-        return {"is_success": True, "job_status": "COMPLETED"}
+            return answers.JOBS.answer(False, job_status="FAILED")
+        return answers.JOBS.answer(True, job_status="COMPLETED")
 
     def get_job(self, job_id: str) -> dict[str, Any]:
         """A job's status, progress, counts, message and per-file errors."""
@@ -703,8 +690,9 @@ class Client:
         if not custom_download_path:
             folder /= DEFAULT_DOWNLOAD_FOLDER
         page = self._page(selection, page_index, page_size, sort_order, with_urls=True)
-        if past_last_page(page, page_index):
-            return {"is_success": False, "message": NO_MORE_PAGES}
+        past_the_end = answers.paged_past_the_end(page, page_index)
+        if past_the_end is not None:
+            return past_the_end
         tally = downloads.download_files(page, folder, self._show_progress)
         return downloads.page_result(tally, folder, page_index)
 

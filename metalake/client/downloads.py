@@ -25,6 +25,7 @@ from tqdm import tqdm
 from metalake.blobs.keys import check_key
 from metalake.client.wire import redact_http_logs, redact_signed_urls
 from metalake.errors import InvalidPathError
+from metalake.lake import answers
 
 log = logging.getLogger(__name__)
 
@@ -64,17 +65,17 @@ class DownloadTally:
         message = f"{self.images} files with {self.annotations} annotations written to {target}"
         if include_media:
             message += f"; files: {self.fetched()}"
-        return {
-            "is_success": not self.failures,
-            "message": message,
-            "path": str(folder),
-            "annotation_file": str(target),
-            "image_count": self.images,
-            "annotation_count": self.annotations,
-            "downloaded_count": self.downloaded,
-            "kept_count": self.kept,
-            "failed_count": len(self.failures),
-        }
+        return answers.DOWNLOADS.answer(
+            not self.failures,
+            message=message,
+            path=str(folder),
+            annotation_file=str(target),
+            image_count=self.images,
+            annotation_count=self.annotations,
+            downloaded_count=self.downloaded,
+            kept_count=self.kept,
+            failed_count=len(self.failures),
+        )
 
 
 def download_root(custom_download_path: str | None) -> Path:
@@ -245,12 +246,12 @@ def download_files(
 
 def page_result(tally: DownloadTally, folder: Path, page_index: int) -> dict[str, Any]:
     """What `download_files_from_metalake` and `_from_collection` return for one page."""
-    return {
-        "is_success": not tally.failures,
-        "message": f"page {page_index}: {tally.images} files in {folder}: {tally.fetched()}",
-        "path": str(folder),
-        "file_count": tally.images,
-        "downloaded_count": tally.downloaded,
-        "kept_count": tally.kept,
-        "failed_count": len(tally.failures),
-    }
+    return answers.DOWNLOADS.answer(
+        not tally.failures,
+        message=f"page {page_index}: {tally.images} files in {folder}: {tally.fetched()}",
+        path=str(folder),
+        file_count=tally.images,
+        downloaded_count=tally.downloaded,
+        kept_count=tally.kept,
+        failed_count=len(tally.failures),
+    )

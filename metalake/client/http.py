@@ -18,7 +18,7 @@ from metalake.client.wire import check_server_url, raise_for_error, redact_http_
 from metalake.lake.annotations.documents import AnnotationFile
 from metalake.lake.annotations.store import AnnotationSelection
 from metalake.lake.file_targets import FileTarget
-from metalake.lake.ingest import UploadRequest, check_upload
+from metalake.lake.ingest import UploadRequest, check_upload, with_file_metadata
 from metalake.lake.metadata import FileMetadataEntry, MetadataChange
 from metalake.lake.selection import ItemSelection, SortOrder
 
@@ -89,8 +89,9 @@ class HttpTransport:
         return response.content if raw else orjson.loads(response.content)
 
     def upload(self, request: UploadRequest) -> dict[str, Any]:
-        """Check the upload as the lake will (so a refusal reads as it does embedded, before
-        any byte is read or sent), then send it."""
+        """Merge its per-file metadata and check the upload as the lake does (so a refusal or a
+        warning reads as it does embedded, before any byte is read or sent), then send it."""
+        request = with_file_metadata(request)
         check_upload(request)
         if self._sender is None:
             # Made on the first upload: its HTTP client (and TLS context) cost start-up time.

@@ -15,7 +15,7 @@ import logging
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -39,7 +39,14 @@ from metalake.lake.content_types import check_content_type
 from metalake.lake.item_metadata import apply_changes
 from metalake.lake.jobs import MAX_ERRORS, Job, JobProgress, failure_reason, new_job_row
 from metalake.lake.limits import check_file_count, check_file_size, max_object_size
-from metalake.lake.metadata import MetadataChange, parse_metadata_object
+from metalake.lake.metadata import (
+    FileMetadataEntry,
+    MetadataChange,
+    changes_by_file,
+    file_metadata_document,
+    parse_file_metadata,
+    parse_metadata_object,
+)
 from metalake.lake.names import DEFAULT_BUCKET, storage_key, unique_name
 from metalake.lake.outages import is_transient
 from metalake.lake.workers import WorkerPool
@@ -85,11 +92,39 @@ class UploadRequest:
     storage_prefix: str | None = None
     annotations: AnnotationFile | None = None
     """Annotations of the uploaded images, applied by the job once its files are registered."""
+    file_metadata: Sequence[FileMetadataEntry] = ()
+    """Per-file metadata by file name (a metadata file's entries), not yet merged into `files`
+    (see `with_file_metadata`)."""
+
+
+def with_file_metadata(request: UploadRequest) -> UploadRequest:
+    """The upload with its per-file metadata merged into the files it names: entries for one
+    file add up (`changes_by_file`) onto that file's own change, and the job later puts the
+    upload's metadata object under them. Names not in the upload are logged and left out."""
+    if not request.file_metadata:
+        return request
+    changes = changes_by_file(request.file_metadata)
+    # A name that is not a string is refused by `check_upload`, not here.
+    unmatched = set(changes) - {f.file_name for f in request.files if isinstance(f.file_name, str)}
+    if unmatched:
+        log.warning(
+            "the metadata file names %d files that are not in this upload, e.g. %s",
+            len(unmatched),
+            sorted(unmatched)[0],
+        )
+    files = [
+        replace(f, metadata=f.metadata.merged(changes[f.file_name]))
+        if isinstance(f.file_name, str) and f.file_name in changes
+        else f
+        for f in request.files
+    ]
+    return replace(request, files=files, file_metadata=())
 
 
 def request_to_json(request: UploadRequest) -> dict[str, Any]:
-    """The upload as JSON, without the files' sources (they are the sender's business)."""
-    return {
+    """The upload as JSON, without the files' sources (they are the sender's business); its
+    per-file metadata entries, if not merged yet, under `file_metadata`."""
+    data = {
         "collection_name": request.collection_name,
         "content_type": request.content_type,
         "files": [
@@ -102,11 +137,15 @@ def request_to_json(request: UploadRequest) -> dict[str, Any]:
         "storage_prefix": request.storage_prefix,
         "annotations": request.annotations.to_json() if request.annotations else None,
     }
+    if request.file_metadata:
+        data["file_metadata"] = file_metadata_document(request.file_metadata)
+    return data
 
 
 def request_from_json(data: dict[str, Any]) -> UploadRequest:
     """An upload sent as JSON; its values are checked as they are (`check_upload`, metadata as
-    the SDK checks it), never coerced, so a refusal reads as it does embedded."""
+    the SDK checks it), never coerced, so a refusal reads as it does embedded. Its per-file
+    metadata entries (`file_metadata`, as in a metadata file) are merged into its files."""
     if not isinstance(data, dict) or not isinstance(data.get("files"), list):
         raise InvalidArgumentError("malformed upload request: it needs a list of files")
     check_file_count(len(data["files"]))
@@ -122,7 +161,13 @@ def request_from_json(data: dict[str, Any]) -> UploadRequest:
         metadata = parse_metadata_object(f.get("metadata"), f"files[{i}].metadata")
         files.append(UploadFile(f["file_name"], "", metadata, size=f.get("size")))
     annotations = data.get("annotations")
-    return UploadRequest(
+    file_metadata = data.get("file_metadata")
+    entries = (
+        []
+        if file_metadata is None
+        else parse_file_metadata({"files": file_metadata}, "file_metadata")
+    )
+    request = UploadRequest(
         collection_name=data.get("collection_name"),  # type: ignore[arg-type]
         content_type=data.get("content_type"),  # type: ignore[arg-type]
         files=files,
@@ -131,7 +176,9 @@ def request_from_json(data: dict[str, Any]) -> UploadRequest:
         replace_files=flags["replace_files"],
         storage_prefix=data.get("storage_prefix"),
         annotations=AnnotationFile.from_json(annotations) if annotations else None,
+        file_metadata=entries,
     )
+    return with_file_metadata(request)
 
 
 def check_upload(request: UploadRequest) -> tuple[str, str]:
@@ -172,6 +219,7 @@ def check_has_files(request: UploadRequest) -> None:
 
 def start_upload(db: Database, request: UploadRequest) -> dict[str, Any]:
     """Validate an upload, create its collection and durable job, and return their ids."""
+    request = with_file_metadata(request)
     check_has_files(request)
     check_upload(request)
     with db.write() as conn:

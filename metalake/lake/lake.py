@@ -21,7 +21,7 @@ from metalake.errors import (
     JobNotFoundError,
     StorageError,
 )
-from metalake.lake import catalog, collections, file_targets, records, snapshots, trash
+from metalake.lake import answers, catalog, collections, file_targets, records, snapshots, trash
 from metalake.lake.annotations.documents import AnnotationFile
 from metalake.lake.annotations.exports import collection_page
 from metalake.lake.annotations.store import AnnotationSelection, annotation_dicts
@@ -35,7 +35,7 @@ from metalake.lake.item_metadata import apply_change, apply_changes
 from metalake.lake.jobs import COMPLETED, FAILED, JobRunner, job_dict, load_job
 from metalake.lake.links import Links
 from metalake.lake.logins import LoginLimiter, LoginLimits
-from metalake.lake.metadata import FileMetadataEntry, MetadataChange
+from metalake.lake.metadata import FileMetadataEntry, MetadataChange, changes_by_file
 from metalake.lake.names import check_text
 from metalake.lake.selection import ItemSelection, SortOrder
 from metalake.lake.signing import UrlSigner, expiry_seconds, load_secret
@@ -175,7 +175,7 @@ class Lake:
             if apply_to_files
             else f"collection {collection_name!r}"
         )
-        return {"isSuccess": True, "message": f"metadata updated on {where}"}
+        return answers.METADATA.answer(True, message=f"metadata updated on {where}")
 
     def create_collection(
         self, collection_name: str, content_type: str, change: MetadataChange
@@ -193,17 +193,18 @@ class Lake:
     ) -> dict[str, Any]:
         """Apply per-file metadata entries to the files `target` names, in one transaction.
 
-        Names that match no file are listed in the message; the others are still applied.
+        Entries for one file add up as an upload's do (`changes_by_file`). Names that match no
+        file are listed in the message; the others are still applied.
         """
-        entries = list(entries)
+        by_file = changes_by_file(entries)
         with self.db.write() as conn:
-            resolved, description = file_targets.resolve(conn, target, [e.file for e in entries])
-            changes = [(resolved[e.file], e.change) for e in entries if e.file in resolved]
+            resolved, description = file_targets.resolve(conn, target, list(by_file))
+            changes = [(resolved[name], c) for name, c in by_file.items() if name in resolved]
             apply_changes(conn, changes)
-        missing = [e.file for e in entries if e.file not in resolved]
+        missing = [name for name in by_file if name not in resolved]
         message = f"metadata updated on {len(changes)} files"
         message += file_targets.unmatched_note(missing, description)
-        return {"isSuccess": not missing or bool(changes), "message": message}
+        return answers.METADATA.answer(not missing or bool(changes), message=message)
 
     def upload_annotations(
         self, target: FileTarget, annotation_file: AnnotationFile
@@ -220,11 +221,11 @@ class Lake:
         with self.db.write() as conn:
             collection = collections.get_by_id(conn, collection_id)
             removed = remove_operation_annotations(conn, collection_id, operation_id)
-        return {
-            "is_success": True,
-            "message": f"{removed} annotations of operation {operation_id!r} removed from "
+        return answers.ANNOTATIONS.answer(
+            True,
+            message=f"{removed} annotations of operation {operation_id!r} removed from "
             f"collection {collection['name']!r}",
-        }
+        )
 
     def annotation_page(
         self,
@@ -364,6 +365,7 @@ class Lake:
                 f"{selection.content_type} files"
             )
         with self.db.write() as conn:
+            selected = selection.where(conn)  # refuses a bad query before anything is written
             collection = collections.get_or_create(
                 conn, collections.check_collection_name(collection_name), content_type
             )
@@ -372,17 +374,17 @@ class Lake:
                 sa.literal(collection["id"], sa.String).label("collection_id"),
                 items.c.id.label("item_id"),
                 sa.literal(utcnow(), TIMESTAMP).label("added"),
-            ).where(*selection.where(conn))
+            ).where(*selected)
             insert_ignore(conn, collection_items, rows)
             total = collections.member_count(conn, collection["id"])
-        return {
-            "is_success": True,
-            "collection_id": collection["id"],
-            "added_count": total - before,
-            "item_count": total,
-            "message": f"{total - before} files added to collection {collection_name!r} "
+        return answers.COLLECTIONS.answer(
+            True,
+            collection_id=collection["id"],
+            added_count=total - before,
+            item_count=total,
+            message=f"{total - before} files added to collection {collection_name!r} "
             f"({total} files in it)",
-        }
+        )
 
     def download_url(
         self, file_key: str, expires_in: float | None = None, links: Links | None = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -162,6 +163,20 @@ class FileMetadataEntry:
 
     file: str
     change: MetadataChange
+
+
+def changes_by_file(entries: Iterable[FileMetadataEntry]) -> dict[str, MetadataChange]:
+    """One change per file name, in the order files are first named: entries naming a file
+    again add to its change (their fields win, tags are united), as if applied in turn."""
+    changes: dict[str, MetadataChange] = {}
+    for entry in entries:
+        changes[entry.file] = changes.get(entry.file, MetadataChange()).merged(entry.change)
+    return changes
+
+
+def file_metadata_document(entries: Iterable[FileMetadataEntry]) -> list[dict[str, Any]]:
+    """The `files` list of a per-file metadata document (`parse_file_metadata` inverse)."""
+    return [{"file": e.file, "metadata": e.change.to_object()} for e in entries]
 
 
 def parse_file_metadata(document: Any, source: str) -> list[FileMetadataEntry]:

@@ -110,14 +110,5 @@ def page(
     return item_dicts(conn, [by_id[item_id] for item_id in page_ids])
 
 
-NO_MORE_PAGES = "No more pages to download"
-
-
-def past_last_page(page: list[dict[str, Any]], page_index: int) -> bool:
-    """An empty page after the first means the caller paged past the end (the seeds answer
-    "No more pages to download"); an empty first page is just an empty selection."""
-    return not page and page_index > 0
-
-
 def count(conn: Connection, query: sa.Select) -> int:
     return conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()

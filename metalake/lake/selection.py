@@ -1,7 +1,8 @@
 """Which items a call works on, and in what order: scope, query, filter and sort order.
 
-`ItemSelection` is what list, count, trash, download and "add to collection" calls take; it is
-checked whole (the query parsed, the filter and sort order validated) before anything runs.
+`ItemSelection` is what list, count, trash, download and "add to collection" calls take; its
+query is parsed and its filter checked when it is made, and the query is compiled (which refuses
+unknown fields and mistyped values) once per call, by `where`, before any SQL of the call runs.
 """
 
 from __future__ import annotations
@@ -161,7 +162,7 @@ class ItemSelection:
     query: str = ""
     filter: ItemFilter = field(default_factory=ItemFilter)
     tree: Node | None = field(init=False, repr=False, compare=False)
-    """The parsed query (None when empty), checked once here and compiled per database."""
+    """The parsed query (None when empty), parsed once here and compiled by `where`."""
 
     def __post_init__(self) -> None:
         if self.collection_id is None:
@@ -169,8 +170,6 @@ class ItemSelection:
         elif not isinstance(self.collection_id, str) or not self.collection_id:
             raise InvalidArgumentError("collection_id must be a non-empty string")
         object.__setattr__(self, "tree", parse(self.query))
-        if self.tree is not None:
-            QueryCompiler("sqlite").condition(self.tree)  # unknown fields are refused here too
 
     @classmethod
     def of(
@@ -214,9 +213,14 @@ class ItemSelection:
         return not self.query.strip() and not self.filter.to_object()
 
     def where(self, conn: Connection, trashed: bool = False) -> list[sa.ColumnElement[bool]]:
-        """Conditions on `items` for live items (or, `trashed`, items in the trash)."""
+        """Conditions on `items` for live items (or, `trashed`, items in the trash).
+
+        The query is compiled first, so a refused one runs no SQL; a call that writes before it
+        selects takes these conditions first."""
         state = items.c.trashed_at.is_not(None) if trashed else items.c.trashed_at.is_(None)
         found: list[sa.ColumnElement[bool]] = [state]
+        compiler = QueryCompiler(conn.dialect.name, conn)
+        query = None if self.tree is None else compiler.condition(self.tree)
         if self.collection_id is not None:
             collections.get_by_id(conn, self.collection_id)
             members = sa.select(collection_items.c.item_id).where(
@@ -225,8 +229,8 @@ class ItemSelection:
             found.append(items.c.id.in_(members))
         else:
             found.append(items.c.content_type == self.content_type)
-        if self.tree is not None:
-            found.append(QueryCompiler(conn.dialect.name, conn).condition(self.tree))
+        if query is not None:
+            found.append(query)
         found.extend(self.filter.conditions())
         return found
 

@@ -29,15 +29,14 @@ def take(db: Database, selection: ItemSelection) -> dict[str, Any]:
     """
     selection_id = new_id()
     with db.write() as conn:
+        selected = selection.where(conn)  # refuses a bad query before anything is written
         _drop_older_than(conn, utcnow() - KEEP_FOR)
         conn.execute(
             selections.insert().values(
                 id=selection_id, selection=selection.to_json(), item_count=0, created=utcnow()
             )
         )
-        picked = sa.select(sa.literal(selection_id, sa.String), items.c.id).where(
-            *selection.where(conn)
-        )
+        picked = sa.select(sa.literal(selection_id, sa.String), items.c.id).where(*selected)
         count = conn.execute(
             selection_items.insert().from_select(["selection_id", "item_id"], picked)
         ).rowcount

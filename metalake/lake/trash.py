@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 
 from metalake.blobs.store import BlobStore
 from metalake.errors import InvalidArgumentError, MetaLakeError
-from metalake.lake import collections, snapshots
+from metalake.lake import answers, collections, snapshots
 from metalake.lake.clock import utcnow
 from metalake.lake.ingest import UPLOAD
 from metalake.lake.jobs import QUEUED, RUNNING
@@ -47,10 +47,10 @@ def thumbnail_key(item_id: str, size: int) -> str:
 
 def trash_message(trashed: int, failed: int = 0) -> dict[str, Any]:
     """The seeds' answer of the trash functions."""
-    return {
-        "message": f"{trashed} objects successfully trashed, {failed} objects failed to trash",
-        "isSuccess": failed == 0,
-    }
+    return answers.TRASH.answer(
+        failed == 0,
+        message=f"{trashed} objects successfully trashed, {failed} objects failed to trash",
+    )
 
 
 def check_not_everything(selection: ItemSelection) -> None:
@@ -122,12 +122,12 @@ def trash_collection(db: Database, collection_id: str) -> dict[str, Any]:
             .values(trashed_at=now)
         )
         kept = collections.member_count(conn, collection_id)
-    return {
-        "message": f"collection {collection['name']!r} and its {result.rowcount} files moved to "
+    return answers.TRASH.answer(
+        True,
+        message=f"collection {collection['name']!r} and its {result.rowcount} files moved to "
         f"the trash; {kept} files added to it from other collections stay in those",
-        "isSuccess": True,
-        "trashed_count": result.rowcount,
-    }
+        trashed_count=result.rowcount,
+    )
 
 
 def restore(db: Database, selection: ItemSelection) -> dict[str, Any]:
@@ -142,7 +142,7 @@ def restore(db: Database, selection: ItemSelection) -> dict[str, Any]:
         result = conn.execute(
             items.update().where(items.c.id.in_(selected)).values(trashed_at=None)
         )
-    return {"message": f"{result.rowcount} objects restored from the trash", "isSuccess": True}
+    return answers.TRASH.answer(True, message=f"{result.rowcount} objects restored from the trash")
 
 
 MAX_TRASH_AGE_DAYS = 36_500
@@ -197,7 +197,7 @@ def empty_trash(db: Database, blobs: BlobStore, older_than_days: float) -> dict[
         message += f"; {removed} trashed collections removed"
     if failed:
         message += f"; the bytes of {len(failed)} could not be deleted: {', '.join(failed[:5])}"
-    return {"message": message, "isSuccess": not failed, "deleted_count": deleted}
+    return answers.TRASH.answer(not failed, message=message, deleted_count=deleted)
 
 
 def _remove_emptied_collections(conn: Connection, cutoff: datetime) -> int:

@@ -68,7 +68,9 @@ class StrictBody(BaseModel):
 
 
 class UploadSessionBody(StrictBody):
-    request: dict[str, Any] = Field(description="collection, content type, files with sizes")
+    request: dict[str, Any] = Field(
+        description="collection, content type, files with sizes, optional file_metadata"
+    )
     fingerprint: str = Field(description="same for a repeated call: resumes its session")
     part_size: int = DEFAULT_PART_SIZE
 

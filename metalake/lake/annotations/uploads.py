@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from metalake.errors import InvalidAnnotationFileError
-from metalake.lake import file_targets
+from metalake.lake import answers, file_targets
 from metalake.lake.annotations.documents import AnnotationFile
 from metalake.lake.annotations.shapes import PlacedShape, Shape, ShapeError, place, shape_name
 from metalake.lake.annotations.store import ensure_operation, replace_annotations
@@ -127,7 +127,7 @@ class AnnotationJob:
             raise
         message = f"{len(placed)} images to annotate"
         message += file_targets.unmatched_note(unmatched, description)
-        return {"is_success": True, "job_id": job["id"], "message": message}
+        return answers.ANNOTATIONS.answer(True, job_id=job["id"], message=message)
 
     def __call__(self, job: Job, progress: JobProgress) -> None:
         with self._lock:

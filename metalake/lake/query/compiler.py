@@ -267,9 +267,10 @@ INSIDE_COUNT = _Scope(on_annotation=True, prefixed=True)
 class QueryCompiler:
     """Turns syntax trees into conditions on `items` for one SQL dialect.
 
-    With a connection, label and operation names are resolved to their ids first, so the
-    annotation indexes (which lead with those ids) serve the terms; without one (checking a
-    query before it runs) they stay subqueries.
+    With a connection, label and operation names are resolved to their ids, so the
+    annotation indexes (which lead with those ids) serve the terms; without one they stay
+    subqueries. Names are looked up only once the whole query has compiled, so a query the
+    compiler refuses runs no SQL.
     """
 
     def __init__(self, dialect: str, conn: Connection | None = None) -> None:
@@ -277,10 +278,15 @@ class QueryCompiler:
         self.conn = conn
         self._negations = 0
         self._memberships: dict[int, tuple[Condition, sa.Select | sa.CompoundSelect]] = {}
+        self._named: list[tuple[list[str], sa.Select]] = []
 
     def condition(self, node: Node) -> Condition:
-        """The condition a file must meet to match `node`."""
-        return self._compile(node, ITEM)
+        """The condition a file must meet to match `node` (InvalidQueryError if none)."""
+        condition = self._compile(node, ITEM)
+        if self.conn is not None:
+            for ids, named in self._named:
+                ids.extend(self.conn.execute(named).scalars().all())
+        return condition
 
     def _compile(self, node: Node, scope: _Scope) -> Condition:
         if isinstance(node, And):
@@ -477,8 +483,9 @@ class QueryCompiler:
         named = sa.select(table.c.id).where(condition)
         if self.conn is None:
             return column.in_(named)
-        ids = self.conn.execute(named).scalars().all()
-        return column.in_(ids) if ids else sa.false()
+        ids: list[str] = []  # filled by `condition` once the whole query has compiled
+        self._named.append((ids, named))
+        return column.in_(sa.bindparam(None, expanding=True, callable_=lambda: ids))
 
     def _annotation_term(self, term: Term, parts: tuple[str, ...], path: Path) -> Condition:
         """A term on one annotation row; `parts` is the path after `annotation.`."""

@@ -42,7 +42,14 @@ Body = Annotated[dict[str, Any], Depends(body_of)]
 
 
 def ok(**fields: Any) -> dict[str, Any]:
+    """The client's shape of a call that succeeded: `{"isSuccess": true, ...fields}`."""
     return {"isSuccess": True, **fields}
+
+
+def refused(message: str) -> dict[str, Any]:
+    """The client's shape of a call answered without success: `{"isSuccess": false, message}`
+    (the client turns it into its own `is_success` answer)."""
+    return {"isSuccess": False, "message": message}
 
 
 def warning_on_refusal(call: Callable[[], dict[str, Any]]) -> dict[str, Any]:

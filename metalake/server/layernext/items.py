@@ -8,12 +8,12 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 
 from metalake.errors import InvalidArgumentError
+from metalake.lake import answers
 from metalake.lake.lake import Lake
-from metalake.lake.records import NO_MORE_PAGES, past_last_page
 from metalake.lake.selection import ItemSelection, SortOrder
 from metalake.server.auth import KeyDep, LakeDep
 from metalake.server.layernext import wire
-from metalake.server.layernext.bodies import Body, ok, router, warning_on_refusal
+from metalake.server.layernext.bodies import Body, ok, refused, router, warning_on_refusal
 from metalake.server.links import SignedRoutes
 
 routes = router()
@@ -78,8 +78,9 @@ def _list(
         with_urls=True,
         links=SignedRoutes.of(request),
     )
-    if past_last_page(page, page_index):
-        return {"isSuccess": False, "message": NO_MORE_PAGES}
+    past_the_end = answers.paged_past_the_end(page, page_index)
+    if past_the_end is not None:
+        return refused(past_the_end["message"])
     return [
         {
             "id": item["id"],

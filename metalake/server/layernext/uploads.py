@@ -13,7 +13,7 @@ from metalake.lake.metadata import parse_metadata_object
 from metalake.lake.upload_sessions import SKIP
 from metalake.server.auth import KeyDep, LakeDep
 from metalake.server.layernext import wire
-from metalake.server.layernext.bodies import JOB_WAIT_S, Body, ok, router
+from metalake.server.layernext.bodies import JOB_WAIT_S, Body, ok, refused, router
 from metalake.server.links import SignedRoutes
 
 routes = router()
@@ -121,5 +121,5 @@ def job_status(job_id: str, lake: LakeDep, _key: KeyDep) -> dict:
     try:
         job = lake.get_job(job_id)
     except MetaLakeError as exc:
-        return {"isSuccess": False, "message": str(exc)}
+        return refused(str(exc))
     return ok(status=wire.JOB_STATUS_CODES[job["status"]], progress=job["progress"])
