@@ -369,6 +369,7 @@ class UploadJob:
         changes: list[tuple[str, MetadataChange]] = []
         states: dict[int, tuple[str, str | None]] = {}
         errors: list[dict[str, str]] = []
+        unneeded: list[str] = []
         with self._db.write() as conn:
             collections.lock(conn, collection["id"])
             taken = self._registered(conn, collection, [t for t in chunk if t.seq in outcomes])
@@ -377,6 +378,8 @@ class UploadJob:
                 if task.seq not in outcomes:
                     assert existing is not None
                     states[task.seq] = (SKIPPED, existing["id"])
+                    if task.source.startswith(STAGED):
+                        unneeded.append(task.source.removeprefix(STAGED))
                     if params["override_metadata"]:
                         changes.append((existing["id"], task.change))
                     continue
@@ -424,6 +427,9 @@ class UploadJob:
                 failed=counts.count(FAILED),
                 errors=errors,
             )
+        # Only once the skips are committed: a crash before leaves them pending, with bytes.
+        for key in unneeded:
+            self._blobs.delete(key)
 
     @staticmethod
     def _registered(

@@ -45,6 +45,8 @@ class Job:
 
 
 Handler = Callable[[Job, "JobProgress"], None]
+Finisher = Callable[[Job], None]
+"""Runs once a job of its type has ended (completed or failed), e.g. to drop its leftovers."""
 
 
 def new_job_row(
@@ -141,9 +143,19 @@ class JobProgress:
 class JobRunner:
     """Runs queued jobs of one lake in a worker thread, claiming each job before it runs it."""
 
-    def __init__(self, db: Database, handlers: dict[str, Handler]) -> None:
+    def __init__(
+        self,
+        db: Database,
+        handlers: dict[str, Handler],
+        finishers: dict[str, Finisher] | None = None,
+        housekeeping: Callable[[], object] | None = None,
+    ) -> None:
+        """`finishers` run after a job of their type ends; `housekeeping` runs whenever the
+        worker has looked for jobs (it decides itself how often it does anything)."""
         self._db = db
         self._handlers = handlers
+        self._finishers = finishers or {}
+        self._housekeeping = housekeeping
         self.owner = f"{owner_tag()}~{uuid.uuid4().hex[:8]}"
         self._lock = threading.Lock()
         self._pending = False
@@ -172,6 +184,7 @@ class JobRunner:
                 ran += 1
             if ran:
                 self._refresh_statistics()
+            self._housekeep()
             with self._lock:
                 if not self._pending:
                     self._thread = None
@@ -183,6 +196,24 @@ class JobRunner:
             self._db.refresh_statistics()
         except sa.exc.DBAPIError as exc:
             log.warning("could not refresh the query planner's statistics: %s", exc)
+
+    def _housekeep(self) -> None:
+        """Run the housekeeping; its failure is logged, never allowed to stop the jobs."""
+        if self._housekeeping is None:
+            return
+        try:
+            self._housekeeping()
+        except Exception:
+            log.exception("housekeeping of the lake failed; it runs again later")
+
+    def _finished(self, job: Job) -> None:
+        finisher = self._finishers.get(job.type)
+        if finisher is None:
+            return
+        try:
+            finisher(job)
+        except Exception:
+            log.exception("cleaning up after job %s failed; the next sweep retries", job.id)
 
     def _claimable(self, row: RowMapping) -> bool:
         if row["status"] == QUEUED:
@@ -231,19 +262,25 @@ class JobRunner:
             return
         except Exception as exc:
             log.exception("job %s failed", job.id)
-            self._finish(job.id, FAILED, f"job stopped by an error: {failure_reason(exc)}")
-            return
-        row = load_job(self._db, job.id)
-        status = FAILED if row["failed"] else COMPLETED
-        message = f"{row['done']} done, {row['skipped']} skipped, {row['failed']} failed"
-        self._finish(job.id, status, message)
+            ended = self._finish(job.id, FAILED, f"job stopped by an error: {failure_reason(exc)}")
+        else:
+            row = load_job(self._db, job.id)
+            status = FAILED if row["failed"] else COMPLETED
+            message = f"{row['done']} done, {row['skipped']} skipped, {row['failed']} failed"
+            ended = self._finish(job.id, status, message)
+        if ended:
+            self._finished(job)
 
-    def _finish(self, job_id: str, status: str, message: str) -> None:
+    def _finish(self, job_id: str, status: str, message: str) -> bool:
+        """End a job this runner owns; False if another runner has taken it over."""
         with self._db.write() as conn:
-            conn.execute(
-                jobs.update()
-                .where(jobs.c.id == job_id, jobs.c.owner == self.owner)
-                .values(status=status, message=message, finished=utcnow(), heartbeat=utcnow())
+            return (
+                conn.execute(
+                    jobs.update()
+                    .where(jobs.c.id == job_id, jobs.c.owner == self.owner)
+                    .values(status=status, message=message, finished=utcnow(), heartbeat=utcnow())
+                ).rowcount
+                == 1
             )
 
 
