@@ -1,11 +1,12 @@
 """Staged bytes of remote uploads: none left once their fate is known, swept once abandoned,
-and listable on SeaweedFS."""
+listable on SeaweedFS, and `metalake doctor --orphans` finding and removing what is orphaned."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import io
+import json
 import os
 import time
 import uuid
@@ -17,11 +18,14 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
+from click.testing import CliRunner
 
 from metalake import Client, UploadSessionNotFoundError
 from metalake.blobs.local import LocalBlobStore
 from metalake.blobs.store import BlobStore, open_blob_store
+from metalake.cli import main
 from metalake.lake.clock import utcnow
+from metalake.lake.doctor import find_orphans
 from metalake.lake.ingest import UploadFile, UploadRequest, request_to_json
 from metalake.lake.jobs import FAILED
 from metalake.lake.lake import Lake, lake_database
@@ -37,6 +41,7 @@ from metalake.lake.upload_sessions import UploadSessions
 from metalake.store.database import Database
 from metalake.store.schema import jobs, upload_files, upload_sessions
 from tests.conftest import upload_and_wait
+from tests.media_factory import make_folder
 from tests.servers import Server, serve
 
 LOCAL_PART = 64 << 10
@@ -268,3 +273,36 @@ def test_legacy_staging_is_adopted_or_deleted(
         with db.read() as conn:
             status = sa.select(upload_sessions.c.status).where(upload_sessions.c.id == open_sid)
             assert conn.execute(status).scalar_one() == "open"
+
+
+def _doctor(home: Path, storage: str | None, *args: str) -> tuple[int, dict]:
+    """`metalake doctor --orphans --json`, in this process (a subprocess costs seconds)."""
+    command = ["--home", str(home), *(["--storage", storage] if storage else [])]
+    command += ["doctor", "--orphans", "--older-than", "0", "--json", *args]
+    done = CliRunner().invoke(main, command, catch_exceptions=False)
+    return done.exit_code, json.loads(done.stdout)
+
+
+@pytest.mark.parametrize("kind", ["local", "s3"])
+def test_doctor_finds_and_removes_orphans_and_nothing_on_a_healthy_lake(
+    kind: str, request: pytest.FixtureRequest, lake_home: Path, tmp_path: Path
+):
+    storage, store = _store(kind, request, lake_home)
+    images = make_folder(tmp_path / "images", 3)
+    with Client(home=lake_home, storage=storage, show_progress=False) as client:
+        upload_and_wait(client, str(images), "image", "pics")
+        client.get_thumbnail("pics_img_000.jpg")
+    with lake_database(lake_home) as db:
+        assert find_orphans(db, store, timedelta(0)).objects == []
+    store.put_bytes("pics/stray.jpg", b"x" * 10)
+    store.put_bytes(staging_key("2" * 24, 0), b"y" * 5)
+    code, report = _doctor(lake_home, storage)
+    assert code == 1
+    assert report["blobs"] == {"count": 1, "bytes": 10, "keys": ["pics/stray.jpg"]}
+    assert report["staging"] == {"count": 1, "bytes": 5, "keys": [staging_key("2" * 24, 0)]}
+    assert _doctor(lake_home, storage, "--fix", "--yes")[1]["removed"] is True
+    code, report = _doctor(lake_home, storage)
+    assert code == 0 and report["blobs"]["count"] == report["staging"]["count"] == 0
+    assert store.exists("pics/img_000.jpg")
+    with Client(home=lake_home, storage=storage, show_progress=False) as client:
+        assert client.get_thumbnail("pics_img_000.jpg")[:2] == b"\xff\xd8"
