@@ -216,3 +216,4 @@ def test_four_clients_uploading_to_one_collection_neither_lose_nor_duplicate(
         assert stored == expected[row.file_name]
     assert len(blob_files(env_home)) == len(expected)
     assert not list((env_home / "blobs" / ".tmp").iterdir())
+    assert not list((env_home / "blobs" / ".staging").glob("*/*")), "staged copies were left"
