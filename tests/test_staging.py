@@ -166,8 +166,9 @@ class Parts:
 
 
 @pytest.fixture
-def parts(lake_home: Path) -> Iterator[Parts]:
-    with lake_database(lake_home) as db:
+def parts(lake_home: Path, database_url: str | None) -> Iterator[Parts]:
+    """On SQLite and PostgreSQL."""
+    with lake_database(lake_home, database_url) as db:
         blobs = LocalBlobStore(lake_home / "blobs")
         yield Parts(db, blobs, UploadSessions(db, blobs, UrlSigner(load_secret(lake_home))))
 
