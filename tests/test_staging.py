@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+import boto3
 import httpx
 import pytest
 import sqlalchemy as sa
+from botocore.config import Config
 from click.testing import CliRunner
 
 from metalake import Client, UploadSessionNotFoundError
@@ -217,6 +219,28 @@ def test_a_file_never_finished_loses_its_staging_when_the_job_ends(lake_home: Pa
         assert lake.wait_for_job(job_id, 60)["done"] == 1
         lake.jobs.join()
         assert _staged_keys(lake.blobs) == []
+    finally:
+        lake.close()
+
+
+def test_an_unsent_files_multipart_upload_is_aborted_when_the_job_ends(
+    s3_storage: str, lake_home: Path
+):
+    bucket, _, prefix = s3_storage.removeprefix("s3://").partition("/")
+    s3 = boto3.client("s3", config=Config(s3={"addressing_style": "path"}))
+
+    def unfinished() -> list[str]:
+        return [u["Key"] for u in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])]
+
+    lake = Lake(lake_home, storage=s3_storage)
+    try:
+        upload = UploadRequest("big", "other", [UploadFile("big.bin", "", size=S3_PART + 1)])
+        sid = lake.uploads.open(upload, uuid.uuid4().hex, None, S3_PART)["session_id"]
+        assert unfinished() == [f"{prefix}/{staging_key(sid, 0)}"]
+        job_id = lake.complete_upload(sid, drop_unsent=True)["job_id"]
+        assert lake.wait_for_job(job_id, 60)["status"] == "completed"
+        lake.jobs.join()
+        assert unfinished() == []
     finally:
         lake.close()
 

@@ -45,8 +45,9 @@ LEGACY_DONE = f"{STAGING}/legacy-uploads-adopted"
 """Written once the legacy staging of a store has been adopted or deleted."""
 DEFAULT_MAX_AGE = timedelta(hours=24)
 SWEEP_EVERY = timedelta(minutes=10)
-OPEN_SESSION = "open"
-"""An upload session still receiving files (as `upload_sessions` names it)."""
+OPEN_SESSION, AWAITING = "open", "awaiting"
+"""An upload session still receiving files, and a file not received yet (as `upload_sessions`
+names them)."""
 ABANDONED = "abandoned"
 
 
@@ -150,11 +151,21 @@ class StagingSweeper:
             job_files.c.source.startswith(STAGED),
         )
         sessions = sa.select(upload_sessions.c.id).where(upload_sessions.c.job_id == job.id)
+        unfinished = sa.select(
+            upload_files.c.session_id, upload_files.c.seq, upload_files.c.multipart_id
+        ).where(
+            upload_files.c.session_id.in_(sessions),
+            upload_files.c.state == AWAITING,
+            upload_files.c.multipart_id.is_not(None),
+        )
         with self._db.read() as conn:
             keys = [source.removeprefix(STAGED) for source in conn.execute(query).scalars()]
             session_ids = list(conn.execute(sessions).scalars())
+            multiparts = conn.execute(unfinished).all()
         for key in keys:
             self._blobs.delete(key)
+        for sid, seq, upload_id in multiparts:  # parts of files left out of the upload
+            self._abort_multipart(staging_key(sid, seq), upload_id)
         for sid in session_ids:
             self._delete_session_staging(sid)
 
@@ -281,7 +292,7 @@ class StagingSweeper:
         self, session_id: str, seq: int, state: str, multipart_id: str | None, legacy: str
     ) -> None:
         """Move one file of an open session from its legacy key to its staging key."""
-        if multipart_id and state == "awaiting":
+        if multipart_id and state == AWAITING:
             # Parts of an unfinished multipart upload cannot move: send the file again.
             self._abort_multipart(legacy, multipart_id)
             with self._db.write() as conn:
