@@ -77,7 +77,7 @@ def _older(objects: list[StoredObject], cutoff: datetime) -> bool:
 
 
 def staged_objects(blobs: BlobStore) -> dict[str, list[StoredObject]]:
-    """The staged objects a listing finds, by upload session id (other keys under `None`)."""
+    """The staged objects a listing finds, by upload session id (keys of no session under "")."""
     found: dict[str, list[StoredObject]] = {}
     for prefix in STAGING_PREFIXES:
         for obj in blobs.list_objects(prefix):
@@ -103,6 +103,8 @@ def session_states(db: Database, session_ids: Iterable[str]) -> dict[str, Sessio
 
 @dataclass(frozen=True)
 class SessionState:
+    """An upload session as a sweep judges it: its status and that of its job (if any)."""
+
     id: str
     status: str
     created: datetime
