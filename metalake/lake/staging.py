@@ -142,6 +142,8 @@ class StagingSweeper:
         self._clock = clock
         self._every = every
         self._last: datetime | None = None
+        self._started = utcnow()
+        """Sessions opened since are this version's: never staged under `.uploads`."""
         self._lock = threading.Lock()
 
     def job_finished(self, job: Job) -> None:
@@ -262,8 +264,9 @@ class StagingSweeper:
             abort(key, upload_id)
 
     def _adopt_legacy_staging(self) -> None:
-        """Once per store: move open sessions' `.uploads` staging to `.staging`, and delete the
-        `.uploads` keys of every session whose job has ended (by name: no listing needed)."""
+        """Once per store: move the `.uploads` staging of sessions opened before this version
+        ran to `.staging`, and delete the `.uploads` keys of every session whose job has ended
+        (by name: no listing needed)."""
         if self._blobs.exists(LEGACY_DONE):
             return
         query = sa.select(
@@ -280,7 +283,8 @@ class StagingSweeper:
             legacy = f"{LEGACY_STAGING}/{f.session_id}/{f.seq}"
             try:
                 if state is not None and state.status == OPEN_SESSION:
-                    self._adopt(f.session_id, f.seq, f.state, f.multipart_id, legacy)
+                    if state.created < self._started:
+                        self._adopt(f.session_id, f.seq, f.state, f.multipart_id, legacy)
                 elif state is None or state.finished:
                     self._blobs.delete(legacy)
             except MetaLakeError as exc:
