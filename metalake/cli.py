@@ -1,5 +1,5 @@
 """`metalake`: the command line of the lake (`serve`, `keys`, `upload`, `annotate`, `download`,
-`query`, `trash`, `restore`, `empty-trash`, `job`, `info`).
+`query`, `trash`, `restore`, `empty-trash`, `job`, `info`, `doctor`).
 
 The lake, the SDK and the server are imported inside the commands that use them, so `--help`,
 `--version` and a remote command start without the database layer, uvicorn or FastAPI.
@@ -527,6 +527,62 @@ def empty_trash(ctx: click.Context, older_than_days: float, yes: bool) -> None:
         result = client.empty_trash(older_than_days)
     click.echo(result["message"])
     if not answers.TRASH.succeeded(result):
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--orphans", is_flag=True, help="Find bytes that nothing in the lake refers to.")
+@click.option("--fix", is_flag=True, help="Delete the orphans found.")
+@click.option(
+    "--older-than",
+    "older_than_s",
+    default=3600.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Judge only objects last written at least this many seconds ago.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@YES
+@click.pass_context
+def doctor(
+    ctx: click.Context, orphans: bool, fix: bool, older_than_s: float, as_json: bool, yes: bool
+) -> None:
+    """Check the lake itself (--home, --database-url, --storage; never through a server).
+
+    --orphans lists blobs that no item names (thumbnails aside) and staged upload files that no
+    live upload session will read, with counts and bytes; it exits 1 if it found any and --fix
+    did not remove them. Objects written in the last --older-than seconds are not judged: an
+    upload in flight writes its bytes before it registers them.
+    """
+    from datetime import timedelta
+
+    from metalake.blobs.store import open_blob_store
+    from metalake.lake.doctor import find_orphans, remove_orphans
+
+    if not orphans:
+        raise click.UsageError("say what to check: metalake doctor --orphans [--fix]")
+    with _database(ctx) as db:
+        blobs = open_blob_store(ctx.obj["storage"], ctx.obj["home"])
+        report = find_orphans(db, blobs, timedelta(seconds=older_than_s))
+    found = report.objects
+    summary = report.to_json()
+    removed = False
+    if fix and found:
+        size = sum(o.size for o in found)
+        _confirm("doctor --fix", f"Delete {len(found)} orphaned objects ({size} bytes)?", yes)
+        remove_orphans(blobs, report)
+        removed = True
+    if as_json:
+        click.echo(json.dumps({**summary, "removed": removed}, indent=2))
+    else:
+        titles = {"blobs": "blobs without items", "staging": "staging without a live session"}
+        for kind, title in titles.items():
+            click.echo(f"{title}: {summary[kind]['count']} ({summary[kind]['bytes']} bytes)")
+            for key in summary[kind]["keys"]:
+                click.echo(f"  {key}")
+        if removed:
+            click.echo(f"removed {len(found)} objects")
+    if found and not removed:
         sys.exit(1)
 
 

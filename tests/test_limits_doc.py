@@ -153,7 +153,7 @@ def check_collection_name(text: str, lake: Lake) -> None:
 def check_storage_key(text: str, lake: Lake) -> None:
     mentions(text, MAX_KEY_LENGTH)
     refused(InvalidPathError, lambda: check_user_key("k" * (MAX_KEY_LENGTH + 1)))
-    for prefix in (".thumbnails", "a/.uploads", ".tmp"):
+    for prefix in (".thumbnails", "a/.uploads", ".staging", ".tmp"):
         refused(InvalidPathError, lambda prefix=prefix: check_user_key(prefix), "reserved")
 
 

@@ -107,7 +107,7 @@ def test_small_files_travel_in_bundles_checked_file_by_file(server: Server, lake
     damaged = {**files, "x-amz-checksum-sha256": f"{b64sha256(one)},{b64sha256(one)}"}
     answer = httpx.put(bundle["url"], content=one + two, headers=damaged)
     assert answer.status_code == 400 and answer.json()["error"] == "checksum_mismatch"
-    assert not (lake_home / "blobs" / ".uploads").exists()
+    assert not list((lake_home / "blobs" / ".staging").glob("*/*"))
     right = {**files, "x-amz-checksum-sha256": f"{b64sha256(one)},{b64sha256(two)}"}
     answer = httpx.put(bundle["url"], content=one + two[:-1], headers=right)
     assert answer.status_code == 400 and "sum of its files" in answer.json()["message"]
@@ -216,3 +216,4 @@ def test_four_clients_uploading_to_one_collection_neither_lose_nor_duplicate(
         assert stored == expected[row.file_name]
     assert len(blob_files(env_home)) == len(expected)
     assert not list((env_home / "blobs" / ".tmp").iterdir())
+    assert not list((env_home / "blobs" / ".staging").glob("*/*")), "staged copies were left"

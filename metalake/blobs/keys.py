@@ -40,7 +40,7 @@ def check_key(key: str) -> str:
 def check_user_key(key: str) -> str:
     """`check_key`, and also refuse what a user may not name: control characters, names longer
     than a file system takes, and segments starting with `.`, which are the lake's own
-    (`.thumbnails`, `.uploads`, `.tmp`): no key a user gives can reach them."""
+    (`.thumbnails`, `.staging`, `.uploads`, `.tmp`): no key a user gives can reach them."""
     check_key(key)
     for segment in key.split("/"):
         _check_user_name(segment, f"storage key {key[:40]!r}: the name {segment[:40]!r}")

@@ -10,11 +10,12 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
 from metalake.blobs.keys import check_key
-from metalake.blobs.store import StagedBlob
+from metalake.blobs.store import StagedBlob, StoredObject
 from metalake.errors import StorageError
 from metalake.processes import owner_tag, tag_is_dead
 
@@ -136,6 +137,19 @@ class LocalBlobStore:
     def delete_prefix(self, prefix: str) -> None:
         """Remove every key under `prefix/`."""
         shutil.rmtree(self.path_of(prefix), ignore_errors=True)
+
+    def list_objects(self, prefix: str = "") -> Iterator[StoredObject]:
+        """Every file under `prefix/` (the whole folder for ""), as keys relative to the root."""
+        top = self.path_of(prefix) if prefix else self.root
+        for folder, _, names in os.walk(top):
+            for name in names:
+                path = Path(folder, name)
+                try:
+                    stat = path.stat()
+                except FileNotFoundError:  # removed since the folder was read
+                    continue
+                modified = datetime.fromtimestamp(stat.st_mtime, UTC)
+                yield StoredObject(path.relative_to(self.root).as_posix(), stat.st_size, modified)
 
     def url(self, key: str, expires_in: float) -> str:
         """A `file://` URL of the stored bytes: the embedded lake's download URL (no expiry)."""

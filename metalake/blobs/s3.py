@@ -22,7 +22,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from metalake.blobs.keys import check_key
-from metalake.blobs.store import StagedBlob
+from metalake.blobs.store import StagedBlob, StoredObject
 from metalake.errors import StorageError, StorageUnavailableError
 from metalake.processes import owner_tag, tag_is_dead
 
@@ -197,8 +197,25 @@ class S3BlobStore:
 
     def _keys_under(self, prefix: str) -> Iterator[dict[str, Any]]:
         paginator = self._client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=self._key(prefix) + "/"):
+        start = self._key(prefix) + "/" if prefix else self.prefix
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=start):
             yield from page.get("Contents", [])
+
+    def list_objects(self, prefix: str = "") -> Iterator[StoredObject]:
+        """Every object under `prefix/` (the whole store for ""), as keys without the store's
+        prefix. Some stores hide some names from listings: SeaweedFS hides every path segment
+        named `.uploads` (its own multipart folder), which is why staging is not there."""
+        with self._errors(prefix or "the store's listing"):
+            for entry in self._keys_under(prefix):
+                key = entry["Key"].removeprefix(self.prefix)
+                yield StoredObject(key, entry["Size"], entry["LastModified"])
+
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        """Drop an unfinished multipart upload and its parts (a no-op if it is gone already)."""
+        with contextlib.suppress(StorageError), self._errors(key):
+            self._client.abort_multipart_upload(
+                Bucket=self.bucket, Key=self._key(key), UploadId=upload_id
+            )
 
     def delete_prefix(self, prefix: str) -> None:
         with self._errors(prefix):

@@ -6,8 +6,10 @@ Two stores satisfy `BlobStore`: `LocalBlobStore` (a folder, the default) and `S3
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -26,6 +28,15 @@ class StagedBlob:
     sha256: str
 
 
+@dataclass(frozen=True)
+class StoredObject:
+    """One object a listing found: its key, its size and when it was last written (UTC)."""
+
+    key: str
+    size: int
+    modified: datetime
+
+
 class BlobStore(Protocol):
     direct_uploads: bool
     """True if clients send upload parts to the store itself (presigned), not to the server."""
@@ -40,6 +51,10 @@ class BlobStore(Protocol):
     def open(self, key: str) -> AbstractContextManager[BinaryIO]: ...
     def delete(self, key: str) -> None: ...
     def delete_prefix(self, prefix: str) -> None: ...
+    def list_objects(self, prefix: str = "") -> Iterator[StoredObject]:
+        """Every object under `prefix/` (the whole store for ""), the lake's own included."""
+        ...
+
     def url(self, key: str, expires_in: float) -> str: ...
     def clear_stale_temp(self) -> None: ...
 

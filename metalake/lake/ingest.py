@@ -355,24 +355,11 @@ class UploadJob:
             raise
         finally:
             self._free(list(unfreed), None)
-        if job.resumed:
-            self._free_finished(job.id)
         apply_upload_annotations(self._db, job, progress)
 
-    def _free_finished(self, job_id: str) -> None:
-        """Free the sent bytes of a resumed job's finished files: a crash just after a chunk
-        committed left them staged (deleting what is gone already is a no-op)."""
-        finished = sa.select(job_files.c.source).where(
-            job_files.c.job_id == job_id,
-            job_files.c.state != PENDING,
-            job_files.c.source.startswith(STAGED),
-        )
-        with self._db.read() as conn:
-            sources = conn.execute(finished).scalars().all()
-        self._free_sources(sources)
-
     def give_up(self, job: Job, progress: JobProgress, reason: str) -> None:
-        """Count the job's pending files as failed with `reason`, and free their sent bytes."""
+        """Count the job's pending files as failed with `reason` (their sent bytes go when the
+        job ends, with the rest of its staging)."""
         pending = (job_files.c.job_id == job.id, job_files.c.state == PENDING)
         with self._db.write() as conn:
             rows = conn.execute(
@@ -383,7 +370,6 @@ class UploadJob:
             conn.execute(job_files.update().where(*pending).values(state=FAILED))
             errors = [{"file": r.file_name, "reason": reason} for r in rows[:MAX_ERRORS]]
             progress.record(conn, failed=len(rows), errors=errors)
-        self._free_sources(r.source for r in rows)
 
     def _free_sources(self, sources: Iterable[str]) -> None:
         """Delete the sent bytes of files that will not be registered (or were kept as is)."""

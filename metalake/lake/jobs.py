@@ -44,11 +44,11 @@ class Job:
     type: str
     params: dict[str, Any]
     collection_id: str | None
-    resumed: bool = False
-    """True if an earlier run of the job was cut short (its process died)."""
 
 
 Handler = Callable[[Job, "JobProgress"], None]
+Finisher = Callable[[Job], None]
+"""Runs once a job of its type has ended (completed or failed), e.g. to drop its leftovers."""
 
 
 @runtime_checkable
@@ -166,9 +166,19 @@ class JobProgress:
 class JobRunner:
     """Runs queued jobs of one lake in a worker thread, claiming each job before it runs it."""
 
-    def __init__(self, db: Database, handlers: dict[str, Handler]) -> None:
+    def __init__(
+        self,
+        db: Database,
+        handlers: dict[str, Handler],
+        finishers: dict[str, Finisher] | None = None,
+        housekeeping: Callable[[], object] | None = None,
+    ) -> None:
+        """`finishers` run after a job of their type ends; `housekeeping` runs whenever the
+        worker has looked for jobs (it decides itself how often it does anything)."""
         self._db = db
         self._handlers = handlers
+        self._finishers = finishers or {}
+        self._housekeeping = housekeeping
         self.owner = f"{owner_tag()}~{uuid.uuid4().hex[:8]}"
         self._lock = threading.Lock()
         self._pending = False
@@ -210,6 +220,7 @@ class JobRunner:
                     self._pending = True
             if ran:
                 self._refresh_statistics()
+            self._housekeep()
             with self._lock:
                 if not self._pending:
                     self._thread = None
@@ -221,6 +232,24 @@ class JobRunner:
             self._db.refresh_statistics()
         except sa.exc.DBAPIError as exc:
             log.warning("could not refresh the query planner's statistics: %s", exc)
+
+    def _housekeep(self) -> None:
+        """Run the housekeeping; its failure is logged, never allowed to stop the jobs."""
+        if self._housekeeping is None:
+            return
+        try:
+            self._housekeeping()
+        except Exception:
+            log.exception("housekeeping of the lake failed; it runs again later")
+
+    def _finished(self, job: Job) -> None:
+        finisher = self._finishers.get(job.type)
+        if finisher is None:
+            return
+        try:
+            finisher(job)
+        except Exception:
+            log.exception("cleaning up after job %s failed; the next sweep retries", job.id)
 
     def _claimable(self, row: RowMapping) -> bool:
         if row["status"] == QUEUED:
@@ -257,8 +286,7 @@ class JobRunner:
                     continue
             if row["status"] == RUNNING:
                 log.info("resuming job %s left unfinished by %s", row["id"], row["owner"])
-            resumed = row["status"] == RUNNING
-            return Job(row["id"], row["type"], dict(row["params"]), row["collection_id"], resumed)
+            return Job(row["id"], row["type"], dict(row["params"]), row["collection_id"])
         return None
 
     def _execute(self, job: Job) -> None:
@@ -296,7 +324,8 @@ class JobRunner:
                 time.sleep(delay)
         row = load_job(self._db, job.id)
         status = FAILED if row["failed"] else COMPLETED
-        self._finish(job.id, status, counts_message(row))
+        if self._finish(job.id, status, counts_message(row)):
+            self._finished(job)
 
     def _handled(self, job_id: str, default: int = 0) -> int:
         """How many of a job's units are done, skipped or failed (`default` if unreadable)."""
@@ -316,20 +345,27 @@ class JobRunner:
                 if isinstance(handler, Abandonable):
                     handler.give_up(job, progress, reason)
                 row = load_job(self._db, job.id)
-                self._finish(job.id, FAILED, f"{reason}; {counts_message(row)}")
-                return
+                ended = self._finish(job.id, FAILED, f"{reason}; {counts_message(row)}")
             except Exception as exc:
                 if not is_transient(exc) or (delay := outage.next_delay()) is None:
                     log.error("could not record that job %s failed: %s", job.id, exc)
                     return
                 time.sleep(delay)
+                continue
+            if ended:
+                self._finished(job)
+            return
 
-    def _finish(self, job_id: str, status: str, message: str) -> None:
+    def _finish(self, job_id: str, status: str, message: str) -> bool:
+        """End a job this runner owns; False if another runner has taken it over."""
         with self._db.write() as conn:
-            conn.execute(
-                jobs.update()
-                .where(jobs.c.id == job_id, jobs.c.owner == self.owner)
-                .values(status=status, message=message, finished=utcnow(), heartbeat=utcnow())
+            return (
+                conn.execute(
+                    jobs.update()
+                    .where(jobs.c.id == job_id, jobs.c.owner == self.owner)
+                    .values(status=status, message=message, finished=utcnow(), heartbeat=utcnow())
+                ).rowcount
+                == 1
             )
 
 

@@ -39,6 +39,7 @@ from metalake.lake.metadata import FileMetadataEntry, MetadataChange, changes_by
 from metalake.lake.names import check_text
 from metalake.lake.selection import ItemSelection, SortOrder
 from metalake.lake.signing import UrlSigner, expiry_seconds, load_secret
+from metalake.lake.staging import StagingSweeper
 from metalake.lake.trash import thumbnail_key
 from metalake.lake.upload_sessions import UploadSessions
 from metalake.media.thumbnails import THUMBNAIL_SIZE, check_thumbnail_size, make_thumbnail
@@ -96,14 +97,19 @@ class Lake:
         self.home = home
         self.db = lake_database(home, database_url)
         self.blobs = open_blob_store(storage, home)
-        self.blobs.clear_stale_temp()
         self.signer = UrlSigner(load_secret(home))
         self.url_expiry_s = url_expiry_s()
         self.logins = LoginLimiter(LoginLimits.from_environment())
         self.uploads = UploadSessions(self.db, self.blobs)
         self.annotation_jobs = AnnotationJob(self.db)
         handlers = {UPLOAD: UploadJob(self.db, self.blobs), ANNOTATIONS: self.annotation_jobs}
-        self.jobs = JobRunner(self.db, handlers)
+        self.staging = StagingSweeper(self.db, self.blobs)
+        self.jobs = JobRunner(
+            self.db,
+            handlers,
+            finishers={UPLOAD: self.staging.job_finished},
+            housekeeping=self.staging.sweep_if_due,
+        )
         self.jobs.wake()
 
     def close(self) -> None:

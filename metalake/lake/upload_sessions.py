@@ -50,6 +50,7 @@ from metalake.lake.limits import check_file_size
 from metalake.lake.links import Links
 from metalake.lake.metadata import MetadataChange
 from metalake.lake.names import unique_name
+from metalake.lake.staging import staging_key as _staging_key
 from metalake.store.database import Database
 from metalake.store.schema import items, jobs, upload_files, upload_parts, upload_sessions
 from metalake.store.upsert import upsert
@@ -62,7 +63,6 @@ DEFAULT_PART_SIZE = 16 << 20
 MIN_PART_SIZE = {False: 64 << 10, True: 5 << 20}  # S3 refuses smaller multipart parts
 MAX_PART_SIZE = 1 << 30
 URL_EXPIRY_S = 24 * 3600
-STAGING = ".uploads"
 MAX_BUNDLE_FILES = 256
 CHUNK_BYTES = 1 << 20
 MAX_BUNDLE_BYTES = 4 << 20
@@ -102,10 +102,6 @@ def part_count(size: int, part_size: int) -> int:
 def min_part_size(size: int) -> int:
     """The smallest part size, in whole MiB, that sends `size` bytes in at most MAX_PARTS."""
     return -(-size // (MAX_PARTS << 20)) << 20
-
-
-def _staging_key(session_id: str, seq: int) -> str:
-    return f"{STAGING}/{session_id}/{seq}"
 
 
 class UploadSessions:
