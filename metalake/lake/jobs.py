@@ -18,7 +18,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 
-from metalake.errors import InvalidArgumentError, JobNotFoundError, MetaLakeError
+from metalake.errors import (
+    InvalidArgumentError,
+    JobNotFoundError,
+    MetaLakeError,
+    StorageFullError,
+)
 from metalake.ids import new_id
 from metalake.lake.clock import as_utc, iso, utcnow
 from metalake.processes import owner_tag, tag_is_dead, writer_of
@@ -181,7 +186,7 @@ class JobRunner:
         """Jobs add rows in bulk; fresh statistics keep the query planner on the right indexes."""
         try:
             self._db.refresh_statistics()
-        except sa.exc.DBAPIError as exc:
+        except (sa.exc.DBAPIError, StorageFullError) as exc:
             log.warning("could not refresh the query planner's statistics: %s", exc)
 
     def _claimable(self, row: RowMapping) -> bool:

@@ -23,6 +23,7 @@ from metalake.errors import (
     PayloadTooLargeError,
     SignatureError,
     StorageError,
+    StorageFullError,
     TooManyRequestsError,
 )
 from metalake.server.layernext.errors import LAYERNEXT_PREFIX, layernext_error
@@ -38,6 +39,7 @@ STATUS = [
     (PayloadTooLargeError, 413),
     (InvalidArgumentError, 400),
     (NotSupportedError, 501),
+    (StorageFullError, 507),
     (StorageError, 502),
     (MetaLakeError, 400),
 ]

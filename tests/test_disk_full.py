@@ -1,0 +1,131 @@
+"""A full disk under the lake: `StorageFullError` saying where space ran out (never the source
+file, a server path or driver text), embedded and remote, and the lake works again once space is
+freed. Each test puts the lake on a real small tmpfs, which needs root (CAP_SYS_ADMIN): without
+it the tests skip, except under CI=true, where they fail rather than pass unseen."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from metalake import Client
+from metalake.errors import StorageFullError
+from tests.media_factory import make_image
+
+
+@pytest.fixture
+def disk(tmp_path: Path) -> Iterator[Path]:
+    """An empty 6 MiB tmpfs, unmounted after the test."""
+    mount_point = tmp_path / "disk"
+    mount_point.mkdir()
+    try:
+        mounted = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(mount_point)],
+            capture_output=True,
+            text=True,
+        )
+        problem = (mounted.stderr.strip() or "failed").splitlines()[0] if mounted.returncode else ""
+    except FileNotFoundError:
+        problem = "there is no mount command"
+    if problem:
+        reason = f"a full-disk test mounts a small tmpfs, which needs root: {problem}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def noise_png(path: Path, seed: int, side: int = 600) -> Path:
+    """A PNG of random pixels (about 3 bytes a pixel: noise does not compress)."""
+    pixels = np.random.default_rng(seed).integers(0, 255, (side, side, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(path)
+    return path
+
+
+def free_bytes(disk: Path) -> int:
+    stats = os.statvfs(disk)
+    return stats.f_bavail * stats.f_frsize
+
+
+def fill(disk: Path, name: str, leave: int = 0) -> Path:
+    """A file that takes the disk's free space but `leave` bytes (with 0: writes until ENOSPC)."""
+    filler = disk / name
+    want = free_bytes(disk) - leave if leave else 1 << 40
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    try:
+        with contextlib.suppress(OSError):  # ENOSPC: the disk is full
+            while want > 0:
+                want -= os.write(fd, b"\0" * min(want, 1 << 16))
+    finally:
+        os.close(fd)
+    return filler
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def files_under(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.is_file()]
+
+
+def assert_no_paths(exc: StorageFullError, *paths: Path) -> None:
+    for path in paths:
+        assert str(path) not in str(exc)
+    assert "OperationalError" not in str(exc) and "Errno" not in str(exc)
+
+
+def test_embedded_upload_whose_bytes_do_not_fit_fails_the_file_for_lack_of_space(
+    disk: Path, tmp_path: Path
+):
+    big = noise_png(tmp_path / "big.png", seed=1)
+    with Client(home=disk / "lake", show_progress=False) as client:
+        filler = fill(disk, "filler", leave=big.stat().st_size // 2)
+        job_id = client.upload_files_to_collection(str(big), "image", "full")["job_id"]
+        assert not client.wait_for_job_complete(job_id, timeout=60)["is_success"]
+        job = client.get_job(job_id)
+        assert (job["done"], job["failed"]) == (0, 1)
+        reason = job["errors"][0]["reason"]
+        assert "ran out of space in its blob store" in reason
+        assert str(big) not in reason and "cannot read" not in reason
+        assert files_under(disk / "lake" / "blobs") == []  # the partial copy was removed
+
+        filler.unlink()
+        job_id = client.upload_files_to_collection(str(big), "image", "full")["job_id"]
+        assert client.wait_for_job_complete(job_id, timeout=60)["is_success"]
+        details = client.get_file_details("full_big.png")
+        stored = disk / "lake" / "blobs" / details["storage_key"]
+        assert details["sha256"] == sha256_of(stored) == sha256_of(big)
+
+
+def test_embedded_calls_on_a_lake_whose_database_cannot_grow_raise_storage_full(
+    disk: Path, tmp_path: Path
+):
+    image = make_image(tmp_path / "img.jpg")
+    with Client(home=disk / "lake", show_progress=False) as client:
+        job_id = client.upload_files_to_collection(str(image), "image", "full")["job_id"]
+        assert client.wait_for_job_complete(job_id, timeout=60)["is_success"]
+        filler = fill(disk, "filler")
+
+        with pytest.raises(StorageFullError, match="ran out of space in its database") as caught:
+            client.upload_metadata_for_collection("full", "image", {"camera": "x" * 4000})
+        assert_no_paths(caught.value, disk)
+        with pytest.raises(StorageFullError, match="ran out of space in its database"):
+            client.upload_files_to_collection(str(image), "image", "other")
+
+        filler.unlink()
+        client.upload_metadata_for_collection("full", "image", {"camera": "front"})
+        assert client.get_file_details("full_img.jpg")["metadata"]["camera"] == "front"
+        job_id = client.upload_files_to_collection(str(image), "image", "other")["job_id"]
+        assert client.wait_for_job_complete(job_id, timeout=60)["is_success"]
