@@ -17,8 +17,10 @@ import pytest
 from PIL import Image
 
 from metalake import Client
+from metalake.client.waiting import JobTimeoutError
 from metalake.errors import StorageFullError
-from tests.media_factory import make_image
+from tests.conftest import upload_and_wait
+from tests.media_factory import make_folder, make_image
 
 
 @pytest.fixture
@@ -129,3 +131,23 @@ def test_embedded_calls_on_a_lake_whose_database_cannot_grow_raise_storage_full(
         assert client.get_file_details("full_img.jpg")["metadata"]["camera"] == "front"
         job_id = client.upload_files_to_collection(str(image), "image", "other")["job_id"]
         assert client.wait_for_job_complete(job_id, timeout=60)["is_success"]
+
+
+def test_an_embedded_job_stopped_by_a_full_disk_goes_on_once_space_is_freed(
+    disk: Path, tmp_path: Path
+):
+    folder = make_folder(tmp_path / "images", 200)  # 200 files of 4 KiB on tmpfs: 800 KiB
+    with Client(home=disk / "lake", show_progress=False) as client:
+        filler = fill(disk, "filler", leave=150 << 10)
+        job_id = client.upload_files_to_collection(str(folder), "image", "full")["job_id"]
+        with contextlib.suppress(JobTimeoutError):
+            client.wait_for_job_complete(job_id, timeout=2)
+        while_full = client.get_job(job_id)
+
+        filler.unlink()
+        client.wait_for_job_complete(job_id, timeout=60)
+        job = client.get_job(job_id)
+        assert job["done"] + job["failed"] == 200, job
+        assert all("ran out of space" in error["reason"] for error in job["errors"]), job
+        assert while_full["status"] == "running" or job["failed"], "the disk never ran full"
+        upload_and_wait(client, str(folder), "image", "again")

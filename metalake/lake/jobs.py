@@ -153,6 +153,11 @@ class JobRunner:
         self._lock = threading.Lock()
         self._pending = False
         self._thread: threading.Thread | None = None
+        self._stranded: set[str] = set()
+        """Jobs of ours that a full disk stopped before their end could be recorded: claimed
+        again (their handlers are idempotent) by a later pass, which finds space or not."""
+        self._out_of_space = False
+        """Whether the last pass stopped for lack of space: then a look at a job wakes again."""
 
     def wake(self) -> None:
         """Make sure a worker is (or will be) looking for claimable jobs."""
@@ -161,6 +166,12 @@ class JobRunner:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="metalake-jobs")
                 self._thread.start()
+
+    def wake_if_out_of_space(self) -> None:
+        """Wake the worker if its last pass stopped for lack of space, so that once space is
+        freed its jobs go on rather than reading `running` or `queued` forever."""
+        if self._out_of_space:
+            self.wake()
 
     def join(self, timeout: float | None = None) -> None:
         thread = self._thread
@@ -172,9 +183,14 @@ class JobRunner:
             with self._lock:
                 self._pending = False
             ran = 0
-            while (job := self._claim_next()) is not None:
-                self._execute(job)
-                ran += 1
+            try:
+                while (job := self._claim_next()) is not None:
+                    self._execute(job)
+                    ran += 1
+                self._out_of_space = False
+            except StorageFullError:
+                log.debug("jobs wait: the lake has no space left to record their progress")
+                self._out_of_space = True
             if ran:
                 self._refresh_statistics()
             with self._lock:
@@ -194,7 +210,7 @@ class JobRunner:
             return True
         owner = row["owner"] or ""
         if owner == self.owner:
-            return False
+            return row["id"] in self._stranded
         if writer_of(owner) == owner_tag():
             return False
         if tag_is_dead(owner):
@@ -222,12 +238,23 @@ class JobRunner:
             with self._db.write() as conn:
                 if conn.execute(claim).rowcount != 1:
                     continue
+            self._stranded.discard(row["id"])
             if row["status"] == RUNNING:
                 log.info("resuming job %s left unfinished by %s", row["id"], row["owner"])
             return Job(row["id"], row["type"], dict(row["params"]), row["collection_id"])
         return None
 
     def _execute(self, job: Job) -> None:
+        """Run a job and record its end; a full disk that keeps even the end from being
+        recorded leaves the job to a later pass (see `_stranded`) and ends this one."""
+        try:
+            self._execute_and_record(job)
+        except StorageFullError:
+            log.error("job %s stopped: the lake has no space left, not even to record it", job.id)
+            self._stranded.add(job.id)
+            raise
+
+    def _execute_and_record(self, job: Job) -> None:
         progress = JobProgress(job.id, self.owner)
         try:
             self._handlers[job.type](job, progress)
