@@ -21,6 +21,7 @@ from metalake.client.waiting import JobTimeoutError
 from metalake.errors import StorageFullError
 from tests.conftest import upload_and_wait
 from tests.media_factory import make_folder, make_image
+from tests.servers import serve
 
 
 @pytest.fixture
@@ -151,3 +152,48 @@ def test_an_embedded_job_stopped_by_a_full_disk_goes_on_once_space_is_freed(
         assert all("ran out of space" in error["reason"] for error in job["errors"]), job
         assert while_full["status"] == "running" or job["failed"], "the disk never ran full"
         upload_and_wait(client, str(folder), "image", "again")
+
+
+def test_remote_upload_into_a_full_lake_gives_its_space_back_and_resumes_once_freed(
+    disk: Path, tmp_path: Path
+):
+    home = disk / "lake"
+    small = make_image(tmp_path / "small.jpg")
+    folder = tmp_path / "big"
+    folder.mkdir()
+    sent = [noise_png(folder / f"img_{i}.png", seed=i) for i in range(3)]
+    with serve(home) as server:
+        # One file at a time, in order: file 0 fits, file 1 finds the disk full.
+        client = Client(
+            server.url, server.key, server.secret, show_progress=False, parallel_files=1
+        )
+        with client:
+            job_id = client.upload_files_to_collection(str(small), "image", "small")["job_id"]
+            assert client.wait_for_job_complete(job_id, timeout=60)["is_success"]
+            free_before = free_bytes(disk)
+            filler = fill(disk, "filler", leave=sent[0].stat().st_size * 3 // 2)
+
+            with pytest.raises(StorageFullError, match="ran out of space") as caught:
+                client.upload_files_to_collection(str(folder), "image", "big")
+            assert_no_paths(caught.value, disk, folder)
+            assert "were removed to give the space back" in str(caught.value)
+            # File 0 arrived, file 1 found the disk full; file 2 may follow the failure (the
+            # client sends what it queued), into the space given back.
+            staged = {p.name for p in files_under(home / "blobs") if p.parent.name != "small"}
+            assert staged <= {"2"}, "the session still holds the bytes it staged"
+            slack = len(staged) * sent[2].stat().st_size + (256 << 10)
+            assert free_bytes(disk) >= free_before - filler.stat().st_size - slack
+
+            more = fill(disk, "more")
+            with pytest.raises(StorageFullError, match="ran out of space in its database") as cm:
+                client.upload_metadata_for_collection("small", "image", {"camera": "x" * 4000})
+            assert_no_paths(cm.value, disk)
+
+            more.unlink()
+            filler.unlink()
+            job_id = client.upload_files_to_collection(str(folder), "image", "big")["job_id"]
+            assert client.wait_for_job_complete(job_id, timeout=60)["is_success"]
+            for path in sent:
+                details = client.get_file_details(f"big_{path.name}")
+                stored = home / "blobs" / details["storage_key"]
+                assert details["sha256"] == sha256_of(stored) == sha256_of(path)

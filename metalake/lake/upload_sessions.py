@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Concatenate, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
@@ -27,6 +29,7 @@ from metalake.errors import (
     ChecksumMismatchError,
     InvalidArgumentError,
     PayloadTooLargeError,
+    StorageFullError,
     UploadSessionNotFoundError,
 )
 from metalake.ids import new_id
@@ -113,6 +116,30 @@ def min_part_size(size: int) -> int:
 
 def _staging_key(session_id: str, seq: int) -> str:
     return f"{STAGING}/{session_id}/{seq}"
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _frees_staging_when_full(
+    receive: Callable[Concatenate[UploadSessions, str, P], R],
+) -> Callable[Concatenate[UploadSessions, str, P], R]:
+    """A receiver of a session's bytes that, when space runs out, frees what the session staged
+    before it raises: a session must not keep a full disk full until someone cleans up."""
+
+    @functools.wraps(receive)
+    def receiving(self: UploadSessions, session_id: str, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return receive(self, session_id, *args, **kwargs)
+        except StorageFullError as exc:
+            freed = self._release_staging(session_id)
+            raise StorageFullError(
+                f"{exc}; the {freed} files of this upload that had arrived were removed to give "
+                "the space back, and are sent again when the upload is called again"
+            ) from exc
+
+    return receiving
 
 
 class UploadSessions:
@@ -384,6 +411,7 @@ class UploadSessions:
             )
         return min(part_size, f["size"] - (part - 1) * part_size)
 
+    @_frees_staging_when_full
     def receive_part(
         self, session_id: str, seq: int, part: int, source: BinaryIO, checksum: str | None
     ) -> dict[str, Any]:
@@ -444,6 +472,7 @@ class UploadSessions:
     ) -> None:
         self._signer.verify("PUT", _bundle_path(session_id, first, last), expires, signature)
 
+    @_frees_staging_when_full
     def receive_bundle(
         self,
         session_id: str,
@@ -490,6 +519,24 @@ class UploadSessions:
                 self._mark_received(conn, session_id, seq, sha256)
                 states[seq] = RECEIVED
         return {"states": states}
+
+    def _release_staging(self, session_id: str) -> int:
+        """Delete every byte a session staged and mark its files as not sent (the bytes go
+        first: they free the space this write may need); how many files had arrived."""
+        with self._db.write() as conn:
+            self._blobs.delete_prefix(f"{STAGING}/{session_id}")
+            arrived = conn.execute(
+                upload_files.update()
+                .where(upload_files.c.session_id == session_id, upload_files.c.state == RECEIVED)
+                .values(state=AWAITING, sha256=None)
+            ).rowcount
+            conn.execute(upload_parts.delete().where(upload_parts.c.session_id == session_id))
+        log.warning(
+            "upload session %s ran out of space; its staged bytes (%d files) were removed",
+            session_id,
+            arrived,
+        )
+        return arrived
 
     @staticmethod
     def _mark_received(conn: Connection, session_id: str, seq: int, sha256: str) -> None:
