@@ -16,9 +16,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from metalake import Client
+from metalake import Client, StorageFullError
 from metalake.client.waiting import JobTimeoutError
-from metalake.errors import StorageFullError
 from tests.conftest import upload_and_wait
 from tests.media_factory import make_folder, make_image
 from tests.servers import serve
