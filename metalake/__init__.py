@@ -25,6 +25,7 @@ from metalake.errors import (
     ServerUnavailableError,
     SignatureError,
     StorageError,
+    StorageFullError,
     TooManyRequestsError,
     UploadSessionNotFoundError,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "ServerUnavailableError",
     "SignatureError",
     "StorageError",
+    "StorageFullError",
     "TooManyRequestsError",
     "UploadSessionNotFoundError",
 ]

@@ -25,7 +25,9 @@ wrong and how to fix it::
     ├── ServerUnavailableError      the server could not be reached, after retries
     ├── NotSupportedError           a documented argument this version does not implement yet
     ├── StorageError                the object store could not read or write bytes
-    │   └── StorageUnavailableError  the object store could not be reached (HTTP 503)
+    │   ├── StorageUnavailableError  the object store could not be reached (HTTP 503)
+    │   └── StorageFullError        the disk under the lake's blob store, database or upload
+    │                               staging area is full (HTTP 507)
     └── DatabaseUnavailableError    the metadata database could not be reached (HTTP 503)
 """
 
@@ -174,6 +176,19 @@ class DatabaseUnavailableError(MetaLakeError, ConnectionError):
     """The metadata database could not be reached or dropped the connection, after retries."""
 
     code = "database_unavailable"
+
+
+class StorageFullError(StorageError):
+    """No space is left where the lake writes: its blob store, its database, or the staging area
+    of uploads (the message says which, and never a path: it may come from a server)."""
+
+    code = "storage_full"
+    BLOBS, DATABASE, STAGING = "blob store", "database", "upload staging area"
+
+    @classmethod
+    def of(cls, where: str, then: str = "then try again") -> StorageFullError:
+        """The error for a full `where` (BLOBS, DATABASE or STAGING), with what to do next."""
+        return cls(f"the lake ran out of space in its {where}: free space on its disk, {then}")
 
 
 def error_class(code: str) -> type[MetaLakeError]:

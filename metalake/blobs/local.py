@@ -1,8 +1,13 @@
-"""A local-folder object store: one file per key under a root folder, written atomically."""
+"""A local-folder object store: one file per key under a root folder, written atomically.
+
+A write that fails for lack of space raises `StorageFullError` (see `_space_checked`), never the
+bare OSError, whose file name would blame the wrong file.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import shutil
@@ -16,11 +21,37 @@ from typing import BinaryIO
 
 from metalake.blobs.keys import check_key
 from metalake.blobs.store import StagedBlob, StoredObject
-from metalake.errors import StorageError
+from metalake.errors import StorageError, StorageFullError
 from metalake.processes import owner_tag, tag_is_dead
 
 CHUNK = 1 << 20
 TMP_DIR = ".tmp"
+FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+"""What a write answers when its disk (or the writer's quota) has no space left."""
+
+
+@contextlib.contextmanager
+def _space_checked(where: str) -> Iterator[None]:
+    """Raise StorageFullError for a write in `where` that failed because the disk is full.
+
+    Reading never fails this way, so a block that also reads its source stays correct: a read
+    error passes through unchanged.
+    """
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in FULL_ERRNOS:
+            raise StorageFullError.of(where) from exc
+        raise
+
+
+def _pwrite_all(fd: int, data: bytes | memoryview, offset: int) -> None:
+    """Write all of `data` at `offset`: a nearly full disk takes only part of a write, and the
+    write of the rest then fails with ENOSPC (ignoring the count would leave a hole)."""
+    view = memoryview(data)
+    while view:
+        written = os.pwrite(fd, view, offset)
+        view, offset = view[written:], offset + written
 
 
 class LocalBlobStore:
@@ -46,11 +77,12 @@ class LocalBlobStore:
 
     def stage(self, source: BinaryIO, suffix: str = "") -> StagedBlob:
         """Copy `source` into a temp file while hashing it; `commit` or `discard` it next."""
-        fd, name = tempfile.mkstemp(dir=self._tmp, prefix=self._prefix(), suffix=suffix)
+        with _space_checked(StorageFullError.BLOBS):
+            fd, name = tempfile.mkstemp(dir=self._tmp, prefix=self._prefix(), suffix=suffix)
         digest = hashlib.sha256()
         size = 0
         try:
-            with os.fdopen(fd, "wb") as out:
+            with _space_checked(StorageFullError.BLOBS), os.fdopen(fd, "wb") as out:
                 while chunk := source.read(CHUNK):
                     digest.update(chunk)
                     out.write(chunk)
@@ -65,14 +97,17 @@ class LocalBlobStore:
         try:
             with source.open("rb") as f:
                 return self.stage(f, suffix=source.suffix)
+        except StorageError:
+            raise
         except OSError as exc:
             raise StorageError(f"cannot read {source}: {exc.strerror or exc}") from exc
 
     def commit(self, staged: StagedBlob, key: str) -> None:
         """Make staged bytes visible under `key`, atomically replacing any previous bytes."""
         target = self.path_of(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        Path(staged.token).replace(target)
+        with _space_checked(StorageFullError.BLOBS):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            Path(staged.token).replace(target)
 
     def discard(self, staged: StagedBlob) -> None:
         Path(staged.token).unlink(missing_ok=True)
@@ -82,26 +117,30 @@ class LocalBlobStore:
         system allows it, so no bytes are copied); the source stays until deleted."""
         source = self.path_of(source_key)
         target = self.path_of(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
         temp = self._tmp / f"{self._prefix()}{uuid.uuid4().hex}"
-        try:
-            os.link(source, temp)
-        except FileNotFoundError as exc:
-            raise StorageError(f"no bytes stored under {source_key!r}") from exc
-        except OSError:
-            shutil.copyfile(source, temp)
-        temp.replace(target)
-        temp.unlink(missing_ok=True)  # rename does nothing if both were links to one file
+        with _space_checked(StorageFullError.BLOBS):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(source, temp)
+            except FileNotFoundError as exc:
+                raise StorageError(f"no bytes stored under {source_key!r}") from exc
+            except OSError as exc:
+                if exc.errno in FULL_ERRNOS:
+                    raise
+                shutil.copyfile(source, temp)  # a file system without hard links
+            temp.replace(target)
+            temp.unlink(missing_ok=True)  # rename does nothing if both were links to one file
 
     def write_part(self, key: str, offset: int, data: bytes | memoryview) -> None:
         """Write one part of an upload in place at `offset` (parts may arrive in any order)."""
         path = self.path_of(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
-        try:
-            os.pwrite(fd, data, offset)
-        finally:
-            os.close(fd)
+        with _space_checked(StorageFullError.STAGING):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+            try:
+                _pwrite_all(fd, data, offset)
+            finally:
+                os.close(fd)
 
     def read_bytes(self, key: str) -> bytes:
         try:
@@ -112,11 +151,16 @@ class LocalBlobStore:
     def put_bytes(self, key: str, data: bytes) -> None:
         """Store `data` under `key` atomically."""
         target = self.path_of(key)
-        fd, name = tempfile.mkstemp(dir=self._tmp, prefix=self._prefix())
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        Path(name).replace(target)
+        with _space_checked(StorageFullError.BLOBS):
+            fd, name = tempfile.mkstemp(dir=self._tmp, prefix=self._prefix())
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    out.write(data)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                Path(name).replace(target)
+            except BaseException:
+                Path(name).unlink(missing_ok=True)
+                raise
 
     def exists(self, key: str) -> bool:
         return self.path_of(key).is_file()

@@ -19,7 +19,12 @@ from typing import Any, Protocol, runtime_checkable
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 
-from metalake.errors import InvalidArgumentError, JobNotFoundError, MetaLakeError
+from metalake.errors import (
+    InvalidArgumentError,
+    JobNotFoundError,
+    MetaLakeError,
+    StorageFullError,
+)
 from metalake.ids import new_id
 from metalake.lake.clock import as_utc, iso, utcnow
 from metalake.lake.outages import BUDGET_ENV, Outage, is_transient
@@ -183,6 +188,11 @@ class JobRunner:
         self._lock = threading.Lock()
         self._pending = False
         self._thread: threading.Thread | None = None
+        self._stranded: set[str] = set()
+        """Jobs of ours that a full disk stopped before their end could be recorded: claimed
+        again (their handlers are idempotent) by a later pass, which finds space or not."""
+        self._out_of_space = False
+        """Whether the last pass stopped for lack of space: then a look at a job wakes again."""
 
     def wake(self) -> None:
         """Make sure a worker is (or will be) looking for claimable jobs."""
@@ -191,6 +201,12 @@ class JobRunner:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="metalake-jobs")
                 self._thread.start()
+
+    def wake_if_out_of_space(self) -> None:
+        """Wake the worker if its last pass stopped for lack of space, so that once space is
+        freed its jobs go on rather than reading `running` or `queued` forever."""
+        if self._out_of_space:
+            self.wake()
 
     def join(self, timeout: float | None = None) -> None:
         thread = self._thread
@@ -208,6 +224,10 @@ class JobRunner:
                     self._execute(job)
                     ran += 1
                     outage.recovered()
+                self._out_of_space = False
+            except StorageFullError:
+                log.debug("jobs wait: the lake has no space left to record their progress")
+                self._out_of_space = True
             except Exception as exc:
                 if not is_transient(exc) or (delay := outage.next_delay()) is None:
                     log.error("the job runner stopped: %s", failure_reason(exc))
@@ -230,7 +250,7 @@ class JobRunner:
         """Jobs add rows in bulk; fresh statistics keep the query planner on the right indexes."""
         try:
             self._db.refresh_statistics()
-        except sa.exc.DBAPIError as exc:
+        except (sa.exc.DBAPIError, StorageFullError) as exc:
             log.warning("could not refresh the query planner's statistics: %s", exc)
 
     def _housekeep(self) -> None:
@@ -256,7 +276,7 @@ class JobRunner:
             return True
         owner = row["owner"] or ""
         if owner == self.owner:
-            return False
+            return row["id"] in self._stranded
         if writer_of(owner) == owner_tag():
             return False
         if tag_is_dead(owner):
@@ -284,12 +304,23 @@ class JobRunner:
             with self._db.write() as conn:
                 if conn.execute(claim).rowcount != 1:
                     continue
+            self._stranded.discard(row["id"])
             if row["status"] == RUNNING:
                 log.info("resuming job %s left unfinished by %s", row["id"], row["owner"])
             return Job(row["id"], row["type"], dict(row["params"]), row["collection_id"])
         return None
 
     def _execute(self, job: Job) -> None:
+        """Run a job and record its end; a full disk that keeps even the end from being
+        recorded leaves the job to a later pass (see `_stranded`) and ends this one."""
+        try:
+            self._execute_and_record(job)
+        except StorageFullError:
+            log.error("job %s stopped: the lake has no space left, not even to record it", job.id)
+            self._stranded.add(job.id)
+            raise
+
+    def _execute_and_record(self, job: Job) -> None:
         """Run a job's handler; through an outage run it again (it resumes where it stopped)
         until the outage budget is spent, then fail the job with its counts complete."""
         progress = JobProgress(job.id, self.owner)
@@ -346,6 +377,8 @@ class JobRunner:
                     handler.give_up(job, progress, reason)
                 row = load_job(self._db, job.id)
                 ended = self._finish(job.id, FAILED, f"{reason}; {counts_message(row)}")
+            except StorageFullError:
+                raise
             except Exception as exc:
                 if not is_transient(exc) or (delay := outage.next_delay()) is None:
                     log.error("could not record that job %s failed: %s", job.id, exc)

@@ -132,6 +132,7 @@ class Lake:
 
     def get_job(self, job_id: str) -> dict[str, Any]:
         """A job's record; an upload session's promised job is queued until the session ends."""
+        self.jobs.wake_if_out_of_space()
         try:
             return job_dict(load_job(self.db, job_id))
         except JobNotFoundError:

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Concatenate, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
@@ -28,6 +30,7 @@ from metalake.errors import (
     InvalidArgumentError,
     NotSupportedError,
     PayloadTooLargeError,
+    StorageFullError,
     UploadSessionNotFoundError,
 )
 from metalake.ids import new_id
@@ -50,6 +53,7 @@ from metalake.lake.limits import check_file_size
 from metalake.lake.links import Links
 from metalake.lake.metadata import MetadataChange
 from metalake.lake.names import unique_name
+from metalake.lake.staging import STAGING
 from metalake.lake.staging import staging_key as _staging_key
 from metalake.store.database import Database
 from metalake.store.schema import items, jobs, upload_files, upload_parts, upload_sessions
@@ -102,6 +106,30 @@ def part_count(size: int, part_size: int) -> int:
 def min_part_size(size: int) -> int:
     """The smallest part size, in whole MiB, that sends `size` bytes in at most MAX_PARTS."""
     return -(-size // (MAX_PARTS << 20)) << 20
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _frees_staging_when_full(
+    receive: Callable[Concatenate[UploadSessions, str, P], R],
+) -> Callable[Concatenate[UploadSessions, str, P], R]:
+    """A receiver of a session's bytes that, when space runs out, frees what the session staged
+    before it raises: a session must not keep a full disk full until someone cleans up."""
+
+    @functools.wraps(receive)
+    def receiving(self: UploadSessions, session_id: str, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return receive(self, session_id, *args, **kwargs)
+        except StorageFullError as exc:
+            freed = self._release_staging(session_id)
+            raise StorageFullError(
+                f"{exc}; the {freed} files of this upload that had arrived were removed to give "
+                "the space back, and are sent again when the upload is called again"
+            ) from exc
+
+    return receiving
 
 
 class UploadSessions:
@@ -365,6 +393,7 @@ class UploadSessions:
             )
         return min(part_size, f["size"] - (part - 1) * part_size)
 
+    @_frees_staging_when_full
     def receive_part(
         self,
         session_id: str,
@@ -426,6 +455,7 @@ class UploadSessions:
             upsert(conn, upload_parts, [row], ["session_id", "seq", "part"])
         return {"etag": digest.hexdigest(), "state": AWAITING}
 
+    @_frees_staging_when_full
     def receive_bundle(
         self,
         session_id: str,
@@ -473,6 +503,24 @@ class UploadSessions:
                 self._mark_received(conn, session_id, seq, sha256)
                 states[seq] = RECEIVED
         return {"states": states}
+
+    def _release_staging(self, session_id: str) -> int:
+        """Delete every byte a session staged and mark its files as not sent (the bytes go
+        first: they free the space this write may need); how many files had arrived."""
+        with self._db.write() as conn:
+            self._blobs.delete_prefix(f"{STAGING}/{session_id}")
+            arrived = conn.execute(
+                upload_files.update()
+                .where(upload_files.c.session_id == session_id, upload_files.c.state == RECEIVED)
+                .values(state=AWAITING, sha256=None)
+            ).rowcount
+            conn.execute(upload_parts.delete().where(upload_parts.c.session_id == session_id))
+        log.warning(
+            "upload session %s ran out of space; its staged bytes (%d files) were removed",
+            session_id,
+            arrived,
+        )
+        return arrived
 
     @staticmethod
     def _mark_received(conn: Connection, session_id: str, seq: int, sha256: str) -> None:

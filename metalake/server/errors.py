@@ -24,6 +24,7 @@ from metalake.errors import (
     PayloadTooLargeError,
     SignatureError,
     StorageError,
+    StorageFullError,
     StorageUnavailableError,
     TooManyRequestsError,
 )
@@ -42,6 +43,7 @@ STATUS = [
     (NotSupportedError, 501),
     (StorageUnavailableError, 503),
     (DatabaseUnavailableError, 503),
+    (StorageFullError, 507),
     (StorageError, 502),
     (MetaLakeError, 400),
 ]

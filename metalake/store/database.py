@@ -2,6 +2,8 @@
 
 SQLite (the embedded default) has one writer at a time: write transactions start with
 `BEGIN IMMEDIATE` so two writers queue on the busy timeout instead of failing half-way.
+A database whose disk is full raises `StorageFullError` from every transaction handed out here,
+not the driver's OperationalError.
 """
 
 from __future__ import annotations
@@ -15,10 +17,14 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from metalake.errors import DatabaseUnavailableError
+from metalake.errors import DatabaseUnavailableError, StorageFullError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_S = 60
+SQLITE_FULL = 13
+"""SQLite's result code for a write that found no space (on its disk, or past max_page_count)."""
+POSTGRES_DISK_FULL = "53100"
+"""PostgreSQL's SQLSTATE `disk_full`."""
 
 
 POSTGRES_SESSION_OPTIONS = "-c max_parallel_workers_per_gather=0 -c random_page_cost=1.1"
@@ -74,18 +80,31 @@ def _make_engine(url: str) -> Engine:
 def is_unreachable(exc: sa.exc.DBAPIError) -> bool:
     """True if the database could not be reached, dropped the connection or stayed locked:
     trying again later may succeed (unlike a constraint or a syntax error)."""
-    return exc.connection_invalidated or isinstance(
-        exc, sa.exc.OperationalError | sa.exc.InterfaceError
+    return not _is_full(exc) and (
+        exc.connection_invalidated
+        or isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError)
+    )
+
+
+def _is_full(exc: sa.exc.DBAPIError) -> bool:
+    """Whether the driver's error says the database has no space left to write."""
+    orig = exc.orig
+    return (
+        getattr(orig, "sqlite_errorcode", None) == SQLITE_FULL
+        or getattr(orig, "sqlstate", None) == POSTGRES_DISK_FULL
     )
 
 
 @contextmanager
-def _unreachable_as_ours() -> Iterator[None]:
-    """A database that cannot be reached, or dropped the connection, raises
-    `DatabaseUnavailableError` (which jobs and clients retry), not the driver's text."""
+def _as_ours() -> Iterator[None]:
+    """A database whose disk is full raises StorageFullError; one that cannot be reached, or
+    dropped the connection, raises DatabaseUnavailableError (which jobs and clients retry);
+    never the driver's text."""
     try:
         yield
     except sa.exc.DBAPIError as exc:
+        if _is_full(exc):
+            raise StorageFullError.of(StorageFullError.DATABASE) from exc
         if not is_unreachable(exc):
             raise
         raise DatabaseUnavailableError(
@@ -113,7 +132,7 @@ class Database:
 
         config = Config()
         config.set_main_option("script_location", str(script_location))
-        with self.engine.connect() as conn:
+        with _as_ours(), self.engine.connect() as conn:
             before = MigrationContext.configure(conn).get_current_revision()
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
@@ -136,7 +155,7 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """One write transaction, committed on success and rolled back on any error."""
-        with _unreachable_as_ours(), self._writer, self.engine.connect() as conn:
+        with _as_ours(), self._writer, self.engine.connect() as conn:
             conn = conn.execution_options(metalake_write=True)
             with conn.begin():
                 yield conn
@@ -144,7 +163,7 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A connection for reads (one consistent snapshot per transaction)."""
-        with _unreachable_as_ours(), self.engine.connect() as conn:
+        with _as_ours(), self.engine.connect() as conn:
             yield conn
 
     def close(self) -> None:
