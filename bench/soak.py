@@ -16,13 +16,16 @@ mix of calls:
 Every `--sample-seconds` (10) it reads the server process's RSS (psutil if installed, else
 /proc/<pid>/status), threads and open files. At the end it prints RSS a row a minute and, per
 call type, count, p50, p99 and errors, and writes everything as JSON to `--out`.
-`--tracemalloc` makes the server snapshot its Python heap every minute (bench/soak_site, loaded
-through PYTHONPATH; never part of the product) and prints what grew between the first and the
-last snapshot. `--server-env NAME=VALUE` (repeatable) sets a variable of the server only, e.g.
+`--memstats` and `--tracemalloc` load bench/soak_site into the server through PYTHONPATH (bench
+only, never part of the product): the first logs, every 10 s, glibc's heap in use and free,
+SQLite's own allocations and the number of Python objects; the second snapshots the Python heap
+every minute and prints what grew between the first and the last snapshot.
+`--server-env NAME=VALUE` (repeatable) sets a variable of the server only, e.g.
 MALLOC_ARENA_MAX=2.
 
 Usage: python bench/soak.py [--backend sqlite|postgresql] [--minutes 20] [--clients 16]
-                            [--out bench/out/soak-sqlite.json] [--tracemalloc]
+                            [--out bench/out/soak-sqlite.json] [--memstats] [--tracemalloc]
+                            [--server-env NAME=VALUE]
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import random
 import shutil
@@ -56,6 +60,7 @@ from bench.common import OUT
 from metalake import Client
 from tests.servers import seaweedfs, serve
 
+log = logging.getLogger("bench.soak")
 SITE = Path(__file__).resolve().parent / "soak_site"
 IMAGES_PER_UPLOAD = 4
 WEIGHTS = {"upload": 1, "list": 3, "count": 2, "metadata": 2, "download": 1, "url": 2}
@@ -231,29 +236,38 @@ class Worker:
 
 
 def read_rss(pid: int) -> dict[str, int]:
-    """RSS (bytes), threads and open files of a running process."""
+    """RSS (bytes), threads, open files and open SQLite database files of a running process."""
+    fds = list(Path(f"/proc/{pid}/fd").iterdir())
+    db_files = sum(1 for fd in fds if _target(fd).endswith(".db"))
     try:
         import psutil
     except ImportError:
         status = Path(f"/proc/{pid}/status").read_text().splitlines()
         fields = dict(line.split(":", 1) for line in status if ":" in line)
-        return {
-            "rss": int(fields["VmRSS"].split()[0]) * 1024,
-            "threads": int(fields["Threads"]),
-            "fds": sum(1 for _ in Path(f"/proc/{pid}/fd").iterdir()),
-        }
-    process = psutil.Process(pid)
-    return {
-        "rss": process.memory_info().rss,
-        "threads": process.num_threads(),
-        "fds": process.num_fds(),
-    }
+        rss, threads = int(fields["VmRSS"].split()[0]) * 1024, int(fields["Threads"])
+    else:
+        process = psutil.Process(pid)
+        rss, threads = process.memory_info().rss, process.num_threads()
+    return {"rss": rss, "threads": threads, "fds": len(fds), "db_files": db_files}
+
+
+def _target(link: Path) -> str:
+    """Where a /proc fd link points ('' if it closed meanwhile)."""
+    try:
+        return str(link.readlink())
+    except OSError:
+        return ""
 
 
 def sample_forever(pid: int, every: float, start: float, out: list, stop: threading.Event) -> None:
-    """Append a sample of the server's memory every `every` seconds until `stop` is set."""
+    """Append a sample of the server's memory every `every` seconds until `stop` is set, and
+    log one a minute so a long run shows how it goes."""
+    logged = 0
     while not stop.wait(every):
         out.append({"t": time.monotonic() - start, **read_rss(pid)})
+        if out[-1]["t"] >= 60 * (logged + 1):
+            logged += 1
+            log.info("minute %d: server RSS %.1f MiB", logged, out[-1]["rss"] / 2**20)
 
 
 @contextlib.contextmanager
@@ -315,12 +329,16 @@ def tracemalloc_growth(folder: Path, top: int = 15) -> list[str]:
 
 
 def rss_by_minute(samples: list[dict], minutes: float) -> list[dict]:
-    """The sample nearest each whole minute (0 = before the load started)."""
-    rows = []
-    for minute in range(int(minutes) + 1):
-        nearest = min(samples, key=lambda s: abs(s["t"] - 60 * minute))
-        rows.append({"minute": minute, **nearest})
-    return rows
+    """The sample nearest each whole minute (0 = before the load started), and the last."""
+    return [*by_minute(samples, minutes), {"minute": "end", **samples[-1]}]
+
+
+def by_minute(samples: list[dict], minutes: float) -> list[dict]:
+    """The sample nearest each whole minute of the run."""
+    return [
+        {"minute": minute, **min(samples, key=lambda s: abs(s["t"] - 60 * minute))}
+        for minute in range(int(minutes) + 1)
+    ]
 
 
 def soak(args: argparse.Namespace) -> dict:
@@ -328,9 +346,14 @@ def soak(args: argparse.Namespace) -> dict:
     scratch = Path(tempfile.mkdtemp(prefix=f"soak_{args.backend}_"))
     env = dict(item.split("=", 1) for item in args.server_env)
     trace_dir = scratch / "tracemalloc"
-    if args.tracemalloc:
+    memstats = scratch / "memstats.jsonl"
+    if args.tracemalloc or args.memstats:
         path = os.pathsep.join(filter(None, [str(SITE), os.environ.get("PYTHONPATH")]))
-        env.update({"PYTHONPATH": path, "SOAK_TRACEMALLOC_DIR": str(trace_dir)})
+        env["PYTHONPATH"] = path
+    if args.tracemalloc:
+        env["SOAK_TRACEMALLOC_DIR"] = str(trace_dir)
+    if args.memstats:
+        env["SOAK_MEMSTATS_FILE"] = str(memstats)
     tally = Tally()
     samples: list[dict] = []
     try:
@@ -362,6 +385,10 @@ def soak(args: argparse.Namespace) -> dict:
                     worker.close()
             files = sum(len(w.files) for w in workers)
             growth = tracemalloc_growth(trace_dir) if args.tracemalloc else []
+            lines = memstats.read_text().splitlines() if args.memstats else []
+            inside = [json.loads(line) for line in lines]
+            for row in inside:
+                row["t"] -= start
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     calls = {
@@ -384,6 +411,7 @@ def soak(args: argparse.Namespace) -> dict:
         "cores": os.cpu_count(),
         "files_uploaded": files,
         "rss_by_minute": rss_by_minute(samples, args.minutes),
+        "memstats_by_minute": by_minute(inside, args.minutes) if inside else [],
         "samples": samples,
         "calls": calls,
         "tracemalloc": growth,
@@ -397,10 +425,21 @@ def report(result: dict) -> None:
         f"{result['cores']} cores shared with other work, {result['files_uploaded']} files "
         f"uploaded, server env {result['server_env'] or '-'}"
     )
-    print("minute  server RSS MiB  threads  fds")
+    print("minute  server RSS MiB  threads  fds  db files")
     for row in result["rss_by_minute"]:
         rss = row["rss"] / 2**20
-        print(f"{row['minute']:6d}  {rss:14.1f}  {row['threads']:7d}  {row['fds']:3d}")
+        print(
+            f"{row['minute']!s:>6}  {rss:14.1f}  {row['threads']:7d}  {row['fds']:3d}  "
+            f"{row['db_files']:8d}"
+        )
+    if result["memstats_by_minute"]:
+        print("minute  malloc in use MiB  malloc free MiB  SQLite MiB  gc objects  traced MiB")
+        for row in result["memstats_by_minute"]:
+            print(
+                f"{row['minute']:6d}  {row['malloc_in_use'] / 2**20:17.1f}  "
+                f"{row['malloc_free'] / 2**20:15.1f}  {row['sqlite_used'] / 2**20:10.1f}  "
+                f"{row['gc_objects']:10d}  {row['traced'] / 2**20:10.1f}"
+            )
     print(f"{'call':10s} {'count':>7s} {'p50 ms':>9s} {'p99 ms':>9s} {'errors':>7s}")
     for kind, stats in result["calls"].items():
         if stats["count"]:
@@ -431,8 +470,11 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     parser.add_argument("--tracemalloc", action="store_true")
+    parser.add_argument("--memstats", action="store_true")
     parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE")
     args = parser.parse_args()
+    logging.basicConfig(format="%(asctime)s %(name)s %(message)s")
+    log.setLevel(logging.INFO)
     OUT.mkdir(exist_ok=True)
     result = soak(args)
     report(result)
