@@ -15,7 +15,8 @@ import pytest
 import sqlalchemy as sa
 
 from metalake import Client
-from metalake.lake.lake import lake_database
+from metalake.lake.lake import Lake, lake_database
+from metalake.server.links import SignedRoutes
 from metalake.store.database import Database
 from metalake.store.schema import metadata
 from tests.media_factory import make_folder
@@ -129,6 +130,12 @@ def client(lake: LakeUnderTest) -> Iterator[Client]:
 def images(tmp_path: Path) -> Path:
     """A folder of 5 small, distinct JPEGs named img_000.jpg .. img_004.jpg."""
     return make_folder(tmp_path / "images", 5)
+
+
+def links_of(lake: Lake) -> SignedRoutes:
+    """The links a server on 127.0.0.1 would hand out, for tests that open upload sessions
+    on a lake directly."""
+    return SignedRoutes(lake.signer, "http://127.0.0.1")
 
 
 def upload_and_wait(client: Client, *args: object, **kwargs: object) -> dict:

@@ -18,6 +18,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from metalake.blobs.store import open_blob_store
+from metalake.lake.staging import LEGACY_DONE
 from metalake.store.database import Database
 from metalake.store.schema import items
 
@@ -117,7 +118,8 @@ def proxy_to(host: str, port: int) -> Iterator[TcpProxy]:
 
 
 def stored_keys(home: Path, storage: str | None) -> set[str]:
-    """Every key in a lake's blob store (staging and temp files too), but its thumbnails."""
+    """Every key in a lake's blob store (staging and temp files too), but its thumbnails and
+    the marker of its staging's upgrade."""
     if storage and storage.startswith("s3://"):
         import boto3
 
@@ -132,7 +134,7 @@ def stored_keys(home: Path, storage: str | None) -> set[str]:
     else:
         root = Path(storage.removeprefix("file://")) if storage else home / "blobs"
         found = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
-    return {key for key in found if not key.startswith(".thumbnails/")}
+    return {key for key in found if not key.startswith(".thumbnails/") and key != LEGACY_DONE}
 
 
 def check_lake(home: Path, database_url: str | None, storage: str | None = None) -> int:

@@ -18,6 +18,7 @@ from PIL import Image
 
 from metalake import Client, StorageFullError
 from metalake.client.waiting import JobTimeoutError
+from metalake.lake.staging import LEGACY_DONE
 from tests.conftest import upload_and_wait
 from tests.media_factory import make_folder, make_image
 from tests.servers import serve
@@ -79,7 +80,9 @@ def sha256_of(path: Path) -> str:
 
 
 def files_under(folder: Path) -> list[Path]:
-    return [p for p in folder.rglob("*") if p.is_file()]
+    """The files under a folder but the marker of a lake's staging upgrade."""
+    marker = folder / LEGACY_DONE
+    return [p for p in folder.rglob("*") if p.is_file() and p != marker]
 
 
 def assert_no_paths(exc: StorageFullError, *paths: Path) -> None:

@@ -36,6 +36,7 @@ from metalake.media.thumbnails import THUMBNAIL_SIZES, check_thumbnail_size
 from metalake.server import bodies
 from metalake.server.app import create_app
 from tests import asgi
+from tests.conftest import links_of
 
 DOC = Path(__file__).parent.parent / "docs" / "limits.md"
 ROW = re.compile(r"^\| `(\w+)` \| (.+?) \| (.+?) \| `(.+?)` \|$")
@@ -74,7 +75,7 @@ def mentions(text: str, *numbers: int) -> None:
 
 
 def open_upload(lake: Lake, files: list[UploadFile], part_size: int = 16 << 20) -> None:
-    lake.uploads.open(upload(*files), files[0].file_name, None, part_size)
+    lake.uploads.open(upload(*files), files[0].file_name, None, part_size, links_of(lake))
 
 
 def check_object_size(text: str, lake: Lake) -> None:
@@ -110,10 +111,9 @@ def check_part_size(text: str, lake: Lake) -> None:
 
 def check_part_body(text: str, lake: Lake) -> None:
     mentions(text, upload_sessions.MAX_BUNDLE_BYTES)
-    lake.uploads.open(upload(UploadFile("ten.bin", "", size=10)), "part-body", None, 64 << 10)
-    session = lake.uploads.open(
-        upload(UploadFile("ten.bin", "", size=10)), "part-body", None, 64 << 10
-    )
+    ten = upload(UploadFile("ten.bin", "", size=10))
+    lake.uploads.open(ten, "part-body", None, 64 << 10, links_of(lake))
+    session = lake.uploads.open(ten, "part-body", None, 64 << 10, links_of(lake))
     sid = session["session_id"]
     assert lake.uploads.part_limit(sid, 0, 1) == 10
     refused(

@@ -40,9 +40,10 @@ from metalake.lake.staging import (
     staging_key,
 )
 from metalake.lake.upload_sessions import UploadSessions
+from metalake.server.links import SignedRoutes
 from metalake.store.database import Database
 from metalake.store.schema import jobs, upload_files, upload_sessions
-from tests.conftest import upload_and_wait
+from tests.conftest import links_of, upload_and_wait
 from tests.media_factory import make_folder
 from tests.servers import Server, serve
 
@@ -149,6 +150,7 @@ class Parts:
     db: Database
     blobs: BlobStore
     sessions: UploadSessions
+    links: SignedRoutes
 
     def sweeper(self, later: timedelta = timedelta(0)) -> StagingSweeper:
         return StagingSweeper(self.db, self.blobs, clock=lambda: utcnow() + later)
@@ -159,7 +161,7 @@ class Parts:
         request = UploadRequest(
             "parts", "other", [UploadFile(n, "", size=len(d)) for n, d in files.items()]
         )
-        session = self.sessions.open(request, uuid.uuid4().hex, None, LOCAL_PART)
+        session = self.sessions.open(request, uuid.uuid4().hex, None, LOCAL_PART, self.links)
         sid = session["session_id"]
         for seq, data in enumerate(files.values()):
             checksum = _b64(hashlib.sha256(data).digest())
@@ -172,7 +174,8 @@ def parts(lake_home: Path, database_url: str | None) -> Iterator[Parts]:
     """On SQLite and PostgreSQL."""
     with lake_database(lake_home, database_url) as db:
         blobs = LocalBlobStore(lake_home / "blobs")
-        yield Parts(db, blobs, UploadSessions(db, blobs, UrlSigner(load_secret(lake_home))))
+        links = SignedRoutes(UrlSigner(load_secret(lake_home)), "http://127.0.0.1")
+        yield Parts(db, blobs, UploadSessions(db, blobs), links)
 
 
 def test_a_failed_jobs_staging_is_swept(parts: Parts):
@@ -208,7 +211,9 @@ def test_a_file_never_finished_loses_its_staging_when_the_job_ends(lake_home: Pa
     )
     lake = Lake(lake_home)
     try:
-        sid = lake.uploads.open(upload, uuid.uuid4().hex, None, LOCAL_PART)["session_id"]
+        sid = lake.uploads.open(upload, uuid.uuid4().hex, None, LOCAL_PART, links_of(lake))[
+            "session_id"
+        ]
         lake.uploads.receive_part(
             sid, 0, 1, io.BytesIO(b"whole!"), _b64(hashlib.sha256(b"whole!").digest())
         )
@@ -235,7 +240,9 @@ def test_an_unsent_files_multipart_upload_is_aborted_when_the_job_ends(
     lake = Lake(lake_home, storage=s3_storage)
     try:
         upload = UploadRequest("big", "other", [UploadFile("big.bin", "", size=S3_PART + 1)])
-        sid = lake.uploads.open(upload, uuid.uuid4().hex, None, S3_PART)["session_id"]
+        sid = lake.uploads.open(upload, uuid.uuid4().hex, None, S3_PART, links_of(lake))[
+            "session_id"
+        ]
         assert unfinished() == [f"{prefix}/{staging_key(sid, 0)}"]
         lake.jobs.join()
         lake.blobs.delete(LEGACY_DONE)  # a legacy pass leaves sessions of this version alone
@@ -277,12 +284,13 @@ def test_legacy_staging_is_adopted_or_deleted(
     one loses them, found by name even where SeaweedFS hides them from listings."""
     storage, store = _store(kind, request, lake_home)
     with lake_database(lake_home) as db:
-        sessions = UploadSessions(db, store, UrlSigner(load_secret(lake_home)))
+        sessions = UploadSessions(db, store)
         part_size = S3_PART if storage else LOCAL_PART
         sids = []
         for name in ("open", "finished"):
             upload = UploadRequest(name, "other", [UploadFile("a.bin", "", size=6)])
-            sid = sessions.open(upload, uuid.uuid4().hex, None, part_size)["session_id"]
+            links = SignedRoutes(UrlSigner(load_secret(lake_home)), "http://127.0.0.1")
+            sid = sessions.open(upload, uuid.uuid4().hex, None, part_size, links)["session_id"]
             store.put_bytes(f"{LEGACY_STAGING}/{sid}/0", b"legacy")
             with db.write() as conn:  # received, as an older version left it
                 conn.execute(

@@ -313,4 +313,5 @@ class StagingSweeper:
                     )
                 )
         elif self._blobs.exists(legacy):
-            self._blobs.move(legacy, staging_key(session_id, seq))
+            self._blobs.copy(legacy, staging_key(session_id, seq))
+            self._blobs.delete(legacy)

@@ -144,8 +144,8 @@ class UploadSessions:
         request: UploadRequest,
         fingerprint: str,
         owner_key: str | None,
-        links: Links | None,
         part_size: int = DEFAULT_PART_SIZE,
+        links: Links | None = None,
     ) -> dict[str, Any]:
         """The open session with this fingerprint, or a new one: what to send, and where
         (URLs from the store, or from `links` for a store that receives no parts itself)."""

@@ -130,7 +130,7 @@ def _file_target(fields: Any) -> FileTarget:
 def open_upload(body: UploadSessionBody, links: LinksDep, lake: LakeDep, key: KeyDep) -> dict:
     """Open (or resume) a resumable upload: which parts to send, and where."""
     return lake.uploads.open(
-        request_from_json(body.request), body.fingerprint, key, links, body.part_size
+        request_from_json(body.request), body.fingerprint, key, body.part_size, links
     )
 
 
