@@ -112,6 +112,10 @@ class Lake:
         )
         self.jobs.wake()
 
+    def authenticate(self, key: str, secret: str, address: str) -> str:
+        """The API key if `secret` is its secret (failed logins are limited per `address`)."""
+        return self.logins.authenticate(self.db, key, secret, address)
+
     def close(self) -> None:
         """Wait for running jobs to finish, then release the database."""
         self.jobs.join()

@@ -30,7 +30,7 @@ def api_key(
         )
     lake = get_lake(request)
     address = request.client.host if request.client else "unknown"
-    return lake.logins.authenticate(lake.db, credentials.username, credentials.password, address)
+    return lake.authenticate(credentials.username, credentials.password, address)
 
 
 LakeDep = Annotated[Lake, Depends(get_lake)]
