@@ -24,7 +24,7 @@ from metalake.lake.jobs import QUEUED, RUNNING
 from metalake.lake.selection import ItemSelection
 from metalake.store.database import Database
 from metalake.store.schema import (
-    annotations,
+    annotation_rows,
     collection_items,
     item_labels,
     item_metadata,
@@ -177,7 +177,7 @@ def empty_trash(db: Database, blobs: BlobStore, older_than_days: float) -> dict[
                 .limit(EMPTY_BATCH)
             ).all()
             ids = [row.id for row in batch]
-            for table in (annotations, item_labels, item_metadata, item_tags, collection_items):
+            for table in (annotation_rows, item_labels, item_metadata, item_tags, collection_items):
                 conn.execute(table.delete().where(table.c.item_id.in_(ids)))
             conn.execute(items.delete().where(items.c.id.in_(ids)))
         for item_id, key in batch:
