@@ -8,23 +8,30 @@ wrong and how to fix it::
     │   ├── InvalidPathError        a path that is relative, missing, or escapes its root
     │   ├── ContentTypeMismatchError  the files do not match the content type asked for
     │   ├── InvalidMetadataFileError  a metadata JSON file that does not parse or has a bad shape
-    │   └── InvalidAnnotationFileError  an annotation JSON file that does not parse, has a bad
-    │                                 shape, or has geometry that does not fit its image
+    │   ├── InvalidAnnotationFileError  an annotation JSON file that does not parse, has a bad
+    │   │                             shape, or has geometry that does not fit its image
     │   ├── InvalidQueryError       a query that does not parse or names an unknown field
-    │   └── PayloadTooLargeError    a request or part larger than its limit (HTTP 413)
+    │   ├── PayloadTooLargeError    a request or part larger than its limit (HTTP 413)
+    │   ├── ChecksumMismatchError   uploaded bytes that do not match their checksum
+    │   └── MediaProbeError         a file that is not a readable image or video
     ├── NotFoundError               something named does not exist
     │   ├── CollectionNotFoundError
     │   ├── ItemNotFoundError
     │   ├── JobNotFoundError
     │   ├── OperationNotFoundError
     │   ├── ApiKeyNotFoundError
-    │   └── UploadSessionNotFoundError
+    │   ├── UploadSessionNotFoundError
+    │   └── SelectionNotFoundError
     ├── AuthenticationError         a missing, wrong or revoked API key or secret (HTTP 401)
     ├── SignatureError              a signed URL that expired or was altered (HTTP 403)
     ├── TooManyRequestsError        too many failed logins from one address (HTTP 429)
     ├── ServerUnavailableError      the server could not be reached, after retries
     ├── NotSupportedError           a documented argument this version does not implement yet
-    └── StorageError                the object store could not read or write bytes
+    ├── StorageError                the object store could not read or write bytes
+    ├── JobTimeoutError             a job that did not finish in the time the caller allowed
+    └── JobLostError                a job another process took over (internal: ends the worker)
+
+tests/test_errors.py checks this tree against the classes: add a class here when you add one.
 """
 
 from __future__ import annotations
@@ -159,6 +166,24 @@ class StorageError(MetaLakeError, OSError):
     """The object store could not read or write bytes."""
 
     code = "storage_error"
+
+
+class MediaProbeError(InvalidArgumentError):
+    """A file is not a readable image or video of the kind its content type says."""
+
+    code = "media_probe_failed"
+
+
+class JobTimeoutError(MetaLakeError, TimeoutError):
+    """A job did not finish within the time the caller allowed."""
+
+    code = "job_timeout"
+
+
+class JobLostError(MetaLakeError):
+    """Another process took over a job this process was running (its heartbeat went stale)."""
+
+    code = "job_lost"
 
 
 def error_class(code: str) -> type[MetaLakeError]:

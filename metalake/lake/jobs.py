@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 
-from metalake.errors import InvalidArgumentError, JobNotFoundError, MetaLakeError
+from metalake.errors import InvalidArgumentError, JobLostError, JobNotFoundError, MetaLakeError
 from metalake.ids import new_id
 from metalake.lake.clock import as_utc, iso, utcnow
 from metalake.processes import owner_tag, tag_is_dead, writer_of
@@ -30,10 +30,6 @@ log = logging.getLogger(__name__)
 QUEUED, RUNNING, COMPLETED, FAILED = "queued", "running", "completed", "failed"
 MAX_ERRORS = 100
 STALE_AFTER = timedelta(minutes=2)
-
-
-class JobLostError(MetaLakeError):
-    """Another process took over a job this process was running (its heartbeat went stale)."""
 
 
 @dataclass(frozen=True)
@@ -66,7 +62,7 @@ def new_job_row(
     }
 
 
-def job_dict(row: RowMapping) -> dict[str, Any]:
+def job_dict(row: Mapping[Any, Any]) -> dict[str, Any]:
     """The public view of a job record."""
     handled = row["done"] + row["skipped"] + row["failed"]
     if row["status"] in (COMPLETED, FAILED):
