@@ -45,7 +45,7 @@ class ItemFilter:
     to_date: Value | None = None
 
     @classmethod
-    def from_object(cls, data: dict[str, Any] | None) -> ItemFilter:
+    def from_object(cls, data: dict[str, Any] | str | None) -> ItemFilter:
         if data is None or data == "":
             return cls()
         if not isinstance(data, dict):

@@ -135,9 +135,10 @@ def restore(db: Database, selection: ItemSelection) -> dict[str, Any]:
     collection the selection names and those the items were uploaded to."""
     with db.write() as conn:
         selected = selection.ids(conn, trashed=True).scalar_subquery()
-        owners = sa.select(items.c.collection_id).where(items.c.id.in_(selected))
+        uploaded_to = sa.select(items.c.collection_id).where(items.c.id.in_(selected))
+        owners: sa.Select | sa.CompoundSelect = uploaded_to
         if selection.collection_id is not None:
-            owners = owners.union(sa.select(sa.literal(selection.collection_id, sa.String)))
+            owners = uploaded_to.union(sa.select(sa.literal(selection.collection_id, sa.String)))
         collections.revive(conn, owners)
         result = conn.execute(
             items.update().where(items.c.id.in_(selected)).values(trashed_at=None)

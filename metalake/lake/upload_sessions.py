@@ -17,7 +17,7 @@ import hashlib
 import logging
 import re
 from dataclasses import replace
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
@@ -138,12 +138,13 @@ class UploadSessions:
             raise InvalidArgumentError("an upload session needs a fingerprint of 1 to 64 chars")
         total = 0
         for f in request.files:
-            parts = part_count(check_file_size(f.file_name, f.size), part_size)
+            size = check_file_size(f.file_name, f.size)
+            parts = part_count(size, part_size)
             if parts > MAX_PARTS:
                 raise PayloadTooLargeError(
-                    f"file {f.file_name!r} of {f.size} bytes needs {parts} parts of "
+                    f"file {f.file_name!r} of {size} bytes needs {parts} parts of "
                     f"{part_size} bytes; a file has at most {MAX_PARTS} parts, so send it in "
-                    f"parts of at least {min_part_size(f.size)} bytes"
+                    f"parts of at least {min_part_size(size)} bytes"
                 )
             total += parts
         if total > MAX_SESSION_PARTS:
@@ -385,7 +386,7 @@ class UploadSessions:
         return min(part_size, f["size"] - (part - 1) * part_size)
 
     def receive_part(
-        self, session_id: str, seq: int, part: int, source: BinaryIO, checksum: str | None
+        self, session_id: str, seq: int, part: int, source: IO[bytes], checksum: str | None
     ) -> dict[str, Any]:
         """Check one part against its SHA-256 checksum and write it in place (local storage).
 
@@ -567,7 +568,7 @@ class UploadSessions:
             )
         return f
 
-    def part_urls(self, session_id: str, seq: int, count: int) -> list[str]:
+    def part_urls(self, session_id: str, seq: int, count: object) -> list[str]:
         """Signed URLs of parts 1..`count` of a file of an unsized session (again on a retry)."""
         if type(count) is not int or not 1 <= count <= MAX_PARTS:
             raise InvalidArgumentError(f"a file has 1 to {MAX_PARTS} parts, not {count!r}")
@@ -633,7 +634,7 @@ class UploadSessions:
             collection = collections.find_by_name(
                 conn, sent["collection_name"], sent["content_type"]
             )
-        row = new_job_row(UPLOAD, {}, len(sent["files"]), collection and collection["id"])
+        row = new_job_row(UPLOAD, {}, len(sent["files"]), collection["id"] if collection else None)
         row.update(
             id=job_id,
             message=f"waiting for the files of upload session {session['id']}",
@@ -727,7 +728,7 @@ def _assembled_size(
     return sum(received[n]["size"] for n in etags)
 
 
-def _digest_of(source: BinaryIO) -> tuple[Any, int]:
+def _digest_of(source: IO[bytes]) -> tuple[Any, int]:
     """The SHA-256 and length of what `source` holds, read from its start in chunks."""
     source.seek(0)
     digest = hashlib.sha256()

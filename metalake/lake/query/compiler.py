@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -236,7 +237,11 @@ def _union(selects: list[sa.Select | sa.CompoundSelect]) -> sa.Select | sa.Compo
     refuses a parenthesised compound as one of its terms)."""
     flat: list[sa.Select] = []
     for select in selects:
-        flat.extend(select.selects if isinstance(select, sa.CompoundSelect) else [select])
+        if isinstance(select, sa.CompoundSelect):
+            # Every compound here was built by this function, from plain selects only.
+            flat.extend(cast(list[sa.Select], select.selects))
+        else:
+            flat.append(select)
     while len(flat) > UNION_SIZE:
         flat = [
             _select_all(sa.union_all(*flat[start : start + UNION_SIZE]))
@@ -460,8 +465,8 @@ class QueryCompiler:
     def _either(self, operands: list[Condition]) -> Condition:
         """OR; of membership terms only, one `IN (... UNION ALL ...)`, so each file is probed
         once instead of fetching every match of every term and merging them."""
-        selects = [self._membership_of(o) for o in operands]
-        if all(s is not None for s in selects):
+        selects = [s for o in operands if (s := self._membership_of(o)) is not None]
+        if len(selects) == len(operands):
             return self._in(_union(selects))
         return _any(operands)
 
