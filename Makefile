@@ -25,6 +25,7 @@ serve: $(STAMP)
 
 test: $(TEST_STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/pytest -q
 
 # The fuzzers and API property tests with long budgets, on demand; `test` runs short ones.
@@ -35,6 +36,7 @@ fuzz: $(TEST_STAMP)
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/ruff format --check .
 
 # Benchmark peers live in their own venv so FiftyOne's pins never touch the lake's.

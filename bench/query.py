@@ -43,7 +43,7 @@ from metalake.lake.selection import ItemSelection, SortOrder
 from metalake.store.bulk import insert_rows
 from metalake.store.database import Database
 from metalake.store.schema import (
-    annotations,
+    annotation_rows,
     collection_items,
     collections,
     item_labels,
@@ -190,7 +190,7 @@ def build(db: Database, n: int) -> float:
                 conn, item_metadata, ("item_id", "key", "value", "value_text", "value_num"), meta
             )
             insert_rows(conn, item_tags, ("item_id", "tag"), tags)
-            insert_rows(conn, annotations, SHAPE_COLUMNS, shapes)
+            insert_rows(conn, annotation_rows, SHAPE_COLUMNS, shapes)
             insert_rows(conn, item_labels, ("item_id", "label_id", "count"), counts)
         print(f"  built {len(chunk)} more items", file=sys.stderr)
     with db.write() as conn:

@@ -2,7 +2,6 @@
 
 import typing as _typing
 
-from metalake.client.waiting import JobTimeoutError
 from metalake.errors import (
     ApiKeyNotFoundError,
     AuthenticationError,
@@ -16,6 +15,8 @@ from metalake.errors import (
     InvalidQueryError,
     ItemNotFoundError,
     JobNotFoundError,
+    JobTimeoutError,
+    MediaProbeError,
     MetaLakeError,
     NotFoundError,
     NotSupportedError,
@@ -29,7 +30,6 @@ from metalake.errors import (
     TooManyRequestsError,
     UploadSessionNotFoundError,
 )
-from metalake.media.probe import MediaProbeError
 
 if _typing.TYPE_CHECKING:
     from metalake.client.client import Client

@@ -8,17 +8,20 @@ wrong and how to fix it::
     │   ├── InvalidPathError        a path that is relative, missing, or escapes its root
     │   ├── ContentTypeMismatchError  the files do not match the content type asked for
     │   ├── InvalidMetadataFileError  a metadata JSON file that does not parse or has a bad shape
-    │   └── InvalidAnnotationFileError  an annotation JSON file that does not parse, has a bad
-    │                                 shape, or has geometry that does not fit its image
+    │   ├── InvalidAnnotationFileError  an annotation JSON file that does not parse, has a bad
+    │   │                             shape, or has geometry that does not fit its image
     │   ├── InvalidQueryError       a query that does not parse or names an unknown field
-    │   └── PayloadTooLargeError    a request or part larger than its limit (HTTP 413)
+    │   ├── PayloadTooLargeError    a request or part larger than its limit (HTTP 413)
+    │   ├── ChecksumMismatchError   uploaded bytes that do not match their checksum
+    │   └── MediaProbeError         a file that is not a readable image or video
     ├── NotFoundError               something named does not exist
     │   ├── CollectionNotFoundError
     │   ├── ItemNotFoundError
     │   ├── JobNotFoundError
     │   ├── OperationNotFoundError
     │   ├── ApiKeyNotFoundError
-    │   └── UploadSessionNotFoundError
+    │   ├── UploadSessionNotFoundError
+    │   └── SelectionNotFoundError
     ├── AuthenticationError         a missing, wrong or revoked API key or secret (HTTP 401)
     ├── SignatureError              a signed URL that expired or was altered (HTTP 403)
     ├── TooManyRequestsError        too many failed logins from one address (HTTP 429)
@@ -28,7 +31,11 @@ wrong and how to fix it::
     │   ├── StorageUnavailableError  the object store could not be reached (HTTP 503)
     │   └── StorageFullError        the disk under the lake's blob store, database or upload
     │                               staging area is full (HTTP 507)
-    └── DatabaseUnavailableError    the metadata database could not be reached (HTTP 503)
+    ├── DatabaseUnavailableError    the metadata database could not be reached (HTTP 503)
+    ├── JobTimeoutError             a job that did not finish in the time the caller allowed
+    └── JobLostError                a job another process took over (internal: ends the worker)
+
+tests/test_errors.py checks this tree against the classes: add a class here when you add one.
 """
 
 from __future__ import annotations
@@ -189,6 +196,24 @@ class StorageFullError(StorageError):
     def of(cls, where: str, then: str = "then try again") -> StorageFullError:
         """The error for a full `where` (BLOBS, DATABASE or STAGING), with what to do next."""
         return cls(f"the lake ran out of space in its {where}: free space on its disk, {then}")
+
+
+class MediaProbeError(InvalidArgumentError):
+    """A file is not a readable image or video of the kind its content type says."""
+
+    code = "media_probe_failed"
+
+
+class JobTimeoutError(MetaLakeError, TimeoutError):
+    """A job did not finish within the time the caller allowed."""
+
+    code = "job_timeout"
+
+
+class JobLostError(MetaLakeError):
+    """Another process took over a job this process was running (its heartbeat went stale)."""
+
+    code = "job_lost"
 
 
 def error_class(code: str) -> type[MetaLakeError]:

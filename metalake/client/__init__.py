@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from metalake.client.waiting import JobTimeoutError
+from metalake.errors import JobTimeoutError
 
 if TYPE_CHECKING:
     from metalake.client.client import Client

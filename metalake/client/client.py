@@ -13,12 +13,13 @@ from metalake.errors import InvalidAnnotationFileError, InvalidArgumentError, No
 from metalake.lake import answers
 from metalake.lake.annotations.documents import AnnotationFile
 from metalake.lake.annotations.store import AnnotationSelection
-from metalake.lake.catalog import MAX_CATALOG_PAGE, check_catalog_page
+from metalake.lake.catalog import check_catalog_page
 from metalake.lake.collections import check_collection_name
 from metalake.lake.content_types import check_content_type, from_legacy_code
 from metalake.lake.file_targets import FileTarget
 from metalake.lake.ingest import UploadFile, UploadRequest
 from metalake.lake.jobs import check_job_id
+from metalake.lake.limits import MAX_CATALOG_PAGE
 from metalake.lake.metadata import (
     FileMetadataEntry,
     parse_file_metadata,

@@ -40,7 +40,8 @@ def files_to_upload(path: Path, content_type: str) -> tuple[list[Path], list[str
         return [path], []
     if not path.is_dir():
         raise InvalidPathError(f"{path} is neither a file nor a folder")
-    chosen, others = [], []
+    chosen: list[str] = []
+    others: list[str] = []
     with os.scandir(path) as entries:
         for entry in entries:
             if entry.name.startswith(".") or not entry.is_file():

@@ -6,15 +6,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from metalake.errors import MetaLakeError
+from metalake.errors import JobTimeoutError
 
 FINISHED = ("completed", "failed")
-
-
-class JobTimeoutError(MetaLakeError, TimeoutError):
-    """A job did not finish within the time the caller allowed."""
-
-    code = "job_timeout"
 
 
 def wait_for_job(

@@ -89,9 +89,11 @@ def raise_for_error(response: httpx.Response) -> None:
         code, message = body["error"], body["message"]
     except (ValueError, KeyError, TypeError):
         # Not our server's answer: S3's XML, or a proxy's page.
-        cls = {403: SignatureError, 404: NotFoundError, 429: TooManyRequestsError}.get(
-            response.status_code, MetaLakeError
-        )
+        cls: type[MetaLakeError] = {
+            403: SignatureError,
+            404: NotFoundError,
+            429: TooManyRequestsError,
+        }.get(response.status_code, MetaLakeError)
         if "<Code>BadDigest</Code>" in response.text:
             cls = ChecksumMismatchError
         message = (

@@ -18,7 +18,7 @@ from metalake.lake.clock import iso
 from metalake.lake.content_types import check_content_type
 from metalake.lake.limits import MAX_CATALOG_PAGE
 from metalake.lake.records import check_page
-from metalake.store.schema import annotations, collection_items, item_labels, items, labels
+from metalake.store.schema import annotation_rows, collection_items, item_labels, items, labels
 from metalake.store.schema import collections as collections_table
 from metalake.store.schema import operations as operations_table
 
@@ -81,20 +81,20 @@ def list_operations(
     check_catalog_page(page_index, page_size)
     annotated = (
         sa.select(
-            annotations.c.operation_id,
+            annotation_rows.c.operation_id,
             sa.func.count().label("annotation_count"),
-            sa.func.count(sa.distinct(annotations.c.item_id)).label("file_count"),
+            sa.func.count(sa.distinct(annotation_rows.c.item_id)).label("file_count"),
         )
-        .join(items, items.c.id == annotations.c.item_id)
+        .join(items, items.c.id == annotation_rows.c.item_id)
         .where(LIVE)
-        .group_by(annotations.c.operation_id)
+        .group_by(annotation_rows.c.operation_id)
     )
     if collection_id is not None:
         collections.get_by_id(conn, collection_id)
         members = sa.select(collection_items.c.item_id).where(
             collection_items.c.collection_id == collection_id
         )
-        annotated = annotated.where(annotations.c.item_id.in_(members))
+        annotated = annotated.where(annotation_rows.c.item_id.in_(members))
     counts = annotated.subquery()
     operation = operations_table.c
     query = sa.select(

@@ -109,7 +109,7 @@ def member_count(conn: Connection, collection_id: str) -> int:
     return conn.execute(query).scalar_one()
 
 
-def revive(conn: Connection, ids: sa.Select) -> None:
+def revive(conn: Connection, ids: sa.Select | sa.CompoundSelect) -> None:
     """Take the collections `ids` picks out of the trash: a collection written to or restored
     from is in use again, so emptying the trash must not remove it."""
     conn.execute(

@@ -27,14 +27,12 @@ def check_content_type(content_type: str) -> str:
     )
 
 
-def from_legacy_code(code: int) -> str:
+def from_legacy_code(code: object) -> str:
     """The content type of a deprecated numeric collection type (5 image, 4 video, 7 other)."""
-    try:
-        return LEGACY_CODES[code]
-    except (KeyError, TypeError):
-        raise InvalidArgumentError(
-            f"collection type {code!r} is not 5 (image), 4 (video) or 7 (other)"
-        ) from None
+    for legacy, content_type in LEGACY_CODES.items():
+        if code == legacy:
+            return content_type
+    raise InvalidArgumentError(f"collection type {code!r} is not 5 (image), 4 (video) or 7 (other)")
 
 
 def accepts(content_type: str, file_name: str) -> bool:

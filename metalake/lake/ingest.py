@@ -149,8 +149,9 @@ def request_from_json(data: dict[str, Any]) -> UploadRequest:
     if not isinstance(data, dict) or not isinstance(data.get("files"), list):
         raise InvalidArgumentError("malformed upload request: it needs a list of files")
     check_file_count(len(data["files"]))
-    flags = {key: data.get(key) for key in ("override_metadata", "replace_files")}
-    for key, value in flags.items():
+    flags: dict[str, bool] = {}
+    for key in ("override_metadata", "replace_files"):
+        value = data.get(key)
         flags[key] = value = False if value is None else value
         if not isinstance(value, bool):
             raise InvalidArgumentError(f"{key} must be true or false, not {value!r}")
@@ -466,7 +467,9 @@ class UploadJob:
         """
         outcomes = {t.seq: _outcome(t.staged) for t in chunk if t.staged is not None}
         stored = [o for o in outcomes.values() if isinstance(o, _Stored)]
-        passing = next((o for o in outcomes.values() if is_transient(o)), None)
+        passing = next(
+            (o for o in outcomes.values() if isinstance(o, Exception) and is_transient(o)), None
+        )
         if passing is not None:
             self._free([s for s in stored if not s.in_place], unfreed)
             raise passing
@@ -518,7 +521,7 @@ class UploadJob:
                     states[task.seq] = (FAILED, None)
                     errors.append({"file": task.file_name, "reason": failure_reason(stored)})
                     continue
-                if keeps_existing(existing, params["replace_files"]):
+                if existing is not None and keeps_existing(existing, params["replace_files"]):
                     # Another upload registered this name after we planned: its file stands.
                     if not stored.in_place:
                         spare.append(stored)
@@ -545,11 +548,11 @@ class UploadJob:
                 states[task.seq] = (DONE, item_id)
             self._register(conn, collection, new_items, replaced, now)
             apply_changes(conn, changes)
-            for seq, (state, item_id) in states.items():
+            for seq, (state, file_item_id) in states.items():
                 conn.execute(
                     job_files.update()
                     .where(job_files.c.job_id == job.id, job_files.c.seq == seq)
-                    .values(state=state, item_id=item_id)
+                    .values(state=state, item_id=file_item_id)
                 )
             counts = [s for s, _ in states.values()]
             progress.record(

@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol, runtime_checkable
@@ -21,6 +21,7 @@ from sqlalchemy.engine import RowMapping
 
 from metalake.errors import (
     InvalidArgumentError,
+    JobLostError,
     JobNotFoundError,
     MetaLakeError,
     StorageFullError,
@@ -37,10 +38,6 @@ log = logging.getLogger(__name__)
 QUEUED, RUNNING, COMPLETED, FAILED = "queued", "running", "completed", "failed"
 MAX_ERRORS = 100
 STALE_AFTER = timedelta(minutes=2)
-
-
-class JobLostError(MetaLakeError):
-    """Another process took over a job this process was running (its heartbeat went stale)."""
 
 
 @dataclass(frozen=True)
@@ -68,7 +65,7 @@ def counts_message(row: RowMapping) -> str:
     return f"{row['done']} done, {row['skipped']} skipped, {row['failed']} failed"
 
 
-def outage_message(exc: BaseException, lasted: float) -> str:
+def outage_message(exc: Exception, lasted: float) -> str:
     """Why a job stopped in an outage, and what the user can do about it."""
     return (
         f"stopped after {lasted:.0f} s of trying through an outage: {failure_reason(exc)}. "
@@ -96,7 +93,7 @@ def new_job_row(
     }
 
 
-def job_dict(row: RowMapping) -> dict[str, Any]:
+def job_dict(row: Mapping[Any, Any]) -> dict[str, Any]:
     """The public view of a job record."""
     handled = row["done"] + row["skipped"] + row["failed"]
     if row["status"] in (COMPLETED, FAILED):

@@ -32,7 +32,8 @@ from metalake.lake.content_types import check_content_type
 from metalake.lake.file_targets import FileTarget
 from metalake.lake.ingest import UPLOAD, UploadJob, UploadRequest, start_upload
 from metalake.lake.item_metadata import apply_change, apply_changes
-from metalake.lake.jobs import COMPLETED, FAILED, JobRunner, job_dict, load_job
+from metalake.lake.jobs import COMPLETED, FAILED, Handler, JobRunner, job_dict, load_job
+from metalake.lake.limits import MAX_CATALOG_PAGE
 from metalake.lake.links import Links
 from metalake.lake.logins import LoginLimiter, LoginLimits
 from metalake.lake.metadata import FileMetadataEntry, MetadataChange, changes_by_file
@@ -102,7 +103,10 @@ class Lake:
         self.logins = LoginLimiter(LoginLimits.from_environment())
         self.uploads = UploadSessions(self.db, self.blobs)
         self.annotation_jobs = AnnotationJob(self.db)
-        handlers = {UPLOAD: UploadJob(self.db, self.blobs), ANNOTATIONS: self.annotation_jobs}
+        handlers: dict[str, Handler] = {
+            UPLOAD: UploadJob(self.db, self.blobs),
+            ANNOTATIONS: self.annotation_jobs,
+        }
         self.staging = StagingSweeper(self.db, self.blobs)
         self.jobs = JobRunner(
             self.db,
@@ -287,7 +291,7 @@ class Lake:
         self,
         content_type: str | None = None,
         page_index: int = 0,
-        page_size: int = catalog.MAX_CATALOG_PAGE,
+        page_size: int = MAX_CATALOG_PAGE,
     ) -> list[dict[str, Any]]:
         """Collections not in the trash, by name, with their counts of live files."""
         with self.db.read() as conn:
@@ -297,14 +301,14 @@ class Lake:
         self,
         collection_id: str | None = None,
         page_index: int = 0,
-        page_size: int = catalog.MAX_CATALOG_PAGE,
+        page_size: int = MAX_CATALOG_PAGE,
     ) -> list[dict[str, Any]]:
         """Operations with their kind and annotation and file counts (within a collection)."""
         with self.db.read() as conn:
             return catalog.list_operations(conn, collection_id, page_index, page_size)
 
     def list_labels(
-        self, page_index: int = 0, page_size: int = catalog.MAX_CATALOG_PAGE
+        self, page_index: int = 0, page_size: int = MAX_CATALOG_PAGE
     ) -> list[dict[str, Any]]:
         """Labels with their annotation and file counts."""
         with self.db.read() as conn:

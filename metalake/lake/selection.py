@@ -19,7 +19,7 @@ from metalake.lake.content_types import check_content_type
 from metalake.lake.query.compiler import QueryCompiler, compare_date
 from metalake.lake.query.parser import parse
 from metalake.lake.query.syntax import Node, Value
-from metalake.store.schema import annotations, collection_items, items, operations
+from metalake.store.schema import annotation_rows, collection_items, items, operations
 
 ANNOTATION_TYPES = ("raw", "human", "machine")
 FILTER_KEYS = ("annotation_types", "from_date", "to_date")
@@ -46,7 +46,7 @@ class ItemFilter:
     to_date: Value | None = None
 
     @classmethod
-    def from_object(cls, data: dict[str, Any] | None) -> ItemFilter:
+    def from_object(cls, data: dict[str, Any] | str | None) -> ItemFilter:
         if data is None or data == "":
             return cls()
         if not isinstance(data, dict):
@@ -107,13 +107,13 @@ def _date(data: dict[str, Any], key: str) -> Value | None:
 def _has_annotation_type(annotation_type: str) -> sa.ColumnElement[bool]:
     """A correlated test per item: annotation types are broad, so the rest of the selection
     (scope, dates, query) should find the items and this only check them."""
-    own = annotations.c.item_id == items.c.id
+    own = annotation_rows.c.item_id == items.c.id
     if annotation_type == "raw":
         return ~sa.exists().where(own)
     kind = sa.select(operations.c.id).where(
         operations.c.is_model_run.is_(annotation_type == "machine")
     )
-    return sa.exists().where(own, annotations.c.operation_id.in_(kind))
+    return sa.exists().where(own, annotation_rows.c.operation_id.in_(kind))
 
 
 @dataclass(frozen=True)

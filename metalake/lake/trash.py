@@ -24,7 +24,7 @@ from metalake.lake.jobs import QUEUED, RUNNING
 from metalake.lake.selection import ItemSelection
 from metalake.store.database import Database
 from metalake.store.schema import (
-    annotations,
+    annotation_rows,
     collection_items,
     item_labels,
     item_metadata,
@@ -135,9 +135,10 @@ def restore(db: Database, selection: ItemSelection) -> dict[str, Any]:
     collection the selection names and those the items were uploaded to."""
     with db.write() as conn:
         selected = selection.ids(conn, trashed=True).scalar_subquery()
-        owners = sa.select(items.c.collection_id).where(items.c.id.in_(selected))
+        uploaded_to = sa.select(items.c.collection_id).where(items.c.id.in_(selected))
+        owners: sa.Select | sa.CompoundSelect = uploaded_to
         if selection.collection_id is not None:
-            owners = owners.union(sa.select(sa.literal(selection.collection_id, sa.String)))
+            owners = uploaded_to.union(sa.select(sa.literal(selection.collection_id, sa.String)))
         collections.revive(conn, owners)
         result = conn.execute(
             items.update().where(items.c.id.in_(selected)).values(trashed_at=None)
@@ -177,7 +178,7 @@ def empty_trash(db: Database, blobs: BlobStore, older_than_days: float) -> dict[
                 .limit(EMPTY_BATCH)
             ).all()
             ids = [row.id for row in batch]
-            for table in (annotations, item_labels, item_metadata, item_tags, collection_items):
+            for table in (annotation_rows, item_labels, item_metadata, item_tags, collection_items):
                 conn.execute(table.delete().where(table.c.item_id.in_(ids)))
             conn.execute(items.delete().where(items.c.id.in_(ids)))
         for item_id, key in batch:

@@ -19,7 +19,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, BinaryIO, Concatenate, ParamSpec, TypeVar
+from typing import IO, Any, Concatenate, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
@@ -156,12 +156,13 @@ class UploadSessions:
             raise InvalidArgumentError("an upload session needs a fingerprint of 1 to 64 chars")
         total = 0
         for f in request.files:
-            parts = part_count(check_file_size(f.file_name, f.size), part_size)
+            size = check_file_size(f.file_name, f.size)
+            parts = part_count(size, part_size)
             if parts > MAX_PARTS:
                 raise PayloadTooLargeError(
-                    f"file {f.file_name!r} of {f.size} bytes needs {parts} parts of "
+                    f"file {f.file_name!r} of {size} bytes needs {parts} parts of "
                     f"{part_size} bytes; a file has at most {MAX_PARTS} parts, so send it in "
-                    f"parts of at least {min_part_size(f.size)} bytes"
+                    f"parts of at least {min_part_size(size)} bytes"
                 )
             total += parts
         if total > MAX_SESSION_PARTS:
@@ -399,7 +400,7 @@ class UploadSessions:
         session_id: str,
         seq: int,
         part: int,
-        source: BinaryIO,
+        source: IO[bytes],
         checksum: str | None,
         checksum_name: str = "checksum",
     ) -> dict[str, Any]:
@@ -598,7 +599,7 @@ class UploadSessions:
             )
         return f
 
-    def part_urls(self, session_id: str, seq: int, count: int, links: Links | None) -> list[str]:
+    def part_urls(self, session_id: str, seq: int, count: object, links: Links | None) -> list[str]:
         """Signed URLs of parts 1..`count` of a file of an unsized session (again on a retry)."""
         if type(count) is not int or not 1 <= count <= MAX_PARTS:
             raise InvalidArgumentError(f"a file has 1 to {MAX_PARTS} parts, not {count!r}")
@@ -664,7 +665,7 @@ class UploadSessions:
             collection = collections.find_by_name(
                 conn, sent["collection_name"], sent["content_type"]
             )
-        row = new_job_row(UPLOAD, {}, len(sent["files"]), collection and collection["id"])
+        row = new_job_row(UPLOAD, {}, len(sent["files"]), collection["id"] if collection else None)
         row.update(
             id=job_id,
             message=f"waiting for the files of upload session {session['id']}",
@@ -758,7 +759,7 @@ def _assembled_size(
     return sum(received[n]["size"] for n in etags)
 
 
-def _digest_of(source: BinaryIO) -> tuple[Any, int]:
+def _digest_of(source: IO[bytes]) -> tuple[Any, int]:
     """The SHA-256 and length of what `source` holds, read from its start in chunks."""
     source.seek(0)
     digest = hashlib.sha256()

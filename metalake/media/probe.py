@@ -12,7 +12,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, BinaryIO
 
-from metalake.errors import InvalidArgumentError
+from metalake.errors import MediaProbeError
 
 if TYPE_CHECKING:
     import av.container
@@ -29,12 +29,6 @@ def pillow() -> ModuleType:
 
     Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
     return Image
-
-
-class MediaProbeError(InvalidArgumentError):
-    """A file is not a readable image or video of the kind its content type says."""
-
-    code = "media_probe_failed"
 
 
 @dataclass(frozen=True)
@@ -90,7 +84,7 @@ def probe_video(path: Source, file_name: str) -> MediaFacts:
     import av
 
     try:
-        with av.open(str(path) if isinstance(path, Path) else path) as container:
+        with av.open(str(path) if isinstance(path, Path) else path, mode="r") as container:
             if not container.streams.video:
                 raise MediaProbeError("the file has no video stream")
             stream = container.streams.video[0]

@@ -16,10 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from metalake.errors import InvalidArgumentError
 from metalake.lake.annotations.documents import AnnotationFile
 from metalake.lake.annotations.store import AnnotationSelection
-from metalake.lake.catalog import MAX_CATALOG_PAGE
 from metalake.lake.file_targets import FileTarget
 from metalake.lake.ingest import request_from_json
 from metalake.lake.lake import Lake
+from metalake.lake.limits import MAX_CATALOG_PAGE
 from metalake.lake.metadata import parse_file_metadata, parse_metadata_object
 from metalake.lake.selection import ItemSelection, SortOrder
 from metalake.lake.signing import expiry_from_text

@@ -67,7 +67,7 @@ async def capped_body(
         async for chunk in _chunks(request, limit, what):
             spool.write(chunk)
         spool.seek(0)
-        yield spool  # type: ignore[misc]
+        yield spool
 
 
 class BodyLimit(HttpMiddleware):

@@ -20,6 +20,8 @@ def insert_rows(
 ) -> None:
     """Insert `rows` (tuples of values for `columns`) into `table` in the current transaction."""
     driver = conn.connection.driver_connection
+    if driver is None:  # only once the pool has invalidated the connection
+        raise sa.exc.ResourceClosedError("the database connection is closed")
     if conn.dialect.name == "postgresql":
         quoted = ", ".join(conn.dialect.identifier_preparer.quote(c) for c in columns)
         name = conn.dialect.identifier_preparer.format_table(table)

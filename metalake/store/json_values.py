@@ -58,5 +58,5 @@ def json_array_elements(dialect: str, column: Expression, key: str) -> sa.TableV
         safe = sa.case((sa.func.json_typeof(array) == "array", array))
         return sa.func.json_array_elements(safe).table_valued(sa.column("value", sa.JSON))
     path = sa.literal(_sqlite_path(key), sa.Text)
-    array = sa.case((sa.func.json_type(column, path) == "array", column))
-    return sa.func.json_each(array, path).table_valued(sa.column("value", sa.JSON))
+    safe = sa.case((sa.func.json_type(column, path) == "array", column))
+    return sa.func.json_each(safe, path).table_valued(sa.column("value", sa.JSON))

@@ -264,7 +264,9 @@ operations = sa.Table(
 )
 """Annotation sets, named by the caller's operation id (a model run or a human project)."""
 
-annotations = sa.Table(
+# The Python name is not `annotations`, which would shadow `from __future__ import annotations`
+# for type checkers in every module that imports it; the SQL table keeps its name.
+annotation_rows = sa.Table(
     "annotations",
     metadata,
     sa.Column("id", SERIAL, primary_key=True, autoincrement=True),
@@ -283,16 +285,16 @@ annotations = sa.Table(
 )
 """One row per shape, in upload order (by id); `x, y, w, h` is its bounding box in pixels and
 `points` the vertices of a polygon, line or point set."""
-sa.Index("ix_annotations_item_operation", annotations.c.item_id, annotations.c.operation_id)
+sa.Index("ix_annotations_item_operation", annotation_rows.c.item_id, annotation_rows.c.operation_id)
 # Label terms (with a confidence, and count(...) by label) and operation/source terms read the
 # index alone, in item order.
 sa.Index(
     "ix_annotations_label_item",
-    annotations.c.label_id,
-    annotations.c.item_id,
-    annotations.c.confidence,
+    annotation_rows.c.label_id,
+    annotation_rows.c.item_id,
+    annotation_rows.c.confidence,
 )
-sa.Index("ix_annotations_operation_item", annotations.c.operation_id, annotations.c.item_id)
+sa.Index("ix_annotations_operation_item", annotation_rows.c.operation_id, annotation_rows.c.item_id)
 
 item_labels = sa.Table(
     "item_labels",

@@ -19,7 +19,7 @@ from metalake.lake.annotations.shapes import shape_dict
 from metalake.lake.clock import utcnow
 from metalake.store.bulk import insert_rows
 from metalake.store.schema import (
-    annotations,
+    annotation_rows,
     collection_items,
     item_labels,
     items,
@@ -114,8 +114,8 @@ def replace_annotations(
     for start in range(0, len(item_ids), BATCH):
         batch = item_ids[start : start + BATCH]
         conn.execute(
-            annotations.delete().where(
-                annotations.c.item_id.in_(batch), annotations.c.operation_id == operation_id
+            annotation_rows.delete().where(
+                annotation_rows.c.item_id.in_(batch), annotation_rows.c.operation_id == operation_id
             )
         )
         conn.execute(items.update().where(items.c.id.in_(batch)).values(modified=now))
@@ -138,7 +138,7 @@ def replace_annotations(
         for kind, label, x, y, w, h, points, confidence, metadata, attributes in shapes
     ]
     if rows:
-        insert_rows(conn, annotations, ROW_COLUMNS, rows)
+        insert_rows(conn, annotation_rows, ROW_COLUMNS, rows)
     refresh_label_counts(conn, item_ids)
     conn.execute(operations.update().where(operations.c.id == operation_id).values(modified=now))
     return len(rows)
@@ -150,9 +150,9 @@ def refresh_label_counts(conn: Connection, item_ids: Sequence[str]) -> None:
         batch = item_ids[start : start + BATCH]
         conn.execute(item_labels.delete().where(item_labels.c.item_id.in_(batch)))
         counted = (
-            sa.select(annotations.c.item_id, annotations.c.label_id, sa.func.count())
-            .where(annotations.c.item_id.in_(batch))
-            .group_by(annotations.c.item_id, annotations.c.label_id)
+            sa.select(annotation_rows.c.item_id, annotation_rows.c.label_id, sa.func.count())
+            .where(annotation_rows.c.item_id.in_(batch))
+            .group_by(annotation_rows.c.item_id, annotation_rows.c.label_id)
         )
         conn.execute(item_labels.insert().from_select(["item_id", "label_id", "count"], counted))
 
@@ -209,19 +209,19 @@ class AnnotationSelection:
 
 
 SHAPE_COLUMNS = (
-    annotations.c.item_id,
+    annotation_rows.c.item_id,
     operations.c.name.label("operation"),
     operations.c.is_model_run,
-    annotations.c.type,
+    annotation_rows.c.type,
     labels.c.name.label("label"),
-    annotations.c.x,
-    annotations.c.y,
-    annotations.c.w,
-    annotations.c.h,
-    annotations.c.points,
-    annotations.c.confidence,
-    annotations.c.metadata,
-    annotations.c.attributes,
+    annotation_rows.c.x,
+    annotation_rows.c.y,
+    annotation_rows.c.w,
+    annotation_rows.c.h,
+    annotation_rows.c.points,
+    annotation_rows.c.confidence,
+    annotation_rows.c.metadata,
+    annotation_rows.c.attributes,
 )
 
 
@@ -234,13 +234,13 @@ def annotation_dicts(
     found: dict[str, list[dict[str, Any]]] = defaultdict(list)
     query = (
         sa.select(*SHAPE_COLUMNS)
-        .join(labels, labels.c.id == annotations.c.label_id)
-        .join(operations, operations.c.id == annotations.c.operation_id)
+        .join(labels, labels.c.id == annotation_rows.c.label_id)
+        .join(operations, operations.c.id == annotation_rows.c.operation_id)
         .where(*selection.where())
-        .order_by(annotations.c.item_id, annotations.c.operation_id, annotations.c.id)
+        .order_by(annotation_rows.c.item_id, annotation_rows.c.operation_id, annotation_rows.c.id)
     )
     for start in range(0, len(item_ids), READ_BATCH):
-        batch = query.where(annotations.c.item_id.in_(item_ids[start : start + READ_BATCH]))
+        batch = query.where(annotation_rows.c.item_id.in_(item_ids[start : start + READ_BATCH]))
         for row in conn.execute(batch).all():
             entry = shape_dict(row)
             entry["operation_id"] = row.operation
@@ -258,11 +258,11 @@ def remove_annotations(conn: Connection, collection_id: str, operation: str) -> 
     members = sa.select(collection_items.c.item_id).where(
         collection_items.c.collection_id == collection_id
     )
-    in_collection = annotations.c.item_id.in_(members)
+    in_collection = annotation_rows.c.item_id.in_(members)
     touched = (
         conn.execute(
-            sa.select(annotations.c.item_id)
-            .where(annotations.c.operation_id == operation_id, in_collection)
+            sa.select(annotation_rows.c.item_id)
+            .where(annotation_rows.c.operation_id == operation_id, in_collection)
             .distinct()
         )
         .scalars()
@@ -270,7 +270,9 @@ def remove_annotations(conn: Connection, collection_id: str, operation: str) -> 
     )
     now: datetime = utcnow()
     result = conn.execute(
-        annotations.delete().where(annotations.c.operation_id == operation_id, in_collection)
+        annotation_rows.delete().where(
+            annotation_rows.c.operation_id == operation_id, in_collection
+        )
     )
     for start in range(0, len(touched), BATCH):
         batch = touched[start : start + BATCH]

@@ -179,7 +179,9 @@ def apply_upload_annotations(db: Database, job: Job, progress: JobProgress) -> N
     files that are not in the upload are listed in the job's errors.
     """
     params = job.params.get("annotations")
-    payload = load_payload(db, job.id) if params else None
+    if not params:
+        return
+    payload = load_payload(db, job.id)
     if payload is None:
         return
     entries = [(name, [Shape(*s) for s in shapes]) for name, shapes in orjson.loads(payload)]

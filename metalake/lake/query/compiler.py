@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -39,7 +40,7 @@ from metalake.lake.query.syntax import (
 from metalake.store.json_values import json_array_elements, json_number, json_text
 from metalake.store.name_search import trigram_candidates
 from metalake.store.schema import (
-    annotations,
+    annotation_rows,
     collection_items,
     collections,
     item_labels,
@@ -236,7 +237,11 @@ def _union(selects: list[sa.Select | sa.CompoundSelect]) -> sa.Select | sa.Compo
     refuses a parenthesised compound as one of its terms)."""
     flat: list[sa.Select] = []
     for select in selects:
-        flat.extend(select.selects if isinstance(select, sa.CompoundSelect) else [select])
+        if isinstance(select, sa.CompoundSelect):
+            # Every compound here was built by this function, from plain selects only.
+            flat.extend(cast(list[sa.Select], select.selects))
+        else:
+            flat.append(select)
     while len(flat) > UNION_SIZE:
         flat = [
             _select_all(sa.union_all(*flat[start : start + UNION_SIZE]))
@@ -466,8 +471,8 @@ class QueryCompiler:
     def _either(self, operands: list[Condition]) -> Condition:
         """OR; of membership terms only, one `IN (... UNION ALL ...)`, so each file is probed
         once instead of fetching every match of every term and merging them."""
-        selects = [self._membership_of(o) for o in operands]
-        if all(s is not None for s in selects):
+        selects = [s for o in operands if (s := self._membership_of(o)) is not None]
+        if len(selects) == len(operands):
             return self._in(_union(selects))
         return _any(operands)
 
@@ -476,7 +481,7 @@ class QueryCompiler:
         return ids if known is condition else None
 
     def _has_annotation(self, condition: Condition) -> Condition:
-        return self._member(annotations.c.item_id, condition)
+        return self._member(annotation_rows.c.item_id, condition)
 
     def _named_ids(self, column: Column, table: sa.Table, condition: Condition) -> Condition:
         """`column` among the ids of `table` rows meeting `condition` (labels, operations)."""
@@ -501,32 +506,34 @@ class QueryCompiler:
         if field == "metadata" and len(parts) > 1:
             key = ".".join(parts[1:])
             return self._each(
-                term, lambda op, v: self._json_scalar(annotations.c.metadata, key, op, v)
+                term, lambda op, v: self._json_scalar(annotation_rows.c.metadata, key, op, v)
             )
         name = ".".join(parts)
         return self._each(term, lambda op, v: self._attribute(name, op, v))
 
     def _annotation_field(self, field: str, op: str, value: Value) -> Condition:
         if field == "confidence":
-            return self._typed(field, annotations.c.confidence, NUMBER, op, value, "annotation")
+            return self._typed(field, annotation_rows.c.confidence, NUMBER, op, value, "annotation")
         if field == "type":
-            return self._typed(field, annotations.c.type, TEXT, op, value, "annotation")
+            return self._typed(field, annotation_rows.c.type, TEXT, op, value, "annotation")
         if op == "exists":
             return sa.true()
         if field == "label":
             return self._named_ids(
-                annotations.c.label_id, labels, compare_text(labels.c.name, op, value)
+                annotation_rows.c.label_id, labels, compare_text(labels.c.name, op, value)
             )
         if field == "operation":
             return self._named_ids(
-                annotations.c.operation_id, operations, compare_text(operations.c.name, op, value)
+                annotation_rows.c.operation_id,
+                operations,
+                compare_text(operations.c.name, op, value),
             )
         if op not in ("=", "!="):
             raise _error(value.column, "source is human or machine; compare it with = or !=")
         _check_allowed("annotation", "source", op, value)
         machine = (value.text == "machine") == (op == "=")
         return self._named_ids(
-            annotations.c.operation_id, operations, operations.c.is_model_run.is_(machine)
+            annotation_rows.c.operation_id, operations, operations.c.is_model_run.is_(machine)
         )
 
     def _json_scalar(self, column: Column, key: str, op: str, value: Value) -> Condition:
@@ -550,11 +557,11 @@ class QueryCompiler:
 
     def _attribute(self, name: str, op: str, value: Value) -> Condition:
         """Some value of the annotation's attribute `name` compares true."""
-        element = json_array_elements(self.dialect, annotations.c.attributes, name)
+        element = json_array_elements(self.dialect, annotation_rows.c.attributes, name)
         found = sa.select(sa.literal(1)).select_from(element)
         if op != "exists":
             found = found.where(self._json_scalar(element.c.value, "value", op, value))
-        return sa.and_(annotations.c.attributes.is_not(None), found.exists())
+        return sa.and_(annotation_rows.c.attributes.is_not(None), found.exists())
 
     def _count(self, node: Count) -> Condition:
         """`count(cond) <op> n`: files whose annotations meeting `cond` number `<op> n`;
@@ -574,15 +581,15 @@ class QueryCompiler:
             sa.true() if node.condition is None else self._compile(node.condition, INSIDE_COUNT)
         )
         grouped = (
-            sa.select(annotations.c.item_id)
+            sa.select(annotation_rows.c.item_id)
             .where(condition)
-            .group_by(annotations.c.item_id)
+            .group_by(annotation_rows.c.item_id)
             .having(_binary(sa.func.count(), node.op, whole))
         )
         matched = items.c.id.in_(grouped)
         if not zero_matches:
             return matched
-        having_none = ~sa.exists().where(annotations.c.item_id == items.c.id, condition)
+        having_none = ~sa.exists().where(annotation_rows.c.item_id == items.c.id, condition)
         return sa.or_(matched, having_none)
 
     def _label_count(self, names: list[str], op: str, number: int, zero_matches: bool) -> Condition:

@@ -222,8 +222,10 @@ def _check_size(tree: Tree) -> None:
         if node.data == "in_list":
             values = sum(isinstance(c, Token) and c.type in VALUE_TERMINALS for c in node.children)
             if values > MAX_IN_VALUES:
+                keyword = node.children[1]
+                assert isinstance(keyword, Token)  # the grammar: path IN [value, ...]
                 raise InvalidQueryError(
-                    f"query error at column {_column(node.children[1])}: the IN list has "
+                    f"query error at column {_column(keyword)}: the IN list has "
                     f"{values:,} values; at most {MAX_IN_VALUES:,} are allowed"
                 )
     if depth[id(tree)] > MAX_DEPTH:

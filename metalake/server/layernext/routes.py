@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from metalake.server.layernext import annotations, items, metadata, uploads
+from metalake.server.layernext import annotations as annotation_routes
+from metalake.server.layernext import items, metadata, uploads
 
 layernext = APIRouter()
-for family in (uploads, annotations, metadata, items):
+for family in (uploads, annotation_routes, metadata, items):
     layernext.include_router(family.routes)
