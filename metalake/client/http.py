@@ -1,31 +1,53 @@
 """`HttpTransport`: the Transport over HTTP to a MetaLake server, with the same answers and errors.
 
-Requests are retried with back-off (every route is idempotent, uploads included); an error answer
-becomes the exception class the embedded lake would have raised.
+Requests are retried with back-off (every route is idempotent, uploads included), within a retry
+budget per call; an error answer becomes the exception class the embedded lake would have raised.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
+from math import inf
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import httpx
 import orjson
 
-from metalake.client.wire import check_server_url, raise_for_error, redact_http_logs, with_retries
+from metalake.client.wire import (
+    DEFAULT_RETRY_BUDGET_S,
+    RetryBudget,
+    check_server_url,
+    raise_for_error,
+    redact_http_logs,
+    with_retries,
+)
+from metalake.errors import InvalidArgumentError
 from metalake.lake.annotations.documents import AnnotationFile
 from metalake.lake.annotations.store import AnnotationSelection
 from metalake.lake.file_targets import FileTarget
 from metalake.lake.ingest import UploadRequest, check_upload
 from metalake.lake.metadata import FileMetadataEntry, MetadataChange
 from metalake.lake.selection import ItemSelection, SortOrder
+from metalake.settings import env_number
 
 if TYPE_CHECKING:
     from metalake.client.sender import UploadSender
 
 API = "/api/v1"
+RETRY_BUDGET_ENV = "METALAKE_RETRY_BUDGET"
+
+
+def retry_budget(seconds: float | None) -> float:
+    """How long a call retries: `seconds`, else `$METALAKE_RETRY_BUDGET`, else 30 s."""
+    if seconds is None:
+        return env_number(RETRY_BUDGET_ENV, DEFAULT_RETRY_BUDGET_S)
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 < seconds < inf:
+        raise InvalidArgumentError(
+            f"retry_budget_s must be a number of seconds greater than 0, not {seconds!r}"
+        )
+    return float(seconds)
 
 
 class HttpTransport:
@@ -41,6 +63,7 @@ class HttpTransport:
         part_size: int | None = None,
         parallel_files: int = 8,
         retries: int = 5,
+        retry_budget_s: float | None = None,
         timeout_s: float = 120.0,
     ) -> None:
         redact_http_logs()
@@ -49,8 +72,10 @@ class HttpTransport:
         limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
         self._http = httpx.Client(base_url=self.url, auth=auth, timeout=timeout_s, limits=limits)
         self._retries = retries
+        self._retry_budget_s = retry_budget(retry_budget_s)
         self._sender_options: dict[str, Any] = {
             "retries": retries,
+            "retry_budget_s": self._retry_budget_s,
             "part_size": part_size,
             "parallel_files": parallel_files,
             "show_progress": show_progress,
@@ -72,7 +97,10 @@ class HttpTransport:
         json: Any = None,
         raw: bool = False,
         idempotent: bool = True,
+        budget: RetryBudget | None = None,
     ) -> Any:
+        """Send one request of a call (retried within `budget`, the call's own if None) and
+        turn its answer into JSON (bytes if `raw`) or its error into the MetaLake exception."""
         if params:
             params = {k: v for k, v in params.items() if v is not None}
         content = None if json is None else orjson.dumps(json)
@@ -84,6 +112,7 @@ class HttpTransport:
             f"{method} {self.url}{API}{path}",
             self._retries,
             idempotent=idempotent,
+            budget=budget or RetryBudget(self._retry_budget_s),
         )
         raise_for_error(response)
         return response.content if raw else orjson.loads(response.content)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable
 
@@ -106,19 +107,67 @@ def raise_for_error(response: httpx.Response) -> None:
     raise cls(message) from None
 
 
+DEFAULT_RETRY_BUDGET_S = 30.0
+"""How long a call goes on retrying failures before it gives up (`METALAKE_RETRY_BUDGET`)."""
+
+
+class RetryBudget:
+    """The time one call may spend failing, shared by all its requests and threads.
+
+    The clock runs from the first failure after the last success, of any request of the call:
+    a long upload survives short outages, and a dead store or server ends the call once it has
+    failed for `seconds`. `stop()` makes every request of the call give up at its next step.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._lock = threading.Lock()
+        self._failing_since: float | None = None
+        self._stopped = threading.Event()
+
+    def succeeded(self) -> None:
+        with self._lock:
+            self._failing_since = None
+
+    def failed(self) -> float:
+        """Record a failure; how long the call has been failing, in seconds."""
+        now = time.monotonic()
+        with self._lock:
+            if self._failing_since is None:
+                self._failing_since = now
+            return now - self._failing_since
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    def check(self, what: str) -> None:
+        """Raise ServerUnavailableError if the call was stopped."""
+        if self._stopped.is_set():
+            raise ServerUnavailableError(f"{what} was not sent: another request of the call failed")
+
+    def sleep(self, seconds: float, what: str) -> None:
+        """Wait `seconds`, or less if the call is stopped meanwhile (then raise)."""
+        self._stopped.wait(seconds)
+        self.check(what)
+
+
 def with_retries(
     send: Callable[[], httpx.Response],
     what: str,
     retries: int,
     backoff_s: float = 0.25,
     idempotent: bool = True,
+    budget: RetryBudget | None = None,
 ) -> httpx.Response:
-    """Call `send()` until it answers something other than a network error or a 5xx gateway.
+    """Call `send()` until it answers something other than a network error or a 5xx gateway,
+    at most `retries` more times and within the call's retry `budget` (its own if None).
 
     A request that is not `idempotent` is sent again only if it surely never reached the
     server (the connection could not be made): once sent, it may have been applied.
     """
+    budget = budget or RetryBudget(DEFAULT_RETRY_BUDGET_S)
     for attempt in range(retries + 1):
+        budget.check(what)
         try:
             response = send()
         except NOT_SENT as exc:
@@ -132,13 +181,21 @@ def with_retries(
                 ) from exc
         else:
             if response.status_code not in RETRY_STATUS or not idempotent:
+                budget.succeeded()
                 return response
             problem = f"HTTP {response.status_code}"
+        failing = budget.failed()
         if attempt == retries:
             break
         delay = min(8.0, backoff_s * 2**attempt)
+        if failing + delay > budget.seconds:
+            raise ServerUnavailableError(
+                f"{what} failed {attempt + 1} times in {failing:.1f} s (last: {problem}); gave "
+                f"up at the retry budget of {budget.seconds:g} s (Client(retry_budget_s=...) "
+                "or METALAKE_RETRY_BUDGET)"
+            )
         log.warning("%s failed (%s); retrying in %.1f s", what, problem, delay)
-        time.sleep(delay)
+        budget.sleep(delay, what)
     raise ServerUnavailableError(f"{what} failed {retries + 1} times; last: {problem}")
 
 
