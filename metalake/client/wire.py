@@ -28,9 +28,11 @@ from metalake.errors import (
 
 log = logging.getLogger(__name__)
 
+REQUEST_ID_HEADER = "Idempotency-Key"
+"""One id per call that changes something, the same on each of its retries: the server answers
+a retry with the first answer instead of applying the call again."""
+MAX_REQUEST_ID_HEADER = 128
 RETRY_STATUS = {502, 503, 504}
-NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-"""Failures that happen before a request leaves: safe to retry whatever the request."""
 
 SECRET_QUERY_PARAMETERS = (
     "signature",
@@ -156,31 +158,23 @@ def with_retries(
     what: str,
     retries: int,
     backoff_s: float = 0.25,
-    idempotent: bool = True,
     budget: RetryBudget | None = None,
 ) -> httpx.Response:
     """Call `send()` until it answers something other than a network error or a 5xx gateway,
     at most `retries` more times and within the call's retry `budget` (its own if None).
 
-    A request that is not `idempotent` is sent again only if it surely never reached the
-    server (the connection could not be made): once sent, it may have been applied.
+    Every request may be sent again: reads and uploads are idempotent, and calls that change
+    something carry a request id (REQUEST_ID_HEADER) that the server answers once.
     """
     budget = budget or RetryBudget(DEFAULT_RETRY_BUDGET_S)
     for attempt in range(retries + 1):
         budget.check(what)
         try:
             response = send()
-        except NOT_SENT as exc:
-            problem = f"{type(exc).__name__}: {exc}"
         except httpx.TransportError as exc:
             problem = f"{type(exc).__name__}: {exc}"
-            if not idempotent:
-                raise ServerUnavailableError(
-                    f"{what} failed ({problem}) after it was sent; it may or may not have been "
-                    "applied, so it was not sent again: check, then call again if needed"
-                ) from exc
         else:
-            if response.status_code not in RETRY_STATUS or not idempotent:
+            if response.status_code not in RETRY_STATUS:
                 budget.succeeded()
                 return response
             problem = f"HTTP {response.status_code}"
