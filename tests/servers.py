@@ -99,6 +99,8 @@ S3_KEY, S3_SECRET = "metalake-test", "metalake-test-secret"
 class S3Server:
     endpoint: str
     env: dict[str, str]
+    process: subprocess.Popen | None = None
+    """The `weed` process, for tests that kill the store."""
 
 
 def weed_binary() -> str | None:
@@ -169,6 +171,7 @@ def seaweedfs(folder: Path, attempts: int = 3) -> Iterator[S3Server]:
                 "AWS_SECRET_ACCESS_KEY": S3_SECRET,
                 "AWS_DEFAULT_REGION": "us-east-1",
             },
+            process,
         )
     finally:
         _stop(process)

@@ -1,6 +1,6 @@
 """What the connection between the SDK and a server survives: an unexpected server error answers
-JSON 500 on a connection that stays open, and the SDK never sends a request twice that may
-already have been applied."""
+JSON 500 on a connection that stays open, and a request that may already have been applied is
+sent again only with its request id, which the server answers once."""
 
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ def dropping_peer() -> Iterator[tuple[str, list[bytes]]]:
                 conn.settimeout(5)
                 data = conn.recv(65536)
                 if data:
-                    seen.append(data.split(b"\r\n", 1)[0])
+                    seen.append(data.partition(b"\r\n\r\n")[0])
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
@@ -100,16 +100,35 @@ def dropping_peer() -> Iterator[tuple[str, list[bytes]]]:
         listener.close()
 
 
-def test_a_request_that_may_have_been_applied_is_not_sent_again(dropping_peer):
+def _request_ids(heads: list[bytes]) -> list[bytes | None]:
+    found = []
+    for head in heads:
+        lines = [line.partition(b":") for line in head.split(b"\r\n")[1:]]
+        found.append(
+            next((v.strip() for k, _, v in lines if k.lower() == b"idempotency-key"), None)
+        )
+    return found
+
+
+def test_a_request_that_may_have_been_applied_is_sent_again_with_its_request_id(dropping_peer):
     url, seen = dropping_peer
     transport = HttpTransport(url, "mlk_x", "secret", retries=2)
-    with pytest.raises(ServerUnavailableError, match="not sent again"):
-        transport.trash(ItemSelection(content_type="image", query="name = a.jpg"))
-    assert seen == [b"POST /api/v1/items/trash HTTP/1.1"]
+    selection = ItemSelection(content_type="image", query="name = a.jpg")
+    with pytest.raises(ServerUnavailableError, match="failed 3 times"):
+        transport.trash(selection)
+    assert [head.split(b"\r\n", 1)[0] for head in seen] == [
+        b"POST /api/v1/items/trash HTTP/1.1"
+    ] * 3
+    first = _request_ids(seen)
+    assert first[0] is not None and first == [first[0]] * 3, "one request id, the same on retries"
+    seen.clear()
+    with pytest.raises(ServerUnavailableError):
+        transport.trash(selection)
+    assert _request_ids(seen)[0] not in (None, first[0]), "each call has an id of its own"
     seen.clear()
     with pytest.raises(ServerUnavailableError, match="failed 3 times"):
         transport.get_job("6b0452cfdf4dd9c55981aae1")
-    assert len(seen) == 3
+    assert len(seen) == 3 and _request_ids(seen) == [None] * 3
     transport.close()
 
 

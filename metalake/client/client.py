@@ -56,6 +56,8 @@ class Client:
     `Client(url, api_key, secret)` (or `$METALAKE_URL`, `$METALAKE_API_KEY`, `$METALAKE_SECRET`)
     talks to a `metalake serve` server instead, with the same calls, answers and errors.
     `part_size` and `parallel_files` tune its uploads (default 16 MiB parts, 8 files at once).
+    `retry_budget_s` (or `$METALAKE_RETRY_BUDGET`, default 30) is how long a call goes on
+    retrying a server or store that keeps failing before it raises `ServerUnavailableError`.
     """
 
     def __init__(
@@ -70,6 +72,7 @@ class Client:
         show_progress: bool | None = None,
         part_size: int | None = None,
         parallel_files: int = 8,
+        retry_budget_s: float | None = None,
     ) -> None:
         url = url or os.environ.get("METALAKE_URL")
         # The HTTP client and the embedded lake are imported only by the Clients that use them.
@@ -87,6 +90,7 @@ class Client:
                 show_progress=show_progress,
                 part_size=part_size,
                 parallel_files=parallel_files,
+                retry_budget_s=retry_budget_s,
             )
             return
         from metalake.client.transport import open_lakes

@@ -1,31 +1,57 @@
 """`HttpTransport`: the Transport over HTTP to a MetaLake server, with the same answers and errors.
 
-Requests are retried with back-off (every route is idempotent, uploads included); an error answer
-becomes the exception class the embedded lake would have raised.
+Requests are retried with back-off within a retry budget per call: reads and uploads are
+idempotent, and each call that changes something sends a request id of its own (the same on its
+retries), which the server answers once. An error answer becomes the exception class the
+embedded lake would have raised.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from collections.abc import Iterable
+from math import inf
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import httpx
 import orjson
 
-from metalake.client.wire import check_server_url, raise_for_error, redact_http_logs, with_retries
+from metalake.client.wire import (
+    DEFAULT_RETRY_BUDGET_S,
+    RetryBudget,
+    check_server_url,
+    raise_for_error,
+    redact_http_logs,
+    with_retries,
+)
+from metalake.errors import InvalidArgumentError
 from metalake.lake.annotations.documents import AnnotationFile
 from metalake.lake.annotations.store import AnnotationSelection
 from metalake.lake.file_targets import FileTarget
 from metalake.lake.ingest import UploadRequest, check_upload, with_file_metadata
 from metalake.lake.metadata import FileMetadataEntry, MetadataChange
 from metalake.lake.selection import ItemSelection, SortOrder
+from metalake.server.protocol import REQUEST_ID_HEADER
+from metalake.settings import env_number
 
 if TYPE_CHECKING:
     from metalake.client.sender import UploadSender
 
 API = "/api/v1"
+RETRY_BUDGET_ENV = "METALAKE_RETRY_BUDGET"
+
+
+def retry_budget(seconds: float | None) -> float:
+    """How long a call retries: `seconds`, else `$METALAKE_RETRY_BUDGET`, else 30 s."""
+    if seconds is None:
+        return env_number(RETRY_BUDGET_ENV, DEFAULT_RETRY_BUDGET_S)
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 < seconds < inf:
+        raise InvalidArgumentError(
+            f"retry_budget_s must be a number of seconds greater than 0, not {seconds!r}"
+        )
+    return float(seconds)
 
 
 class HttpTransport:
@@ -41,6 +67,7 @@ class HttpTransport:
         part_size: int | None = None,
         parallel_files: int = 8,
         retries: int = 5,
+        retry_budget_s: float | None = None,
         timeout_s: float = 120.0,
     ) -> None:
         redact_http_logs()
@@ -49,8 +76,10 @@ class HttpTransport:
         limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
         self._http = httpx.Client(base_url=self.url, auth=auth, timeout=timeout_s, limits=limits)
         self._retries = retries
+        self._retry_budget_s = retry_budget(retry_budget_s)
         self._sender_options: dict[str, Any] = {
             "retries": retries,
+            "retry_budget_s": self._retry_budget_s,
             "part_size": part_size,
             "parallel_files": parallel_files,
             "show_progress": show_progress,
@@ -71,19 +100,28 @@ class HttpTransport:
         params: dict[str, Any] | None = None,
         json: Any = None,
         raw: bool = False,
-        idempotent: bool = True,
+        keyed: bool = False,
+        budget: RetryBudget | None = None,
     ) -> Any:
+        """Send one request of a call (retried within `budget`, the call's own if None) and
+        turn its answer into JSON (bytes if `raw`) or its error into the MetaLake exception.
+
+        A `keyed` request (one that changes something) carries a new request id, sent again
+        with each of its retries, so that the server applies it once whatever is retried.
+        """
         if params:
             params = {k: v for k, v in params.items() if v is not None}
         content = None if json is None else orjson.dumps(json)
-        headers = None if json is None else {"content-type": "application/json"}
+        headers = {} if json is None else {"content-type": "application/json"}
+        if keyed:
+            headers[REQUEST_ID_HEADER] = uuid.uuid4().hex
         response = with_retries(
             lambda: self._http.request(
                 method, API + path, params=params, content=content, headers=headers
             ),
             f"{method} {self.url}{API}{path}",
             self._retries,
-            idempotent=idempotent,
+            budget=budget or RetryBudget(self._retry_budget_s),
         )
         raise_for_error(response)
         return response.content if raw else orjson.loads(response.content)
@@ -125,11 +163,11 @@ class HttpTransport:
         self, target: FileTarget, annotation_file: AnnotationFile
     ) -> dict[str, Any]:
         body = {"target": dataclasses.asdict(target), "annotations": annotation_file.to_json()}
-        return self._call("POST", "/annotations", json=body, idempotent=False)
+        return self._call("POST", "/annotations", json=body, keyed=True)
 
     def remove_annotations(self, collection_id: str, operation_id: str) -> dict[str, Any]:
         path = f"/collections/{quote(collection_id, safe='')}/annotations/remove"
-        return self._call("POST", path, json={"operation_id": operation_id}, idempotent=False)
+        return self._call("POST", path, json={"operation_id": operation_id}, keyed=True)
 
     def annotation_page(
         self,
@@ -197,20 +235,20 @@ class HttpTransport:
 
     def trash(self, selection: ItemSelection) -> dict[str, Any]:
         return self._call(
-            "POST", "/items/trash", json={"selection": selection.to_json()}, idempotent=False
+            "POST", "/items/trash", json={"selection": selection.to_json()}, keyed=True
         )
 
     def trash_collection(self, collection_id: str) -> dict[str, Any]:
-        return self._call("POST", f"/collections/{quote(collection_id, safe='')}/trash")
+        return self._call("POST", f"/collections/{quote(collection_id, safe='')}/trash", keyed=True)
 
     def restore_from_trash(self, selection: ItemSelection) -> dict[str, Any]:
         return self._call(
-            "POST", "/items/restore", json={"selection": selection.to_json()}, idempotent=False
+            "POST", "/items/restore", json={"selection": selection.to_json()}, keyed=True
         )
 
     def empty_trash(self, older_than_days: float) -> dict[str, Any]:
         return self._call(
-            "POST", "/trash/empty", json={"older_than_days": older_than_days}, idempotent=False
+            "POST", "/trash/empty", json={"older_than_days": older_than_days}, keyed=True
         )
 
     def add_to_collection(
@@ -221,7 +259,7 @@ class HttpTransport:
             "content_type": content_type,
             "selection": selection.to_json(),
         }
-        return self._call("POST", "/collections/add", json=body, idempotent=False)
+        return self._call("POST", "/collections/add", json=body, keyed=True)
 
     def download_url(self, file_key: str, expires_in: float | None = None) -> str:
         params = {"file_key": file_key, "expires_in": expires_in}

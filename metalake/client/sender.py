@@ -2,7 +2,9 @@
 
 The server answers an upload session with the parts still missing and a URL for each (its own
 signed route, or presigned S3 URLs). Each part goes with its checksum (SHA-256 for the server,
-Content-MD5 for S3), which the receiver checks; failed parts are retried with back-off.
+Content-MD5 for S3), which the receiver checks; failed parts are retried with back-off, within
+one retry budget for the whole call. The first file that fails after its retries stops the
+others: queued files are not sent, and files being sent stop at their next part.
 Calling the same upload again (same files, sizes and modification times) resumes the same
 session, so finished files are not sent again.
 """
@@ -16,7 +18,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,7 @@ from typing import Any
 import httpx
 from tqdm import tqdm
 
-from metalake.client.wire import raise_for_error, with_retries
+from metalake.client.wire import RetryBudget, raise_for_error, with_retries
 from metalake.errors import ChecksumMismatchError, MetaLakeError
 from metalake.lake.ingest import UploadFile, UploadRequest, request_to_json
 from metalake.lake.upload_sessions import DEFAULT_PART_SIZE, MAX_PARTS, min_part_size, part_count
@@ -57,6 +59,7 @@ class UploadSender:
         call: Call,
         *,
         retries: int,
+        retry_budget_s: float,
         part_size: int | None,
         parallel_files: int,
         show_progress: bool | None,
@@ -64,6 +67,7 @@ class UploadSender:
     ) -> None:
         self._call = call
         self._retries = retries
+        self._retry_budget_s = retry_budget_s
         self._part_size = part_size or DEFAULT_PART_SIZE
         self._parallel = max(1, parallel_files)
         self._show_progress = show_progress
@@ -90,7 +94,8 @@ class UploadSender:
             "fingerprint": fingerprint(sized, stats, part_size),
             "part_size": part_size,
         }
-        session = self._call("POST", "/uploads", json=body)
+        budget = RetryBudget(self._retry_budget_s)
+        session = self._call("POST", "/uploads", json=body, budget=budget)
         sid, checksum = session["session_id"], session["checksum"]
         by_seq = {f["seq"]: sized.files[f["seq"]] for f in session["files"]}
         singles = [f for f in session["files"] if f.get("parts")]
@@ -100,10 +105,9 @@ class UploadSender:
         )
         waiting = len(singles) + sum(len(b["seqs"]) for b in bundles)
         disable = None if self._show_progress is None else not self._show_progress
-        with (
-            tqdm(total=remaining, unit="B", unit_scale=True, desc="upload", disable=disable) as bar,
-            ThreadPoolExecutor(self._parallel, thread_name_prefix="metalake-send") as pool,
-        ):
+        with tqdm(
+            total=remaining, unit="B", unit_scale=True, desc="upload", disable=disable
+        ) as bar:
             lock = threading.Lock()
             done = [len(session["files"]) - waiting]
 
@@ -114,17 +118,19 @@ class UploadSender:
                         done[0] += finished
                         bar.set_postfix(files=f"{done[0]}/{len(session['files'])}")
 
+            pool = ThreadPoolExecutor(self._parallel, thread_name_prefix="metalake-send")
             futures = [
-                pool.submit(self._send_bundle, b, [by_seq[seq] for seq in b["seqs"]], advance)
+                pool.submit(
+                    self._send_bundle, b, [by_seq[seq] for seq in b["seqs"]], advance, budget
+                )
                 for b in bundles
             ]
             futures += [
-                pool.submit(self._send_file, sid, f, by_seq[f["seq"]], checksum, advance)
+                pool.submit(self._send_file, sid, f, by_seq[f["seq"]], checksum, advance, budget)
                 for f in singles
             ]
-            for future in futures:
-                future.result()
-        return self._call("POST", f"/uploads/{session['session_id']}/complete")
+            _finish(pool, futures, budget)
+        return self._call("POST", f"/uploads/{session['session_id']}/complete", budget=budget)
 
     def _send_file(
         self,
@@ -133,6 +139,7 @@ class UploadSender:
         source: UploadFile,
         checksum: str,
         advance: Callable[[int, int], None],
+        budget: RetryBudget,
     ) -> None:
         digest = hashlib.sha256()
         etags: list[str] = []
@@ -153,16 +160,21 @@ class UploadSender:
                     headers = {CHECKSUM_HEADER: _b64(digest.digest())}
                 else:
                     headers = {CHECKSUM_HEADER: _b64(hashlib.sha256(data).digest())}
-                etag, state = self._put_part(part["url"], data, headers, source.file_name)
+                etag, state = self._put_part(part["url"], data, headers, source.file_name, budget)
                 etags.append(etag)
                 advance(len(data), 0)
         if state == AWAITING:
             path = f"/uploads/{session_id}/files/{entry['seq']}/done"
-            self._call("POST", path, json={"etags": etags, "sha256": digest.hexdigest()})
+            body = {"etags": etags, "sha256": digest.hexdigest()}
+            self._call("POST", path, json=body, budget=budget)
         advance(0, 1)
 
     def _send_bundle(
-        self, bundle: dict[str, Any], sources: list[UploadFile], advance: Callable[[int, int], None]
+        self,
+        bundle: dict[str, Any],
+        sources: list[UploadFile],
+        advance: Callable[[int, int], None],
+        budget: RetryBudget,
     ) -> None:
         """Several small files in one PUT, each with its own SHA-256."""
         body = bytearray()
@@ -177,11 +189,11 @@ class UploadSender:
             BUNDLE_FILES_HEADER: ",".join(str(seq) for seq in bundle["seqs"]),
             CHECKSUM_HEADER: ",".join(checksums),
         }
-        self._put_part(bundle["url"], bytes(body), headers, sources[0].file_name)
+        self._put_part(bundle["url"], bytes(body), headers, sources[0].file_name, budget)
         advance(len(body), len(sources))
 
     def _put_part(
-        self, url: str, data: bytes, headers: dict[str, str], file_name: str
+        self, url: str, data: bytes, headers: dict[str, str], file_name: str, budget: RetryBudget
     ) -> tuple[str, str]:
         """PUT one part with its checksum header; a part damaged in transit is sent again."""
         for attempt in range(self._retries + 1):
@@ -189,6 +201,7 @@ class UploadSender:
                 lambda: self._parts.put(url, content=data, headers=headers),
                 f"sending {file_name!r}",
                 self._retries,
+                budget=budget,
             )
             try:
                 raise_for_error(response)
@@ -201,3 +214,19 @@ class UploadSender:
             answer = response.json()
             return answer.get("etag", ""), answer.get("state", AWAITING)
         return response.headers.get("etag", "").strip('"'), AWAITING
+
+
+def _finish(pool: ThreadPoolExecutor, futures: list[Future[None]], budget: RetryBudget) -> None:
+    """Wait for every file; on the first failure (or an interrupt), stop the others and raise
+    once every sending thread has ended, so that nothing is still sending when the call ends."""
+    stopping = True
+    try:
+        wait(futures, return_when=FIRST_EXCEPTION)
+        failed = next((f for f in futures if f.done() and f.exception() is not None), None)
+        stopping = failed is not None
+    finally:
+        if stopping:
+            budget.stop()
+        pool.shutdown(wait=True, cancel_futures=True)
+    if failed is not None:
+        failed.result()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable
 
@@ -28,8 +29,6 @@ from metalake.errors import (
 log = logging.getLogger(__name__)
 
 RETRY_STATUS = {502, 503, 504}
-NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-"""Failures that happen before a request leaves: safe to retry whatever the request."""
 
 SECRET_QUERY_PARAMETERS = (
     "signature",
@@ -108,39 +107,87 @@ def raise_for_error(response: httpx.Response) -> None:
     raise cls(message) from None
 
 
+DEFAULT_RETRY_BUDGET_S = 30.0
+"""How long a call goes on retrying failures before it gives up (`METALAKE_RETRY_BUDGET`)."""
+
+
+class RetryBudget:
+    """The time one call may spend failing, shared by all its requests and threads.
+
+    The clock runs from the first failure after the last success, of any request of the call:
+    a long upload survives short outages, and a dead store or server ends the call once it has
+    failed for `seconds`. `stop()` makes every request of the call give up at its next step.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._lock = threading.Lock()
+        self._failing_since: float | None = None
+        self._stopped = threading.Event()
+
+    def succeeded(self) -> None:
+        with self._lock:
+            self._failing_since = None
+
+    def failed(self) -> float:
+        """Record a failure; how long the call has been failing, in seconds."""
+        now = time.monotonic()
+        with self._lock:
+            if self._failing_since is None:
+                self._failing_since = now
+            return now - self._failing_since
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    def check(self, what: str) -> None:
+        """Raise ServerUnavailableError if the call was stopped."""
+        if self._stopped.is_set():
+            raise ServerUnavailableError(f"{what} was not sent: another request of the call failed")
+
+    def sleep(self, seconds: float, what: str) -> None:
+        """Wait `seconds`, or less if the call is stopped meanwhile (then raise)."""
+        self._stopped.wait(seconds)
+        self.check(what)
+
+
 def with_retries(
     send: Callable[[], httpx.Response],
     what: str,
     retries: int,
     backoff_s: float = 0.25,
-    idempotent: bool = True,
+    budget: RetryBudget | None = None,
 ) -> httpx.Response:
-    """Call `send()` until it answers something other than a network error or a 5xx gateway.
+    """Call `send()` until it answers something other than a network error or a 5xx gateway,
+    at most `retries` more times and within the call's retry `budget` (its own if None).
 
-    A request that is not `idempotent` is sent again only if it surely never reached the
-    server (the connection could not be made): once sent, it may have been applied.
+    Every request may be sent again: reads and uploads are idempotent, and calls that change
+    something carry a request id (REQUEST_ID_HEADER) that the server answers once.
     """
+    budget = budget or RetryBudget(DEFAULT_RETRY_BUDGET_S)
     for attempt in range(retries + 1):
+        budget.check(what)
         try:
             response = send()
-        except NOT_SENT as exc:
-            problem = f"{type(exc).__name__}: {exc}"
         except httpx.TransportError as exc:
             problem = f"{type(exc).__name__}: {exc}"
-            if not idempotent:
-                raise ServerUnavailableError(
-                    f"{what} failed ({problem}) after it was sent; it may or may not have been "
-                    "applied, so it was not sent again: check, then call again if needed"
-                ) from exc
         else:
-            if response.status_code not in RETRY_STATUS or not idempotent:
+            if response.status_code not in RETRY_STATUS:
+                budget.succeeded()
                 return response
             problem = f"HTTP {response.status_code}"
+        failing = budget.failed()
         if attempt == retries:
             break
         delay = min(8.0, backoff_s * 2**attempt)
+        if failing + delay > budget.seconds:
+            raise ServerUnavailableError(
+                f"{what} failed {attempt + 1} times in {failing:.1f} s (last: {problem}); gave "
+                f"up at the retry budget of {budget.seconds:g} s (Client(retry_budget_s=...) "
+                "or METALAKE_RETRY_BUDGET)"
+            )
         log.warning("%s failed (%s); retrying in %.1f s", what, problem, delay)
-        time.sleep(delay)
+        budget.sleep(delay, what)
     raise ServerUnavailableError(f"{what} failed {retries + 1} times; last: {problem}")
 
 

@@ -6,6 +6,7 @@ decides what an upload, a metadata update or a listing means.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -38,6 +39,7 @@ from metalake.lake.links import Links
 from metalake.lake.logins import LoginLimiter, LoginLimits
 from metalake.lake.metadata import FileMetadataEntry, MetadataChange, changes_by_file
 from metalake.lake.names import check_text
+from metalake.lake.request_ids import RequestResults
 from metalake.lake.selection import ItemSelection, SortOrder
 from metalake.lake.signing import UrlSigner, expiry_seconds, load_secret
 from metalake.lake.staging import StagingSweeper
@@ -90,7 +92,12 @@ def _shown(database_url: str | None) -> str:
 
 
 class Lake:
-    """A data lake in a folder (`home`), optionally with its metadata in another database."""
+    """A data lake in a folder (`home`), optionally with its metadata in another database.
+
+    The calls that change something take a `request_id`: a call repeated with the same id (a
+    client's retry) answers what the first one did instead of being applied again (see
+    `request_ids`).
+    """
 
     def __init__(
         self, home: Path, database_url: str | None = None, storage: str | None = None
@@ -102,6 +109,7 @@ class Lake:
         self.url_expiry_s = url_expiry_s()
         self.logins = LoginLimiter(LoginLimits.from_environment())
         self.uploads = UploadSessions(self.db, self.blobs)
+        self.requests = RequestResults(self.db)
         self.annotation_jobs = AnnotationJob(self.db)
         handlers: dict[str, Handler] = {
             UPLOAD: UploadJob(self.db, self.blobs),
@@ -222,25 +230,41 @@ class Lake:
         return answers.METADATA.answer(not missing or bool(changes), message=message)
 
     def upload_annotations(
-        self, target: FileTarget, annotation_file: AnnotationFile
+        self,
+        target: FileTarget,
+        annotation_file: AnnotationFile,
+        request_id: str | None = None,
     ) -> dict[str, Any]:
         """Check an annotation file whole and start the job that writes it (`job_id`)."""
-        result = self.annotation_jobs.start(target, annotation_file)
+        arguments = {"target": dataclasses.asdict(target), "file": annotation_file.to_json()}
+        result = self.requests.once(
+            request_id,
+            "upload_annotations",
+            arguments,
+            lambda: self.annotation_jobs.start(target, annotation_file),
+        )
         self.jobs.wake()
         return result
 
-    def remove_annotations(self, collection_id: str, operation_id: str) -> dict[str, Any]:
+    def remove_annotations(
+        self, collection_id: str, operation_id: str, request_id: str | None = None
+    ) -> dict[str, Any]:
         """Remove one operation's annotations from the files of a collection."""
         check_text(collection_id, "collection_id")
         check_text(operation_id, "operation_id")
-        with self.db.write() as conn:
-            collection = collections.get_by_id(conn, collection_id)
-            removed = remove_operation_annotations(conn, collection_id, operation_id)
-        return answers.ANNOTATIONS.answer(
-            True,
-            message=f"{removed} annotations of operation {operation_id!r} removed from "
-            f"collection {collection['name']!r}",
-        )
+
+        def remove() -> dict[str, Any]:
+            with self.db.write() as conn:
+                collection = collections.get_by_id(conn, collection_id)
+                removed = remove_operation_annotations(conn, collection_id, operation_id)
+            return answers.ANNOTATIONS.answer(
+                True,
+                message=f"{removed} annotations of operation {operation_id!r} removed from "
+                f"collection {collection['name']!r}",
+            )
+
+        arguments = [collection_id, operation_id]
+        return self.requests.once(request_id, "remove_annotations", arguments, remove)
 
     def annotation_page(
         self,
@@ -345,13 +369,23 @@ class Lake:
         with self.db.read() as conn:
             return records.count(conn, selection.ids(conn))
 
-    def trash(self, selection: ItemSelection) -> dict[str, Any]:
+    def trash(self, selection: ItemSelection, request_id: str | None = None) -> dict[str, Any]:
         """Move the selected items to the trash (bytes and annotations are kept)."""
-        return trash.move_to_trash(self.db, selection)
+        return self.requests.once(
+            request_id,
+            "trash",
+            selection.to_json(),
+            lambda: trash.move_to_trash(self.db, selection),
+        )
 
-    def trash_collection(self, collection_id: str) -> dict[str, Any]:
+    def trash_collection(self, collection_id: str, request_id: str | None = None) -> dict[str, Any]:
         """Move a collection and the files uploaded to it to the trash (see `trash`)."""
-        return trash.trash_collection(self.db, collection_id)
+        return self.requests.once(
+            request_id,
+            "trash_collection",
+            collection_id,
+            lambda: trash.trash_collection(self.db, collection_id),
+        )
 
     def snapshot(self, selection: ItemSelection) -> dict[str, Any]:
         """Keep the ids the selection picks now under a `selection_id` (for `trash_snapshot`)."""
@@ -361,15 +395,29 @@ class Lake:
         """Move the items a snapshot picked to the trash, as `trash` does."""
         return trash.move_snapshot_to_trash(self.db, selection_id)
 
-    def restore_from_trash(self, selection: ItemSelection) -> dict[str, Any]:
-        return trash.restore(self.db, selection)
+    def restore_from_trash(
+        self, selection: ItemSelection, request_id: str | None = None
+    ) -> dict[str, Any]:
+        return self.requests.once(
+            request_id, "restore", selection.to_json(), lambda: trash.restore(self.db, selection)
+        )
 
-    def empty_trash(self, older_than_days: float) -> dict[str, Any]:
-        """Delete for good what has been in the trash `older_than_days` or longer."""
-        return trash.empty_trash(self.db, self.blobs, older_than_days)
+    def empty_trash(self, older_than_days: float, request_id: str | None = None) -> dict[str, Any]:
+        """Delete for good what has been in the trash `older_than_days` or longer (a retry of a
+        call cut short between its batches empties the rest)."""
+        return self.requests.once_keeping(
+            request_id,
+            "empty_trash",
+            older_than_days,
+            lambda keep: trash.empty_trash(self.db, self.blobs, older_than_days, keep),
+        )
 
     def add_to_collection(
-        self, collection_name: str, content_type: str, selection: ItemSelection
+        self,
+        collection_name: str,
+        content_type: str,
+        selection: ItemSelection,
+        request_id: str | None = None,
     ) -> dict[str, Any]:
         """Create the collection if new and add the selected items to it; they keep their
         unique names, bytes and the collection they were uploaded to."""
@@ -379,6 +427,16 @@ class Lake:
                 f"a {content_type} collection takes {content_type} files, not "
                 f"{selection.content_type} files"
             )
+        return self.requests.once(
+            request_id,
+            "add_to_collection",
+            [collection_name, content_type, selection.to_json()],
+            lambda: self._add_to_collection(collection_name, content_type, selection),
+        )
+
+    def _add_to_collection(
+        self, collection_name: str, content_type: str, selection: ItemSelection
+    ) -> dict[str, Any]:
         with self.db.write() as conn:
             selected = selection.where(conn)  # refuses a bad query before anything is written
             collection = collections.get_or_create(

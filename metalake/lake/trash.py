@@ -9,6 +9,7 @@ unreferenced bytes, never an item without its file.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -164,8 +165,14 @@ def check_trash_age(older_than_days: object) -> float:
     return older_than_days
 
 
-def empty_trash(db: Database, blobs: BlobStore, older_than_days: float) -> dict[str, Any]:
-    """Delete, rows and bytes, the items that have been in the trash at least `older_than_days`."""
+def empty_trash(
+    db: Database,
+    blobs: BlobStore,
+    older_than_days: float,
+    keep: Callable[[Connection, dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Delete, rows and bytes, the items that have been in the trash at least `older_than_days`;
+    `keep(conn, answer)` is called in the last transaction (to remember the answer with it)."""
     check_trash_age(older_than_days)
     cutoff = utcnow() - timedelta(days=older_than_days)
     deleted = 0
@@ -193,12 +200,15 @@ def empty_trash(db: Database, blobs: BlobStore, older_than_days: float) -> dict[
             break
     with db.write() as conn:
         removed = _remove_emptied_collections(conn, cutoff)
-    message = f"{deleted} objects deleted from the trash"
-    if removed:
-        message += f"; {removed} trashed collections removed"
-    if failed:
-        message += f"; the bytes of {len(failed)} could not be deleted: {', '.join(failed[:5])}"
-    return answers.TRASH.answer(not failed, message=message, deleted_count=deleted)
+        message = f"{deleted} objects deleted from the trash"
+        if removed:
+            message += f"; {removed} trashed collections removed"
+        if failed:
+            message += f"; the bytes of {len(failed)} could not be deleted: {', '.join(failed[:5])}"
+        answer = answers.TRASH.answer(not failed, message=message, deleted_count=deleted)
+        if keep is not None:
+            keep(conn, answer)
+    return answer
 
 
 def _remove_emptied_collections(conn: Connection, cutoff: datetime) -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -33,6 +33,8 @@ from metalake.server.protocol import (
     BUNDLE_FILES_HEADER,
     CHECKSUM_HEADER,
     CHECKSUM_NAME,
+    MAX_REQUEST_ID_HEADER,
+    REQUEST_ID_HEADER,
     blob_path,
     bundle_path,
     part_path,
@@ -121,6 +123,29 @@ def _file_target(fields: Any) -> FileTarget:
         return FileTarget(**fields)
     except TypeError as exc:
         raise InvalidArgumentError(f"malformed file target: {exc}") from exc
+
+
+def request_id(
+    key: KeyDep, idempotency_key: Annotated[str | None, Header(alias=REQUEST_ID_HEADER)] = None
+) -> str | None:
+    """The lake's request id of a call that changes something: the caller's `Idempotency-Key`
+    under its API key (so that one key's ids never answer another's), None without one."""
+    if idempotency_key is None:
+        return None
+    if not (
+        0 < len(idempotency_key) <= MAX_REQUEST_ID_HEADER
+        and idempotency_key.isascii()
+        and idempotency_key.isprintable()
+    ):
+        raise InvalidArgumentError(
+            f"{REQUEST_ID_HEADER} must be 1 to {MAX_REQUEST_ID_HEADER} printable ASCII characters"
+        )
+    return f"{key}:{idempotency_key}"
+
+
+RequestIdDep = Annotated[str | None, Depends(request_id)]
+"""Sent by the SDK with each call that changes something, the same on its retries: a retry is
+answered as the first call was instead of being applied again."""
 
 
 # Uploads --------------------------------------------------------------------------------------
@@ -229,7 +254,9 @@ def files_metadata(body: FileMetadataBody, lake: LakeDep, _key: KeyDep) -> dict:
 
 
 @api.post("/annotations", tags=["annotations"])
-async def upload_annotations(request: Request, lake: LakeDep, _key: KeyDep) -> dict:
+async def upload_annotations(
+    request: Request, lake: LakeDep, _key: KeyDep, rid: RequestIdDep
+) -> dict:
     """Start an annotation upload: `{"target": {kind, ...}, "annotations": {document,
     operation_id, is_model_run, is_normalized, shape_type, source}}` (read raw: files are big)."""
     try:
@@ -238,14 +265,14 @@ async def upload_annotations(request: Request, lake: LakeDep, _key: KeyDep) -> d
         annotation_file = AnnotationFile.from_json(body["annotations"])
     except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
         raise InvalidArgumentError(f"malformed annotation upload: {exc!r}") from exc
-    return await run_in_threadpool(lake.upload_annotations, target, annotation_file)
+    return await run_in_threadpool(lake.upload_annotations, target, annotation_file, rid)
 
 
 @api.post("/collections/{collection_id}/annotations/remove", tags=["annotations"])
 def remove_annotations(
-    collection_id: str, body: RemoveAnnotationsBody, lake: LakeDep, _key: KeyDep
+    collection_id: str, body: RemoveAnnotationsBody, lake: LakeDep, _key: KeyDep, rid: RequestIdDep
 ) -> dict:
-    return lake.remove_annotations(collection_id, body.operation_id)
+    return lake.remove_annotations(collection_id, body.operation_id, rid)
 
 
 @api.get("/collections/{collection_id}/annotations", tags=["annotations"])
@@ -302,9 +329,9 @@ def list_labels(
 
 
 @api.post("/collections/{collection_id}/trash", tags=["collections"])
-def trash_collection(collection_id: str, lake: LakeDep, _key: KeyDep) -> dict:
+def trash_collection(collection_id: str, lake: LakeDep, _key: KeyDep, rid: RequestIdDep) -> dict:
     """Move a collection and the files uploaded to it to the trash."""
-    return lake.trash_collection(collection_id)
+    return lake.trash_collection(collection_id, rid)
 
 
 @api.get("/collections/by-name", tags=["collections"])
@@ -362,28 +389,30 @@ def count_items(body: SelectionBody, lake: LakeDep, _key: KeyDep) -> dict:
 
 
 @api.post("/items/trash", tags=["items"])
-def trash_items(body: SelectionBody, lake: LakeDep, _key: KeyDep) -> dict:
+def trash_items(body: SelectionBody, lake: LakeDep, _key: KeyDep, rid: RequestIdDep) -> dict:
     """Move the selected items to the trash; their bytes and annotations are kept."""
-    return lake.trash(ItemSelection.from_json(body.selection))
+    return lake.trash(ItemSelection.from_json(body.selection), rid)
 
 
 @api.post("/items/restore", tags=["items"])
-def restore_items(body: SelectionBody, lake: LakeDep, _key: KeyDep) -> dict:
+def restore_items(body: SelectionBody, lake: LakeDep, _key: KeyDep, rid: RequestIdDep) -> dict:
     """Bring the selected items back from the trash."""
-    return lake.restore_from_trash(ItemSelection.from_json(body.selection))
+    return lake.restore_from_trash(ItemSelection.from_json(body.selection), rid)
 
 
 @api.post("/trash/empty", tags=["items"])
-def empty_trash(body: EmptyTrashBody, lake: LakeDep, _key: KeyDep) -> dict:
+def empty_trash(body: EmptyTrashBody, lake: LakeDep, _key: KeyDep, rid: RequestIdDep) -> dict:
     """Delete for good (rows and bytes) what has been in the trash long enough."""
-    return lake.empty_trash(body.older_than_days)
+    return lake.empty_trash(body.older_than_days, rid)
 
 
 @api.post("/collections/add", tags=["collections"])
-def add_to_collection(body: AddToCollectionBody, lake: LakeDep, _key: KeyDep) -> dict:
+def add_to_collection(
+    body: AddToCollectionBody, lake: LakeDep, _key: KeyDep, rid: RequestIdDep
+) -> dict:
     """Create a collection if new and add the selected items to it."""
     selection = ItemSelection.from_json(body.selection)
-    return lake.add_to_collection(body.collection_name, body.content_type, selection)
+    return lake.add_to_collection(body.collection_name, body.content_type, selection, rid)
 
 
 @signed.get(BLOB_ROUTE + "/{key:path}", tags=["files"])

@@ -11,6 +11,10 @@ CHECKSUM_HEADER = "x-amz-checksum-sha256"
 """Header of a part's (or bundle's) base64 SHA-256s for the server's own part routes; S3 URLs
 get Content-MD5 instead."""
 
+REQUEST_ID_HEADER = "Idempotency-Key"
+"""One id per call that changes something, the same on each of its retries: the server answers
+a retry with the first answer instead of applying the call again."""
+MAX_REQUEST_ID_HEADER = 128
 CHECKSUM_NAME = f"{CHECKSUM_HEADER} header"
 """How the lake's messages name the checksum a part came (or should have come) with."""
 

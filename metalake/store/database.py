@@ -12,6 +12,7 @@ import contextlib
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -123,6 +124,7 @@ class Database:
         # SQLite has one writer: queue this process's writers on a lock rather than on SQLite's
         # busy handler, which sleeps in steps of up to 100 ms when threads contend.
         self._writer = threading.Lock() if self.dialect == "sqlite" else contextlib.nullcontext()
+        self._joined: ContextVar[Connection | None] = ContextVar(f"write_{id(self)}", default=None)
 
     def migrate(self, script_location: Path = MIGRATIONS) -> None:
         """Create the schema on first use and apply any migrations newer than the database."""
@@ -154,11 +156,30 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """One write transaction, committed on success and rolled back on any error."""
+        """One write transaction, committed on success and rolled back on any error.
+
+        Inside `transaction()` (same thread) it is a savepoint of that transaction instead.
+        """
+        joined = self._joined.get()
+        if joined is not None:
+            with joined.begin_nested():
+                yield joined
+            return
         with _as_ours(), self._writer, self.engine.connect() as conn:
             conn = conn.execution_options(metalake_write=True)
             with conn.begin():
                 yield conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A write transaction that the `write()` calls made within it join, so that a call
+        built of several writes commits (or rolls back) with what is written beside it."""
+        with self.write() as conn:
+            token = self._joined.set(conn)
+            try:
+                yield conn
+            finally:
+                self._joined.reset(token)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

@@ -330,3 +330,17 @@ selection_items = sa.Table(
     sa.Column("selection_id", ID, sa.ForeignKey("selections.id"), primary_key=True),
     sa.Column("item_id", ID, primary_key=True),
 )
+
+request_results = sa.Table(
+    "request_results",
+    metadata,
+    sa.Column("id", sa.String(200), primary_key=True),
+    sa.Column("operation", sa.String(64), nullable=False),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("answer", OPTIONAL_JSON),
+    sa.Column("created", TIMESTAMP, nullable=False),
+)
+"""The answer given to each request id of a call that changes something, written in the same
+transaction as the change, so that a retry of the call answers it again instead of applying
+the call twice; `fingerprint` is the hash of the call's operation and arguments."""
+sa.Index("ix_request_results_created", request_results.c.created)
