@@ -1,7 +1,7 @@
 """Shared fixtures: a lake per test, embedded (SQLite or a fresh PostgreSQL) or behind a real
 `metalake serve` process on a free 127.0.0.1 port, so SDK tests run the same calls both ways.
 
-Served SQLite lakes share one server per session (`served`), emptied for each test."""
+Served SQLite lakes share one server per session (`fresh_server`), emptied for each test."""
 
 from __future__ import annotations
 
@@ -78,24 +78,24 @@ def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedSe
 
 
 @pytest.fixture
-def served(shared_server: SharedServer) -> Server:
+def fresh_server(shared_server: SharedServer) -> Server:
     """The session's shared server over a lake emptied for this test, with a key of its own."""
     return shared_server.fresh()
 
 
 def uses_shared_server(request: pytest.FixtureRequest) -> bool:
-    """Whether the test's lake is the shared server's: it uses `served`, or its `lake` is
+    """Whether the test's lake is the shared server's: it uses `fresh_server`, or its `lake` is
     `remote-sqlite`."""
     callspec = getattr(request.node, "callspec", None)
     remote = callspec is not None and callspec.params.get("lake") == "remote-sqlite"
-    return remote or "served" in request.fixturenames
+    return remote or "fresh_server" in request.fixturenames
 
 
 @pytest.fixture
 def lake_home(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
     """The folder of the test's lake: the shared server's if the test uses it, else its own."""
     if uses_shared_server(request):
-        return request.getfixturevalue("served").home
+        return request.getfixturevalue("fresh_server").home
     return tmp_path / "lake"
 
 
@@ -130,7 +130,7 @@ def lake_for(
         yield LakeUnderTest(home, database_url)
         return
     if database_url is None and workers == 1:
-        server = request.getfixturevalue("served")
+        server = request.getfixturevalue("fresh_server")
         yield LakeUnderTest(server.home, None, server)
         return
     with serve(home, database_url, workers=workers) as server:
