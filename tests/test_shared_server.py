@@ -40,13 +40,14 @@ def leave_everything_behind(server: Server, images: Path, tmp_path: Path) -> Non
     auth = (server.key, server.secret)
     session = httpx.post(f"{server.url}/api/v1/uploads", json=body, auth=auth).json()
     checksum = {"x-amz-checksum-sha256": base64.b64encode(hashlib.sha256(data).digest()).decode()}
+    files = {p for p in (server.home / "blobs").rglob("*") if p.is_file()}
     part = httpx.put(session["files"][0]["parts"][0]["url"], content=data, headers=checksum)
     assert part.json()["state"] == "awaiting"
+    assert {p for p in (server.home / "blobs").rglob("*") if p.is_file()} > files, "not staged"
     with lake_database(server.home) as db:
         create_key(db, "extra")
         revoke_key(db, server.key)
     assert (server.home / "blobs" / ".thumbnails").exists()
-    assert (server.home / "blobs" / ".uploads").exists()
     assert list((server.home / "blobs").rglob("*.jpg"))
 
 
