@@ -1,5 +1,7 @@
 """Shared fixtures: a lake per test, embedded (SQLite or a fresh PostgreSQL) or behind a real
-`metalake serve` process on a free 127.0.0.1 port, so SDK tests run the same calls both ways."""
+`metalake serve` process on a free 127.0.0.1 port, so SDK tests run the same calls both ways.
+
+Served SQLite lakes share one server per session (`fresh_server`), emptied for each test."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from metalake.server.links import SignedRoutes
 from metalake.store.database import Database
 from metalake.store.schema import metadata
 from tests.media_factory import make_folder
-from tests.servers import S3Server, Server, seaweedfs, serve
+from tests.servers import S3Server, Server, SharedServer, seaweedfs, serve
 
 PG_ENV = "METALAKE_TEST_DATABASE_URL"
 PG_SKIP = (
@@ -69,8 +71,32 @@ def database_url(request: pytest.FixtureRequest) -> str | None:
     return request.getfixturevalue("postgres_url")
 
 
+@pytest.fixture(scope="session")
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedServer]:
+    """One `metalake serve` for the session's tests of a served SQLite lake (started lazily)."""
+    with SharedServer(tmp_path_factory.mktemp("shared")) as shared:
+        yield shared
+
+
 @pytest.fixture
-def lake_home(tmp_path: Path) -> Path:
+def fresh_server(shared_server: SharedServer) -> Server:
+    """The session's shared server over a lake emptied for this test, with a key of its own."""
+    return shared_server.fresh()
+
+
+def uses_shared_server(request: pytest.FixtureRequest) -> bool:
+    """Whether the test's lake is the shared server's: it uses `fresh_server`, or its `lake` is
+    `remote-sqlite`."""
+    callspec = getattr(request.node, "callspec", None)
+    remote = callspec is not None and callspec.params.get("lake") == "remote-sqlite"
+    return remote or "fresh_server" in request.fixturenames
+
+
+@pytest.fixture
+def lake_home(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    """The folder of the test's lake: the shared server's if the test uses it, else its own."""
+    if uses_shared_server(request):
+        return request.getfixturevalue("fresh_server").home
     return tmp_path / "lake"
 
 
@@ -96,11 +122,17 @@ class LakeUnderTest:
 def lake_for(
     request: pytest.FixtureRequest, home: Path, workers: int = 1
 ) -> Iterator[LakeUnderTest]:
-    """The lake a fixture param such as `remote-postgresql` names: way in, then database."""
+    """The lake a fixture param such as `remote-postgresql` names: way in, then database.
+
+    `remote-sqlite` with one worker is the shared server (`home` is then its folder)."""
     mode, backend = request.param.split("-")
     database_url = None if backend == "sqlite" else request.getfixturevalue("postgres_url")
     if mode == "embedded":
         yield LakeUnderTest(home, database_url)
+        return
+    if database_url is None and workers == 1:
+        server = request.getfixturevalue("fresh_server")
+        yield LakeUnderTest(server.home, None, server)
         return
     with serve(home, database_url, workers=workers) as server:
         yield LakeUnderTest(home, database_url, server)

@@ -21,7 +21,7 @@ import pytest
 
 from metalake import Client
 from metalake import __version__ as metalake_version
-from tests.servers import free_port, serve
+from tests.servers import Server, free_port
 
 
 def metalake(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
@@ -221,35 +221,41 @@ def test_files_skipped_for_their_extension_are_counted(images: Path, lake_home: 
 
 
 def test_every_remote_capable_command_works_with_url_flags(
-    images: Path, lake_home: Path, tmp_path: Path
+    images: Path, fresh_server: Server, tmp_path: Path
 ):
     """The commands README "CLI tour" lists as remote-capable, against a server and not the
     folder: `--home` names an empty folder, so only the server can answer."""
     labels = tmp_path / "labels.json"
     box = {"type": "rectangle", "bbox": [1, 1, 4, 4], "label": "car"}
     labels.write_text(json.dumps({"images": [{"image": "img_000.jpg", "annotations": [box]}]}))
-    with serve(lake_home) as server:
-        flags = ["--url", server.url, "--api-key", server.key, "--secret", server.secret]
+    flags = [
+        "--url",
+        fresh_server.url,
+        "--api-key",
+        fresh_server.key,
+        "--secret",
+        fresh_server.secret,
+    ]
 
-        def remote(*args: str) -> subprocess.CompletedProcess[str]:
-            done = metalake(*flags, *args, home=tmp_path / "empty")
-            assert done.returncode == 0, (args, done.stderr)
-            return done
+    def remote(*args: str) -> subprocess.CompletedProcess[str]:
+        done = metalake(*flags, *args, home=tmp_path / "empty")
+        assert done.returncode == 0, (args, done.stderr)
+        return done
 
-        job_id = remote("upload", str(images), "--collection", "c").stdout.split()[3]
-        assert json.loads(remote("job", job_id, "--json").stdout)["done"] == 5
-        remote("annotate", str(labels), "--collection", "c", "--operation", "m1")
-        assert json.loads(remote("info", "c_img_000.jpg").stdout)["file_name"] == "img_000.jpg"
-        assert remote("query", "annotation.label = car", "--count").stdout.strip() == "1"
-        out = tmp_path / "out"
-        assert "5 files" in remote("download", "c", "--out", str(out)).stdout
-        assert len(list((out / "c" / "data").iterdir())) == 5
-        assert remote("trash", "name = img_001.jpg", "--yes").stdout.startswith("1 objects")
-        assert remote("restore").stdout.strip() == "1 objects restored from the trash"
-        remote("trash", "name = img_001.jpg", "--yes")
-        emptied = remote("empty-trash", "--older-than-days", "0", "--yes")
-        assert emptied.stdout.strip() == "1 objects deleted from the trash"
-        assert remote("query", "--count").stdout.strip() == "4"
+    job_id = remote("upload", str(images), "--collection", "c").stdout.split()[3]
+    assert json.loads(remote("job", job_id, "--json").stdout)["done"] == 5
+    remote("annotate", str(labels), "--collection", "c", "--operation", "m1")
+    assert json.loads(remote("info", "c_img_000.jpg").stdout)["file_name"] == "img_000.jpg"
+    assert remote("query", "annotation.label = car", "--count").stdout.strip() == "1"
+    out = tmp_path / "out"
+    assert "5 files" in remote("download", "c", "--out", str(out)).stdout
+    assert len(list((out / "c" / "data").iterdir())) == 5
+    assert remote("trash", "name = img_001.jpg", "--yes").stdout.startswith("1 objects")
+    assert remote("restore").stdout.strip() == "1 objects restored from the trash"
+    remote("trash", "name = img_001.jpg", "--yes")
+    emptied = remote("empty-trash", "--older-than-days", "0", "--yes")
+    assert emptied.stdout.strip() == "1 objects deleted from the trash"
+    assert remote("query", "--count").stdout.strip() == "4"
     assert not (tmp_path / "empty").exists()
 
 

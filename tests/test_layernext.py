@@ -617,11 +617,13 @@ def test_create_collection_and_remove_annotations(
 # The wire protocol where the client hides it ---------------------------------------------------
 
 
-def test_wire_job_codes_etags_and_files_that_never_arrive(tmp_path: Path) -> None:
+def test_wire_job_codes_etags_and_files_that_never_arrive(
+    tmp_path: Path, fresh_server: Server
+) -> None:
     """A promised job is queued (3) until `complete`, then completed (2); a part answers 200
     with a quoted ETag; finalizing with another ETag is refused; unsent files are left out."""
     image = make_image(tmp_path / "a.jpg").read_bytes()
-    with serve(tmp_path / "lake") as server:
+    with contextlib.nullcontext(fresh_server) as server:  # the shared server, emptied
         api = httpx.Client(base_url=f"{server.url}/datalake/api", auth=(server.key, server.secret))
         started = api.post(
             "/client/uploadMetadataInCollection",

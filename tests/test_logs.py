@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import subprocess
@@ -15,7 +16,7 @@ from metalake import Client
 from metalake.client.wire import redact_signed_urls
 from tests.conftest import blob_files, upload_and_wait
 from tests.media_factory import make_folder
-from tests.servers import serve
+from tests.servers import Server, serve
 
 UNREDACTED = re.compile(
     r"(signature|X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token)=(?!REDACTED)",
@@ -54,7 +55,11 @@ def test_a_remote_upload_logged_at_info_shows_no_signature(
         s3_storage = request.getfixturevalue("s3_storage")
         env = request.getfixturevalue("s3").env
     images = make_folder(tmp_path / "images", 3)
-    with serve(lake_home, storage=s3_storage, env=env) as server:
+    with (
+        serve(lake_home, storage=s3_storage, env=env)
+        if storage == "s3"
+        else contextlib.nullcontext(request.getfixturevalue("fresh_server"))
+    ) as server:
         caplog.set_level(logging.INFO)
         with Client(server.url, server.key, server.secret, show_progress=False) as client:
             result = upload_and_wait(client, str(images), "image", "c")
@@ -71,13 +76,11 @@ def test_a_remote_upload_logged_at_info_shows_no_signature(
 
 
 def test_a_failed_download_reports_no_signature(
-    tmp_path: Path, lake_home: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, fresh_server: Server, lake_home: Path, caplog: pytest.LogCaptureFixture
 ):
     images = make_folder(tmp_path / "images", 2)
-    with (
-        serve(lake_home) as server,
-        Client(server.url, server.key, server.secret, show_progress=False) as client,
-    ):
+    server = fresh_server
+    with Client(server.url, server.key, server.secret, show_progress=False) as client:
         result = upload_and_wait(client, str(images), "image", "c")
         for blob in blob_files(lake_home):
             blob.unlink()

@@ -21,15 +21,15 @@ from metalake.lake.lake import lake_database
 from metalake.store.schema import items, upload_parts
 from tests.conftest import LakeUnderTest, blob_files, lake_for, upload_and_wait
 from tests.media_factory import make_folder
-from tests.servers import Server, serve
+from tests.servers import Server
 
 SMALL_PART = 64 << 10
 
 
 @pytest.fixture
-def server(lake_home: Path) -> Iterator[Server]:
-    with serve(lake_home) as s:
-        yield s
+def server(fresh_server: Server) -> Server:
+    """The shared server over an empty lake (`lake_home` is its folder)."""
+    return fresh_server
 
 
 def remote(server: Server, **options: object) -> Client:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
@@ -13,15 +13,16 @@ import pytest
 from metalake import AuthenticationError, Client, ItemNotFoundError, ServerUnavailableError
 from metalake.lake.keys import authenticate, create_key, revoke_key
 from metalake.lake.lake import lake_database
+from metalake.lake.signing import UrlSigner, load_secret
 from tests.conftest import upload_and_wait
 from tests.servers import Server, free_port, serve
 from tests.test_cli import metalake
 
 
 @pytest.fixture
-def server(lake_home: Path) -> Iterator[Server]:
-    with serve(lake_home) as s:
-        yield s
+def server(fresh_server: Server) -> Server:
+    """The shared server over an empty lake (`lake_home` is its folder)."""
+    return fresh_server
 
 
 @pytest.fixture
@@ -121,17 +122,21 @@ def test_tampered_signed_urls_are_refused(server: Server, served_image: str, tam
     assert answer.status_code == 403 and answer.json()["error"] == "bad_signature"
 
 
-def test_signed_urls_expire(server: Server, served_image: str):
+def test_signed_urls_expire(server: Server, served_image: str, lake_home: Path):
     auth = (server.key, server.secret)
+    asked = time.time()
     answer = httpx.get(
         f"{server.url}/api/v1/files/url",
         params={"file_key": served_image, "expires_in": 1},
         auth=auth,
     )
     url = answer.json()["url"]
+    expires = int(parse_qs(urlparse(url).query)["expires"][0])
+    assert asked + 1 <= expires <= time.time() + 2
     assert httpx.get(url).status_code == 200
-    time.sleep(2.1)
-    answer = httpx.get(url)
+    # A one-second URL of the same file, signed with the lake's key 2.1 s ago: expired now.
+    earlier = UrlSigner(load_secret(lake_home), clock=lambda: time.time() - 2.1)
+    answer = httpx.get(server.url + earlier.sign("GET", urlparse(url).path, expires_in=1))
     assert answer.status_code == 403 and "expired" in answer.json()["message"]
 
 

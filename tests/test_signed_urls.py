@@ -11,8 +11,9 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 import pytest
 
-from metalake import Client, InvalidArgumentError
+from metalake import Client, InvalidArgumentError, SignatureError
 from metalake.lake.lake import Lake
+from metalake.lake.signing import UrlSigner
 from tests.conftest import upload_and_wait
 from tests.media_factory import make_folder
 from tests.servers import Server, serve
@@ -126,3 +127,19 @@ def test_head_on_a_signed_url_answers_the_headers_of_get(
         assert head.headers[name] == get.headers[name]
     bad = httpx.head(url.replace("signature=", "signature=0"))
     assert bad.status_code == 403 and bad.content == b""
+
+
+def test_a_signed_url_expires_by_the_signers_clock():
+    now = [1000.2]
+    signer = UrlSigner(b"k" * 32, clock=lambda: now[0])
+    url = signer.sign("GET", "/blobs/a.jpg", expires_in=1)
+    query = parse_qs(urlparse(url).query)
+    expires, signature = query["expires"][0], query["signature"][0]
+    assert expires == "1002"  # rounded up: at least the second asked for
+    for now[0] in (1001.2, 1002.0):
+        signer.verify("GET", "/blobs/a.jpg", expires, signature)
+    now[0] = 1002.01
+    with pytest.raises(SignatureError, match="expired"):
+        signer.verify("GET", "/blobs/a.jpg", expires, signature)
+    with pytest.raises(SignatureError, match="does not match"):
+        signer.verify("GET", "/blobs/b.jpg", expires, signature)
