@@ -52,6 +52,11 @@ REFUSED = [
 ]  # fmt: skip
 
 
+HANG = 30
+"""Seconds past which a query counts as hung (a plan that explodes takes minutes): a guard, not
+a speed figure; on a quiet machine each of these answers in well under a second."""
+
+
 @pytest.mark.parametrize(
     ("query", "message"), [r[1:] for r in REFUSED], ids=[r[0] for r in REFUSED]
 )
@@ -60,7 +65,7 @@ def test_queries_past_the_limits_are_refused(query_lake: Client, query: str, mes
     with pytest.raises(InvalidQueryError) as refused:
         query_lake.get_item_count_from_metalake("image", query)
     assert str(refused.value) == message
-    assert time.perf_counter() - started < 1
+    assert time.perf_counter() - started < HANG
 
 
 LARGEST = {
@@ -93,7 +98,7 @@ def test_the_largest_queries_within_the_limits_run(query_lake: Client, name: str
     assert len(query) <= MAX_QUERY_LENGTH
     started = time.perf_counter()
     assert isinstance(query_lake.get_item_count_from_metalake("image", query), int)
-    assert time.perf_counter() - started < 1.5
+    assert time.perf_counter() - started < HANG
 
 
 @pytest.mark.parametrize(
