@@ -8,13 +8,14 @@ import logging
 import os
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from metalake import Client
 from metalake.errors import DatabaseUnavailableError
-from tests.faults import check_lake, proxy_to
+from tests.faults import TcpProxy, check_lake, proxy_to
 from tests.media_factory import make_folder
 from tests.servers import serve
 
@@ -44,52 +45,54 @@ def test_a_server_killed_inside_an_upload_job_finishes_it_on_restart(tmp_path: P
     assert check_lake(home, None) == 150
 
 
+@pytest.fixture
+def s3_link(s3_server, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[TcpProxy, str]]:
+    """A proxy between this process and the S3 server, and a storage URL of a fresh bucket
+    reached through it."""
+    host, port = s3_server.endpoint.removeprefix("http://").split(":")
+    with proxy_to(host, int(port)) as proxy:
+        for name, value in s3_server.env.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://{proxy.address}")
+        yield proxy, f"s3://outage-{os.getpid()}-{time.monotonic_ns()}/blobs"
+
+
 def test_an_embedded_upload_waits_through_a_short_object_store_outage(
-    s3_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog
+    s3_link, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog
 ):
     """The store goes down as the job starts and comes back 6 s later (longer than the S3
     client's own retries): every file lands."""
-    host, port = s3_server.endpoint.removeprefix("http://").split(":")
     files = make_folder(tmp_path / "imgs", 40)
-    storage = f"s3://outage-{os.getpid()}-{time.monotonic_ns()}/blobs"
-    with proxy_to(host, int(port)) as proxy:
-        for name, value in s3_server.env.items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://{proxy.address}")
-        monkeypatch.setenv("METALAKE_OUTAGE_BUDGET", "60")
-        home = tmp_path / "lake"
-        with Client(home=home, storage=storage, show_progress=False) as client:
-            proxy.down()
-            with caplog.at_level(logging.WARNING, logger="metalake.lake.jobs"):
-                job_id = client.upload_files_to_collection(str(files), "image", "outage")["job_id"]
-                time.sleep(6)
-                proxy.up()
-                assert client.wait_for_job_complete(job_id, timeout=120)["is_success"]
-            job = client.get_job(job_id)
-            assert (job["done"], job["failed"]) == (40, 0), job
-        assert any("trying again" in r.message for r in caplog.records), "no outage was seen"
-        assert check_lake(home, None, storage) == 40
+    proxy, storage = s3_link
+    monkeypatch.setenv("METALAKE_OUTAGE_BUDGET", "60")
+    home = tmp_path / "lake"
+    with Client(home=home, storage=storage, show_progress=False) as client:
+        proxy.down()
+        with caplog.at_level(logging.WARNING, logger="metalake.lake.jobs"):
+            job_id = client.upload_files_to_collection(str(files), "image", "outage")["job_id"]
+            time.sleep(6)
+            proxy.up()
+            assert client.wait_for_job_complete(job_id, timeout=120)["is_success"]
+        job = client.get_job(job_id)
+        assert (job["done"], job["failed"]) == (40, 0), job
+    assert any("trying again" in r.message for r in caplog.records), "no outage was seen"
+    assert check_lake(home, None, storage) == 40
 
 
 def test_an_outage_longer_than_the_budget_fails_the_job_with_counts_that_add_up(
-    s3_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    s3_link, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    host, port = s3_server.endpoint.removeprefix("http://").split(":")
     files = make_folder(tmp_path / "imgs", 30)
-    storage = f"s3://outage-{os.getpid()}-{time.monotonic_ns()}/blobs"
-    with proxy_to(host, int(port)) as proxy:
-        for name, value in s3_server.env.items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://{proxy.address}")
-        monkeypatch.setenv("METALAKE_OUTAGE_BUDGET", "2")
-        home = tmp_path / "lake"
-        with Client(home=home, storage=storage, show_progress=False) as client:
-            proxy.down()
-            job_id = client.upload_files_to_collection(str(files), "image", "outage")["job_id"]
-            assert not client.wait_for_job_complete(job_id, timeout=120)["is_success"]
-            job = client.get_job(job_id)
-        proxy.up()
-        assert check_lake(home, None, storage) == 0
+    proxy, storage = s3_link
+    monkeypatch.setenv("METALAKE_OUTAGE_BUDGET", "2")
+    home = tmp_path / "lake"
+    with Client(home=home, storage=storage, show_progress=False) as client:
+        proxy.down()
+        job_id = client.upload_files_to_collection(str(files), "image", "outage")["job_id"]
+        assert not client.wait_for_job_complete(job_id, timeout=120)["is_success"]
+        job = client.get_job(job_id)
+    proxy.up()
+    assert check_lake(home, None, storage) == 0
     assert job["status"] == "failed"
     assert job["done"] + job["skipped"] + job["failed"] == job["total"] == 30, job
     assert "outage" in job["message"] and "METALAKE_OUTAGE_BUDGET" in job["message"]

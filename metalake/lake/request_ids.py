@@ -67,6 +67,11 @@ class RequestResults:
             hours=env_number(KEEP_FOR_ENV, DEFAULT_KEEP_FOR_HOURS)
         )
 
+    def _answered(self, call: KeyedCall) -> Answer | None:
+        """The answer given before to this call's request id, if any (a quick read first)."""
+        with self._db.read() as conn:
+            return self._given(conn, call)
+
     def once(
         self, request_id: str | None, operation: str, arguments: Any, run: Callable[[], Answer]
     ) -> Answer:
@@ -77,9 +82,7 @@ class RequestResults:
         if request_id is None:
             return run()
         call = keyed_call(request_id, operation, arguments)
-        with self._db.read() as conn:
-            given = self._given(conn, call)
-        if given is not None:
+        if (given := self._answered(call)) is not None:
             return given
         try:
             with self._db.transaction() as conn:
@@ -114,9 +117,7 @@ class RequestResults:
         if request_id is None:
             return run(None)
         call = keyed_call(request_id, operation, arguments)
-        with self._db.read() as conn:
-            given = self._given(conn, call)
-        if given is not None:
+        if (given := self._answered(call)) is not None:
             return given
         try:
             return run(lambda conn, answer: self._insert(conn, call, answer))
