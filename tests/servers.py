@@ -26,7 +26,7 @@ from metalake.lake.keys import create_key
 from metalake.lake.lake import lake_database
 from metalake.lake.logins import PER_ADDRESS_ENV
 from metalake.store.database import Database, sqlite_url
-from metalake.store.schema import api_keys, jobs, metadata
+from metalake.store.schema import api_keys, item_changes, jobs, metadata
 
 logger = logging.getLogger(__name__)
 
@@ -126,8 +126,10 @@ class SharedServer:
     Between tests the test process, which can open the served lake's SQLite file and blob folder,
     waits until no job is queued or running (the server's job runner is then idle), empties the
     server's log, deletes every row of every table (keys too), empties the blob folder (staging
-    and thumbnails included), makes a new key and checks that the lake is empty. The server caches
-    no rows or files in memory: each request reads the database and the folder. Its login
+    and thumbnails included), makes a new key and checks that the lake is empty. The change log
+    (`item_changes`) keeps its rows, as it does in a lake: the server's term bitmaps read it to
+    learn which items the reset deleted, and a log that started again would hide later changes.
+    Beyond those bitmaps the server caches no rows or files. Its login
     limiter counts failures per key, which a new key starts afresh, and per address (see
     `SHARED_ENV`). If the reset fails (the server died, a job never ends, a test left files in
     the lake folder) the server is replaced by a new one. Tests that need other settings,
@@ -178,7 +180,8 @@ class SharedServer:
         _empty_log(server)
         with self._db.write() as conn:
             for table in reversed(metadata.sorted_tables):
-                conn.execute(table.delete())
+                if table is not item_changes:
+                    conn.execute(table.delete())
         blobs = server.home / "blobs"
         for child in blobs.iterdir():
             if child.is_dir() and not child.is_symlink():
@@ -222,6 +225,7 @@ def _check_empty(db: Database, home: Path) -> None:
         rows = {
             name: conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
             for name, table in metadata.tables.items()
+            if table is not item_changes
         }
     if {name: n for name, n in rows.items() if n} != {api_keys.name: 1}:
         raise ResetError(f"rows left after the reset: {rows}")

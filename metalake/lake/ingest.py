@@ -52,6 +52,7 @@ from metalake.lake.outages import is_transient
 from metalake.lake.workers import WorkerPool
 from metalake.media.probe import MediaFacts, probe
 from metalake.store.database import Database
+from metalake.store.item_changes import next_seqs
 from metalake.store.schema import collection_items, items, job_files, jobs
 from metalake.store.upsert import insert_ignore
 
@@ -633,6 +634,8 @@ class UploadJob:
         now: Any,
     ) -> None:
         if new_items:
+            for row, seq in zip(new_items, next_seqs(conn, len(new_items)), strict=True):
+                row["seq"] = seq
             conn.execute(items.insert(), new_items)
             insert_ignore(
                 conn,

@@ -22,7 +22,16 @@ from metalake.errors import (
     JobNotFoundError,
     StorageError,
 )
-from metalake.lake import answers, catalog, collections, file_targets, records, snapshots, trash
+from metalake.lake import (
+    answers,
+    catalog,
+    collections,
+    file_targets,
+    listing,
+    records,
+    snapshots,
+    trash,
+)
 from metalake.lake.annotations.documents import AnnotationFile
 from metalake.lake.annotations.exports import collection_page
 from metalake.lake.annotations.store import AnnotationSelection, annotation_dicts
@@ -39,6 +48,7 @@ from metalake.lake.links import Links
 from metalake.lake.logins import LoginLimiter, LoginLimits
 from metalake.lake.metadata import FileMetadataEntry, MetadataChange, changes_by_file
 from metalake.lake.names import check_text
+from metalake.lake.query.bitmaps import MatchCache, QueryBitmaps
 from metalake.lake.request_ids import RequestResults
 from metalake.lake.selection import ItemSelection, SortOrder
 from metalake.lake.signing import UrlSigner, expiry_seconds, load_secret
@@ -110,6 +120,7 @@ class Lake:
         self.logins = LoginLimiter(LoginLimits.from_environment())
         self.uploads = UploadSessions(self.db, self.blobs)
         self.requests = RequestResults(self.db)
+        self.term_bitmaps = MatchCache()
         self.annotation_jobs = AnnotationJob(self.db)
         handlers: dict[str, Handler] = {
             UPLOAD: UploadJob(self.db, self.blobs),
@@ -359,7 +370,9 @@ class Lake:
         """One page of the selected items in `sort` order; `with_urls` adds each one's `url`
         (as `download_url` makes them)."""
         with self.db.read() as conn:
-            page = records.page(conn, selection.ids(conn), sort.columns(), page_index, page_size)
+            found = listing.matches(QueryBitmaps(self.term_bitmaps, conn), selection)
+            ids = listing.page_ids(conn, selection, found, sort, page_index, page_size)
+            page = records.items_in_order(conn, ids)
         if with_urls:
             for item in page:
                 item["url"] = self._blob_url(item["storage_key"], self.url_expiry_s, links)
@@ -367,7 +380,7 @@ class Lake:
 
     def count_items(self, selection: ItemSelection) -> int:
         with self.db.read() as conn:
-            return records.count(conn, selection.ids(conn))
+            return len(listing.matches(QueryBitmaps(self.term_bitmaps, conn), selection).items)
 
     def trash(self, selection: ItemSelection, request_id: str | None = None) -> dict[str, Any]:
         """Move the selected items to the trash (bytes and annotations are kept)."""

@@ -105,9 +105,16 @@ def page(
         .scalars()
         .all()
     )
-    found = conn.execute(sa.select(items).where(items.c.id.in_(page_ids))).mappings().all()
+    return items_in_order(conn, page_ids)
+
+
+def items_in_order(conn: Connection, item_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """The items of `item_ids` as dicts, in that order (only the page's rows are read)."""
+    if not item_ids:
+        return []
+    found = conn.execute(sa.select(items).where(items.c.id.in_(item_ids))).mappings().all()
     by_id = {row["id"]: row for row in found}
-    return item_dicts(conn, [by_id[item_id] for item_id in page_ids])
+    return item_dicts(conn, [by_id[item_id] for item_id in item_ids])
 
 
 def count(conn: Connection, query: sa.Select) -> int:

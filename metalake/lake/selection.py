@@ -82,13 +82,20 @@ class ItemFilter:
 
     def conditions(self) -> list[sa.ColumnElement[bool]]:
         """Dates are inclusive: `to_date` 2024-05-01 keeps files uploaded that day."""
-        found: list[sa.ColumnElement[bool]] = []
+        return [condition for _key, condition in self.terms()]
+
+    def terms(self) -> list[tuple[tuple[str, ...], sa.ColumnElement[bool]]]:
+        """The filter's conditions, each with a key naming it (for caches of their matches)."""
+        found: list[tuple[tuple[str, ...], sa.ColumnElement[bool]]] = []
         if self.annotation_types and set(self.annotation_types) != set(ANNOTATION_TYPES):
-            found.append(sa.or_(*(_has_annotation_type(t) for t in self.annotation_types)))
+            either = sa.or_(*(_has_annotation_type(t) for t in self.annotation_types))
+            found.append((("annotation_types", *sorted(self.annotation_types)), either))
         if self.from_date is not None:
-            found.append(compare_date("from_date", items.c.created, ">=", self.from_date))
+            after = compare_date("from_date", items.c.created, ">=", self.from_date)
+            found.append((("from_date", self.from_date.text), after))
         if self.to_date is not None:
-            found.append(compare_date("to_date", items.c.created, "<=", self.to_date))
+            before = compare_date("to_date", items.c.created, "<=", self.to_date)
+            found.append((("to_date", self.to_date.text), before))
         return found
 
 

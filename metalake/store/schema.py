@@ -60,8 +60,12 @@ items = sa.Table(
     sa.Column("created", TIMESTAMP, nullable=False),
     sa.Column("modified", TIMESTAMP, nullable=False),
     sa.Column("trashed_at", TIMESTAMP),
+    sa.Column("seq", sa.BigInteger),
     sa.UniqueConstraint("bucket", "storage_key", name="uq_items_bucket_key"),
 )
+"""`seq` is a small integer of each item, never reused (store/item_changes.py assigns it), by
+which the lake's term bitmaps (lake/query/bitmaps.py) name items."""
+sa.Index("ix_items_seq", items.c.seq, unique=True)
 sa.Index("ix_items_collection_file", items.c.collection_id, items.c.file_name)
 # Listings page through live items newest change first; partial indexes on exactly that order
 # let a page at any offset skip index entries instead of rows.
@@ -330,6 +334,19 @@ selection_items = sa.Table(
     sa.Column("selection_id", ID, sa.ForeignKey("selections.id"), primary_key=True),
     sa.Column("item_id", ID, primary_key=True),
 )
+
+item_changes = sa.Table(
+    "item_changes",
+    metadata,
+    sa.Column("seq", SERIAL, primary_key=True, autoincrement=False),
+    sa.Column("change", sa.BigInteger, nullable=False),
+)
+"""The last change of each item's queryable facts (its row, metadata, tags, annotations, label
+counts, collections), written by database triggers on those tables so that no write path can
+forget it: `change` grows with each write on SQLite and is the writing transaction's id on
+PostgreSQL. Caches of which items match a term patch just the items changed since they were
+built (store/item_changes.py)."""
+sa.Index("ix_item_changes_change", item_changes.c.change)
 
 request_results = sa.Table(
     "request_results",

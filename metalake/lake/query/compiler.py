@@ -276,11 +276,18 @@ class QueryCompiler:
     annotation indexes (which lead with those ids) serve the terms; without one they stay
     subqueries. Names are looked up only once the whole query has compiled, so a query the
     compiler refuses runs no SQL.
+
+    `correlated` compiles every side-table term as a probe of the item at hand (EXISTS, a
+    counting subquery) instead of a set of ids, for conditions checked on a few given items
+    (the term bitmaps' patches) rather than used to find matches in the whole lake.
     """
 
-    def __init__(self, dialect: str, conn: Connection | None = None) -> None:
+    def __init__(
+        self, dialect: str, conn: Connection | None = None, correlated: bool = False
+    ) -> None:
         self.dialect = dialect
         self.conn = conn
+        self.correlated = correlated
         self._negations = 0
         self._memberships: dict[int, tuple[Condition, sa.Select | sa.CompoundSelect]] = {}
         self._named: list[tuple[list[str], sa.Select]] = []
@@ -350,6 +357,7 @@ class QueryCompiler:
             and term.op == "~"
             and self.dialect == "sqlite"
             and self._negations % 2 == 0
+            and not self.correlated
         ):
             return self._name_like(term.value)
         if len(path.parts) == 1 and root in ITEM_FIELDS:
@@ -458,7 +466,7 @@ class QueryCompiler:
         matching items first. Under NOT it is a correlated EXISTS, probed only for the items the
         rest of the query keeps, instead of building the (large) set of all the others.
         """
-        if negated != (self._negations % 2 == 1):
+        if self.correlated or negated != (self._negations % 2 == 1):
             return sa.exists().where(item_id == items.c.id, condition)
         return self._in(sa.select(item_id).where(condition))
 
@@ -472,7 +480,7 @@ class QueryCompiler:
         """OR; of membership terms only, one `IN (... UNION ALL ...)`, so each file is probed
         once instead of fetching every match of every term and merging them."""
         selects = [s for o in operands if (s := self._membership_of(o)) is not None]
-        if len(selects) == len(operands):
+        if len(selects) == len(operands) and not self.correlated:
             return self._in(_union(selects))
         return _any(operands)
 
@@ -580,6 +588,9 @@ class QueryCompiler:
         condition = (
             sa.true() if node.condition is None else self._compile(node.condition, INSIDE_COUNT)
         )
+        if self.correlated:
+            own = sa.select(sa.func.count()).where(annotation_rows.c.item_id == items.c.id)
+            return _binary(own.where(condition).scalar_subquery(), node.op, whole)
         grouped = (
             sa.select(annotation_rows.c.item_id)
             .where(condition)
@@ -595,6 +606,13 @@ class QueryCompiler:
     def _label_count(self, names: list[str], op: str, number: int, zero_matches: bool) -> Condition:
         """A count of labels read from the per-file label counts (`item_labels`)."""
         labelled = self._named_ids(item_labels.c.label_id, labels, labels.c.name.in_(names))
+        if self.correlated and len(names) > 1:
+            total = (
+                sa.select(sa.func.coalesce(sa.func.sum(item_labels.c.count), 0))
+                .where(item_labels.c.item_id == items.c.id, labelled)
+                .scalar_subquery()
+            )
+            return _binary(total, op, number)
         if len(names) == 1:
             matched = self._member(
                 item_labels.c.item_id, sa.and_(labelled, _binary(item_labels.c.count, op, number))

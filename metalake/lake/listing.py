@@ -1,0 +1,189 @@
+"""Counts and pages of a selection, answered from term bitmaps instead of per matching row.
+
+A selection's matches are the AND of bitmaps (live items, the scope, the query's terms, the
+filter's), so its count is a cardinality. A page is found by the cheapest of three ways,
+chosen from those exact counts rather than from the SQL planner's estimates:
+
+- a broad selection walks the sort order's index and keeps the items in the bitmap, reading
+  about `page_size / share` rows whatever the number of matches;
+- a narrow one sorts its matches by their ordinals (`seq IN (...)`), a few thousand rows;
+- whatever is left (a deep page of a broad selection, an order without an index) is the plain
+  SQL query, as is a selection that only names a scope, which the order indexes skip through.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from pyroaring import BitMap
+from sqlalchemy.engine import Connection
+
+from metalake.lake import collections
+from metalake.lake.query.bitmaps import ConditionOf, QueryBitmaps
+from metalake.lake.query.compiler import QueryCompiler
+from metalake.lake.records import check_page
+from metalake.lake.selection import SORT_FIELDS, ItemSelection, SortOrder
+from metalake.store.schema import collection_items, items
+from metalake.store.seq_sets import seq_in
+
+LIVE = items.c.trashed_at.is_(None)
+WALK_LIMIT = 20_000
+"""Rows of an order index a page may expect to walk before sorting its matches is cheaper."""
+CANDIDATE_LIMIT = 50_000
+"""Matches that a page sorts by their ordinals at most; beyond, the plain query runs."""
+FIRST_BATCH, LAST_BATCH = 256, 20_000
+WALKABLE = ("date_modified", "date_created", "name")
+"""Sort orders with a partial index on (content type, key, id) over live items."""
+
+
+@dataclass(frozen=True)
+class Matches:
+    """A selection's matches, and the live items of its content type (what the walk sees)."""
+
+    items: BitMap
+    universe: BitMap
+    content_type: str
+    uploaded_to: str | None
+    """The collection when the selection is exactly the files uploaded to it (none added)."""
+
+
+def matches(bitmaps: QueryBitmaps, selection: ItemSelection) -> Matches:
+    """The bitmap of the items `selection` picks (a refused query runs no SQL)."""
+    conn = bitmaps.conn
+    if selection.tree is not None:
+        QueryCompiler(conn.dialect.name).condition(selection.tree)
+    live = bitmaps.term(("live",), lambda _probe: LIVE)
+    uploaded_to = None
+    if selection.collection_id is None:
+        content_type = selection.content_type or ""
+        scope = bitmaps.term(
+            ("type", content_type), lambda _p: items.c.content_type == content_type
+        )
+        universe = live & scope
+        found = universe
+    else:
+        collection = collections.get_by_id(conn, selection.collection_id)
+        content_type = collection["content_type"]
+        cid = collection["id"]
+        universe = live & bitmaps.term(
+            ("type", content_type), lambda _p: items.c.content_type == content_type
+        )
+        members = bitmaps.term(("member", cid), lambda probe: _member_of(cid, probe))
+        uploaded = bitmaps.term(("uploaded", cid), lambda _p: items.c.collection_id == cid)
+        found = live & members
+        if members == uploaded:
+            uploaded_to = cid
+    if selection.tree is not None:
+        found = found & bitmaps.tree(selection.tree)
+    for key, condition in selection.filter.terms():
+        found = found & bitmaps.term(("filter", *key), _always(condition))
+    return Matches(found, universe, content_type, uploaded_to)
+
+
+def _always(condition: sa.ColumnElement[bool]) -> ConditionOf:
+    """A term whose condition is the same whether finding matches or probing given items."""
+    return lambda _probe: condition
+
+
+def _of_type(bitmaps: QueryBitmaps, content_type: str) -> BitMap:
+    return bitmaps.term(("type", content_type), lambda _p: items.c.content_type == content_type)
+
+
+def _member_of(collection_id: str, probe: bool) -> sa.ColumnElement[bool]:
+    mine = collection_items.c.collection_id == collection_id
+    if probe:
+        return sa.exists().where(collection_items.c.item_id == items.c.id, mine)
+    return items.c.id.in_(sa.select(collection_items.c.item_id).where(mine))
+
+
+def page_ids(
+    conn: Connection,
+    selection: ItemSelection,
+    found: Matches,
+    sort: SortOrder,
+    page_index: int,
+    page_size: int,
+) -> list[str]:
+    """The ids of one page of `found` in `sort` order."""
+    check_page(page_index, page_size)
+    offset = page_index * page_size
+    wanted = len(found.items) - offset
+    if wanted <= 0:
+        return []
+    if selection.is_everything:
+        return _scope_page(conn, selection, found, sort, offset, page_size)
+    share = len(found.items) / max(1, len(found.universe))
+    walkable = sort.sort_by_field in WALKABLE and found.items <= found.universe
+    if walkable and (offset + page_size) / share <= WALK_LIMIT:
+        return _walk(conn, found, sort, offset, page_size)
+    if len(found.items) <= CANDIDATE_LIMIT:
+        ordered = sa.select(items.c.id).where(seq_in(conn.dialect.name, found.items))
+        return _ids(conn, ordered, sort, offset, page_size)
+    chosen = sa.select(items.c.id).where(*selection.where(conn))
+    return _ids(conn, chosen, sort, offset, page_size)
+
+
+def _ids(
+    conn: Connection, query: sa.Select, sort: SortOrder, offset: int, page_size: int
+) -> list[str]:
+    paged = query.order_by(*sort.columns()).limit(page_size).offset(offset)
+    return list(conn.execute(paged).scalars())
+
+
+def _scope_page(
+    conn: Connection,
+    selection: ItemSelection,
+    found: Matches,
+    sort: SortOrder,
+    offset: int,
+    page_size: int,
+) -> list[str]:
+    """A page of a whole scope: the order indexes skip to any offset on their own."""
+    if selection.collection_id is None:
+        scope = items.c.content_type == found.content_type
+    elif found.uploaded_to is not None:
+        scope = items.c.collection_id == found.uploaded_to
+    else:
+        scope = items.c.id.in_(
+            sa.select(collection_items.c.item_id).where(
+                collection_items.c.collection_id == selection.collection_id
+            )
+        )
+    return _ids(conn, sa.select(items.c.id).where(LIVE, scope), sort, offset, page_size)
+
+
+def _walk(conn: Connection, found: Matches, sort: SortOrder, offset: int, size: int) -> list[str]:
+    """Read the live items of the content type in sort order, batch by batch (each batch
+    starting after the last row read), keeping those in the bitmap."""
+    keys: Sequence[sa.ColumnElement] = [*SORT_FIELDS[sort.sort_by_field], items.c.id]
+    base = (
+        sa.select(items.c.seq, *keys)
+        .where(LIVE, items.c.content_type == found.content_type)
+        .order_by(*sort.columns())
+    )
+    share = len(found.items) / max(1, len(found.universe))
+    batch = min(LAST_BATCH, max(FIRST_BATCH, int((offset + size) / share * 1.25)))
+    after: tuple | None = None
+    page: list[str] = []
+    skipped = 0
+    while True:
+        query = base
+        if after is not None:
+            bound = sa.tuple_(*keys)
+            last = sa.tuple_(*(sa.literal(v, k.type) for v, k in zip(after, keys, strict=True)))
+            query = query.where(bound < last if sort.sort_order == "DESC" else bound > last)
+        rows = conn.execute(query.limit(batch)).all()
+        for row in rows:
+            if row[0] in found.items:
+                if skipped < offset:
+                    skipped += 1
+                    continue
+                page.append(row[-1])
+                if len(page) == size:
+                    return page
+        if len(rows) < batch:
+            return page
+        after = tuple(rows[-1][1:])
+        batch = min(LAST_BATCH, batch * 2)
