@@ -62,6 +62,7 @@ def seed(home: Path, n: int) -> None:
                     "height": 1080,
                     "created": when,
                     "modified": when,
+                    "seq": i + 1,
                 }
             )
             members.append({"collection_id": collection["id"], "item_id": item_id, "added": when})

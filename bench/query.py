@@ -156,6 +156,7 @@ def build(db: Database, n: int) -> float:
         )
     label_ids = {name: i + 1 for i, name in enumerate(label_names)}
     annotation_id = 0
+    seq_base = 0
     for chunk in generate(n):
         item_rows, members, meta, tags, shapes, counts = [], [], [], [], [], []
         added = stored_time(dialect, now)
@@ -165,7 +166,7 @@ def build(db: Database, n: int) -> float:
             item_rows.append(
                 (item_id, f"bench_{facts['name']}", facts["name"], "image", collection_id,
                  "lake", f"bench/{facts['name']}", facts["size"], "0" * 64, "image/jpeg",
-                 640, 480, when, when)
+                 640, 480, when, when, len(item_rows) + seq_base + 1)
             )  # fmt: skip
             members.append((collection_id, item_id, added))
             for key in ("camera", "weather", "site"):
@@ -192,12 +193,14 @@ def build(db: Database, n: int) -> float:
             insert_rows(conn, item_tags, ("item_id", "tag"), tags)
             insert_rows(conn, annotation_rows, SHAPE_COLUMNS, shapes)
             insert_rows(conn, item_labels, ("item_id", "label_id", "count"), counts)
+        seq_base += len(chunk)
         print(f"  built {len(chunk)} more items", file=sys.stderr)
     with db.write() as conn:
         if dialect == "postgresql":
             conn.execute(sa.text("SELECT setval('annotations_id_seq', :n)"), {"n": annotation_id})
             conn.execute(sa.text("SELECT setval('labels_id_seq', :n)"), {"n": len(label_names)})
             conn.execute(sa.text("SELECT setval('operations_id_seq', 2)"))
+            conn.execute(sa.text("SELECT setval('items_seq', :n)"), {"n": seq_base})
     db.refresh_statistics()  # as the lake does when a job ends
     if dialect == "postgresql":
         # What autovacuum does a little after a bulk load: without a visibility map no scan
@@ -209,7 +212,7 @@ def build(db: Database, n: int) -> float:
 
 ITEM_COLUMNS = (
     "id", "unique_name", "file_name", "content_type", "collection_id", "bucket", "storage_key",
-    "size", "sha256", "mime", "width", "height", "created", "modified",
+    "size", "sha256", "mime", "width", "height", "created", "modified", "seq",
 )  # fmt: skip
 SHAPE_COLUMNS = (
     "id", "item_id", "operation_id", "type", "label_id", "x", "y", "w", "h", "confidence",

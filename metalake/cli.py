@@ -23,6 +23,7 @@ from metalake import __version__
 from metalake.errors import MetaLakeError
 from metalake.lake import answers
 from metalake.lake.content_types import describe_skipped
+from metalake.lake.facets import DEFAULT_TOP
 from metalake.lake.limits import MAX_CATALOG_PAGE
 from metalake.settings import DEFAULT_PORT, lake_home
 
@@ -470,6 +471,48 @@ def query(
     else:
         for item in found:
             click.echo(item["unique_name"])
+
+
+@main.command()
+@click.argument("query", default="")
+@_scope
+@click.option(
+    "--field",
+    "fields",
+    multiple=True,
+    help="label, tag, operation or metadata.<key>; repeat it for several "
+    "(default: label, tag and operation).",
+)
+@click.option("--top", default=DEFAULT_TOP, show_default=True, type=int, help="Values a field.")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
+@click.pass_context
+def facets(
+    ctx: click.Context,
+    query: str,
+    scope: Scope,
+    fields: tuple[str, ...],
+    top: int,
+    as_json: bool,
+) -> None:
+    """Count the matching files by value of each field: labels, tags, operations, metadata."""
+    with _client(ctx) as client:
+        collection_id = scope.collection_id(client)
+        found = client.get_facets(
+            collection_id or None,
+            scope.content_type,
+            query,
+            scope.filter,
+            list(fields) or None,
+            top,
+        )
+    if as_json:
+        click.echo(json.dumps(found, indent=2))
+        return
+    click.echo(f"{found['file_count']:,} files")
+    for field, values in found["facets"].items():
+        click.echo(f"{field}:")
+        for value in values:
+            click.echo(f"  {value['file_count']:>10,}  {value['value']}")
 
 
 YES = click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")

@@ -16,6 +16,7 @@ from metalake.lake.annotations.store import AnnotationSelection
 from metalake.lake.catalog import check_catalog_page
 from metalake.lake.collections import check_collection_name
 from metalake.lake.content_types import check_content_type, from_legacy_code
+from metalake.lake.facets import DEFAULT_TOP
 from metalake.lake.file_targets import FileTarget
 from metalake.lake.ingest import UploadFile, UploadRequest
 from metalake.lake.jobs import check_job_id
@@ -575,6 +576,25 @@ class Client:
     ) -> int:
         selection = ItemSelection.of(item_type, query=query, filter=filter)
         return self._transport.count_items(selection)
+
+    def get_facets(
+        self,
+        collection_id: str | None = None,
+        content_type: str = "image",
+        query: str = "",
+        filter: dict[str, Any] | None = None,
+        fields: list[str] | None = None,
+        top: int = DEFAULT_TOP,
+    ) -> dict[str, Any]:
+        """The most frequent values of each field among the matching files of a collection (or
+        of the lake's files of `content_type`), with how many files have each.
+
+        `fields` are `label`, `tag`, `operation` and `metadata.<key>` (default: the first
+        three). Returns `{"file_count": n, "facets": {field: [{"value", "file_count"}, ...]}}`,
+        at most `top` values a field, most files first.
+        """
+        selection = ItemSelection.of(content_type, collection_id or None, query, filter)
+        return self._transport.facets(selection, fields, top)
 
     def _page(
         self,

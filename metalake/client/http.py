@@ -233,6 +233,12 @@ class HttpTransport:
     def count_items(self, selection: ItemSelection) -> int:
         return self._call("POST", "/items/count", json={"selection": selection.to_json()})["count"]
 
+    def facets(
+        self, selection: ItemSelection, fields: list[str] | None, top: int
+    ) -> dict[str, Any]:
+        body = {"selection": selection.to_json(), "fields": fields, "top": top}
+        return self._call("POST", "/items/facets", json=body)
+
     def trash(self, selection: ItemSelection) -> dict[str, Any]:
         return self._call(
             "POST", "/items/trash", json={"selection": selection.to_json()}, keyed=True

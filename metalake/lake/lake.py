@@ -39,6 +39,7 @@ from metalake.lake.annotations.store import remove_annotations as remove_operati
 from metalake.lake.annotations.uploads import ANNOTATIONS, AnnotationJob
 from metalake.lake.clock import utcnow
 from metalake.lake.content_types import check_content_type
+from metalake.lake.facets import check_facets, facets
 from metalake.lake.file_targets import FileTarget
 from metalake.lake.ingest import UPLOAD, UploadJob, UploadRequest, start_upload
 from metalake.lake.item_metadata import apply_change, apply_changes
@@ -381,6 +382,16 @@ class Lake:
     def count_items(self, selection: ItemSelection) -> int:
         with self.db.read() as conn:
             return len(listing.matches(QueryBitmaps(self.term_bitmaps, conn), selection).items)
+
+    def facets(
+        self, selection: ItemSelection, fields: list[str] | None, top: int
+    ) -> dict[str, Any]:
+        """The `top` values of each field among the selected files, with their file counts."""
+        names = check_facets(fields, top)
+        with self.db.read() as conn:
+            bitmaps = QueryBitmaps(self.term_bitmaps, conn)
+            selected = listing.matches(bitmaps, selection).items
+            return facets(bitmaps, selected, names, top)
 
     def trash(self, selection: ItemSelection, request_id: str | None = None) -> dict[str, Any]:
         """Move the selected items to the trash (bytes and annotations are kept)."""

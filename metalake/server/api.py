@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from metalake.errors import InvalidArgumentError
 from metalake.lake.annotations.documents import AnnotationFile
 from metalake.lake.annotations.store import AnnotationSelection
+from metalake.lake.facets import DEFAULT_TOP, MAX_TOP
 from metalake.lake.file_targets import FileTarget
 from metalake.lake.ingest import request_from_json
 from metalake.lake.lake import Lake
@@ -386,6 +387,19 @@ def list_items(body: ListBody, links: LinksDep, lake: LakeDep, _key: KeyDep) -> 
 @api.post("/items/count", tags=["items"])
 def count_items(body: SelectionBody, lake: LakeDep, _key: KeyDep) -> dict:
     return {"count": lake.count_items(ItemSelection.from_json(body.selection))}
+
+
+class FacetsBody(SelectionBody):
+    fields: list[str] | None = Field(
+        None, description="label, tag, operation or metadata.<key> (default: the first three)"
+    )
+    top: int = Field(DEFAULT_TOP, description=f"values per field, 1 to {MAX_TOP}")
+
+
+@api.post("/items/facets", tags=["items"])
+def item_facets(body: FacetsBody, lake: LakeDep, _key: KeyDep) -> dict:
+    """The most frequent values of each field among the selected files, with file counts."""
+    return lake.facets(ItemSelection.from_json(body.selection), body.fields, body.top)
 
 
 @api.post("/items/trash", tags=["items"])

@@ -74,6 +74,11 @@ class Source(Protocol[T]):
     def size(self, value: T) -> int: ...
 
 
+def bitmap_bytes(bitmap: BitMap) -> int:
+    """About what a bitmap holds in memory: its serialised size."""
+    return len(bitmap.serialize())
+
+
 def in_chunks(seqs: Sequence[int]) -> Iterable[list[int]]:
     """Item ordinals in lists small enough to bind in one statement."""
     for start in range(0, len(seqs), PROBE_CHUNK):
@@ -99,7 +104,7 @@ class TermSource:
         return (old - BitMap(changed)) | matching
 
     def size(self, value: BitMap) -> int:
-        return len(value.serialize())
+        return bitmap_bytes(value)
 
 
 @dataclass(frozen=True)
