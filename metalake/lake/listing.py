@@ -29,8 +29,13 @@ from metalake.store.schema import collection_items, items
 from metalake.store.seq_sets import seq_in
 
 LIVE = items.c.trashed_at.is_(None)
+FEW_MATCHES = 5_000
+"""Matches that a page always sorts by their ordinals: a bounded cost, wherever they sit in the
+sort order (a date filter gathers its matches in one stretch of the order by date)."""
 WALK_LIMIT = 20_000
-"""Rows of an order index a page may expect to walk before sorting its matches is cheaper."""
+"""Rows of an order index a page may expect to walk; it gives up after `WALK_GIVE_UP` times as
+many (matches gathered far down the order) and the page is found another way."""
+WALK_GIVE_UP = 4
 CANDIDATE_LIMIT = 50_000
 """Matches that a page sorts by their ordinals at most; beyond, the plain query runs."""
 FIRST_BATCH, LAST_BATCH = 256, 20_000
@@ -114,10 +119,13 @@ def page_ids(
         return []
     if selection.is_everything:
         return _scope_page(conn, selection, found, sort, offset, page_size)
-    share = len(found.items) / max(1, len(found.universe))
-    walkable = sort.sort_by_field in WALKABLE and found.items <= found.universe
-    if walkable and (offset + page_size) / share <= WALK_LIMIT:
-        return _walk(conn, found, sort, offset, page_size)
+    if len(found.items) > FEW_MATCHES:
+        share = len(found.items) / max(1, len(found.universe))
+        walkable = sort.sort_by_field in WALKABLE and found.items <= found.universe
+        if walkable and (offset + page_size) / share <= WALK_LIMIT:
+            page = _walk(conn, found, sort, offset, page_size)
+            if page is not None:
+                return page
     if len(found.items) <= CANDIDATE_LIMIT:
         ordered = sa.select(items.c.id).where(seq_in(conn.dialect.name, found.items))
         return _ids(conn, ordered, sort, offset, page_size)
@@ -154,36 +162,49 @@ def _scope_page(
     return _ids(conn, sa.select(items.c.id).where(LIVE, scope), sort, offset, page_size)
 
 
-def _walk(conn: Connection, found: Matches, sort: SortOrder, offset: int, size: int) -> list[str]:
+def _walk(
+    conn: Connection, found: Matches, sort: SortOrder, offset: int, size: int
+) -> list[str] | None:
     """Read the live items of the content type in sort order, batch by batch (each batch
-    starting after the last row read), keeping those in the bitmap."""
+    starting after the last row read), keeping those in the bitmap; None if the matches are
+    not met within `WALK_GIVE_UP` times the rows expected."""
     keys: Sequence[sa.ColumnElement] = [*SORT_FIELDS[sort.sort_by_field], items.c.id]
     base = (
-        sa.select(items.c.seq, *keys)
+        sa.select(items.c.seq, items.c.id)
         .where(LIVE, items.c.content_type == found.content_type)
         .order_by(*sort.columns())
     )
     share = len(found.items) / max(1, len(found.universe))
-    batch = min(LAST_BATCH, max(FIRST_BATCH, int((offset + size) / share * 1.25)))
-    after: tuple | None = None
+    expected = (offset + size) / share
+    batch = min(LAST_BATCH, max(FIRST_BATCH, int(expected * 1.25)))
+    after: sa.ColumnElement[bool] | None = None
     page: list[str] = []
-    skipped = 0
-    while True:
-        query = base
-        if after is not None:
-            bound = sa.tuple_(*keys)
-            last = sa.tuple_(*(sa.literal(v, k.type) for v, k in zip(after, keys, strict=True)))
-            query = query.where(bound < last if sort.sort_order == "DESC" else bound > last)
+    skipped = walked = 0
+    while walked <= expected * WALK_GIVE_UP:
+        query = base if after is None else base.where(after)
         rows = conn.execute(query.limit(batch)).all()
-        for row in rows:
-            if row[0] in found.items:
+        walked += len(rows)
+        for seq, item_id in rows:
+            if seq in found.items:
                 if skipped < offset:
                     skipped += 1
                     continue
-                page.append(row[-1])
+                page.append(item_id)
                 if len(page) == size:
                     return page
         if len(rows) < batch:
             return page
-        after = tuple(rows[-1][1:])
+        after = _after(conn, keys, rows[-1][1], sort.sort_order)
         batch = min(LAST_BATCH, batch * 2)
+    return None
+
+
+def _after(
+    conn: Connection, keys: Sequence[sa.ColumnElement], item_id: str, direction: str
+) -> sa.ColumnElement[bool]:
+    """Rows past item `item_id` in the order of `keys` (its sort keys read by id: reading
+    them for every walked row would cost more than the walk)."""
+    last = conn.execute(sa.select(*keys).where(items.c.id == item_id)).one()
+    bound = sa.tuple_(*keys)
+    values = sa.tuple_(*(sa.literal(v, k.type) for v, k in zip(last, keys, strict=True)))
+    return bound < values if direction == "DESC" else bound > values

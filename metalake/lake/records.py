@@ -6,11 +6,13 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
 from metalake.errors import InvalidArgumentError, ItemNotFoundError
 from metalake.lake.clock import iso
+from metalake.store.json_values import json_array_agg, json_object_agg
 from metalake.store.schema import item_metadata, item_tags, items
 
 MAX_PAGE_SIZE = 1000
@@ -109,12 +111,41 @@ def page(
 
 
 def items_in_order(conn: Connection, item_ids: Sequence[str]) -> list[dict[str, Any]]:
-    """The items of `item_ids` as dicts, in that order (only the page's rows are read)."""
+    """The items of `item_ids` as dicts, in that order, in one statement: each row carries its
+    metadata and tags as JSON text, which orjson reads far faster than rows of them."""
     if not item_ids:
         return []
-    found = conn.execute(sa.select(items).where(items.c.id.in_(item_ids))).mappings().all()
-    by_id = {row["id"]: row for row in found}
-    return item_dicts(conn, [by_id[item_id] for item_id in item_ids])
+    dialect = conn.dialect.name
+    own_fields = (
+        sa.select(item_metadata.c.key, item_metadata.c.value)
+        .where(item_metadata.c.item_id == items.c.id)
+        .order_by(item_metadata.c.key)
+        .correlate(items)
+        .subquery()
+    )
+    own_tags = (
+        sa.select(item_tags.c.tag)
+        .where(item_tags.c.item_id == items.c.id)
+        .order_by(item_tags.c.tag)
+        .correlate(items)
+        .subquery()
+    )
+    query = sa.select(
+        items,
+        sa.select(json_object_agg(dialect, own_fields.c.key, own_fields.c.value))
+        .scalar_subquery()
+        .label("metadata_json"),
+        sa.select(json_array_agg(dialect, own_tags.c.tag)).scalar_subquery().label("tags_json"),
+    ).where(items.c.id.in_(item_ids))
+    by_id = {row["id"]: row for row in conn.execute(query).mappings()}
+    return [
+        _item_dict(
+            row := by_id[item_id],
+            orjson.loads(row["metadata_json"] or "{}"),
+            orjson.loads(row["tags_json"] or "[]"),
+        )
+        for item_id in item_ids
+    ]
 
 
 def count(conn: Connection, query: sa.Select) -> int:

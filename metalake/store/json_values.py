@@ -60,3 +60,17 @@ def json_array_elements(dialect: str, column: Expression, key: str) -> sa.TableV
     path = sa.literal(_sqlite_path(key), sa.Text)
     safe = sa.case((sa.func.json_type(column, path) == "array", column))
     return sa.func.json_each(safe, path).table_valued(sa.column("value", sa.JSON))
+
+
+def json_object_agg(dialect: str, key: Expression, value: Expression) -> Expression:
+    """An aggregate of rows into one JSON object text, `key: value` (JSON) per row."""
+    if dialect == "postgresql":
+        return sa.cast(sa.func.json_object_agg(key, value), sa.Text)
+    return sa.func.json_group_object(key, sa.func.json(value))
+
+
+def json_array_agg(dialect: str, value: Expression) -> Expression:
+    """An aggregate of rows into one JSON array text of their (text) values."""
+    if dialect == "postgresql":
+        return sa.cast(sa.func.json_agg(value), sa.Text)
+    return sa.func.json_group_array(value)
