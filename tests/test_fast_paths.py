@@ -198,11 +198,13 @@ def plain_facets(lake: Lake, selection: ItemSelection) -> dict[str, Any]:
     with lake.db.read() as conn:
         chosen = selection.ids(conn)
         pairs = {
-            "label": sa.select(labels.c.name, item_labels.c.item_id)
-            .join(labels, labels.c.id == item_labels.c.label_id),
+            "label": sa.select(labels.c.name, item_labels.c.item_id).join(
+                labels, labels.c.id == item_labels.c.label_id
+            ),
             "tag": sa.select(item_tags.c.tag, item_tags.c.item_id),
-            "operation": sa.select(operations.c.name, annotation_rows.c.item_id)
-            .join(operations, operations.c.id == annotation_rows.c.operation_id),
+            "operation": sa.select(operations.c.name, annotation_rows.c.item_id).join(
+                operations, operations.c.id == annotation_rows.c.operation_id
+            ),
         }
         for key in ("camera", "speed"):
             as_text = sa.cast(item_metadata.c.value, sa.Text).label("value")
