@@ -8,7 +8,8 @@ chosen from those exact counts rather than from the SQL planner's estimates:
   about `page_size / share` rows whatever the number of matches;
 - a narrow one sorts its matches by their ordinals (`seq IN (...)`), a few thousand rows;
 - whatever is left (a deep page of a broad selection, an order without an index) is the plain
-  SQL query, as is a selection that only names a scope, which the order indexes skip through.
+  SQL query, as is a page of a whole content type or of the files uploaded to a collection,
+  which the order indexes skip through to any offset.
 """
 
 from __future__ import annotations
@@ -117,8 +118,8 @@ def page_ids(
     wanted = len(found.items) - offset
     if wanted <= 0:
         return []
-    if selection.is_everything:
-        return _scope_page(conn, selection, found, sort, offset, page_size)
+    if selection.is_everything and (selection.collection_id is None or found.uploaded_to):
+        return _scope_page(conn, found, sort, offset, page_size)
     if len(found.items) > FEW_MATCHES:
         share = len(found.items) / max(1, len(found.universe))
         walkable = sort.sort_by_field in WALKABLE and found.items <= found.universe
@@ -141,24 +142,14 @@ def _ids(
 
 
 def _scope_page(
-    conn: Connection,
-    selection: ItemSelection,
-    found: Matches,
-    sort: SortOrder,
-    offset: int,
-    page_size: int,
+    conn: Connection, found: Matches, sort: SortOrder, offset: int, page_size: int
 ) -> list[str]:
-    """A page of a whole scope: the order indexes skip to any offset on their own."""
-    if selection.collection_id is None:
+    """A page of all the live files of a content type, or of those uploaded to a collection:
+    the order indexes skip to any offset on their own."""
+    if found.uploaded_to is None:
         scope = items.c.content_type == found.content_type
-    elif found.uploaded_to is not None:
-        scope = items.c.collection_id == found.uploaded_to
     else:
-        scope = items.c.id.in_(
-            sa.select(collection_items.c.item_id).where(
-                collection_items.c.collection_id == selection.collection_id
-            )
-        )
+        scope = items.c.collection_id == found.uploaded_to
     return _ids(conn, sa.select(items.c.id).where(LIVE, scope), sort, offset, page_size)
 
 

@@ -371,10 +371,10 @@ def thumbnail(
     return Response(lake.thumbnail(unique_name, size), media_type="image/jpeg")
 
 
-@api.post("/items/list", tags=["items"])
-def list_items(body: ListBody, links: LinksDep, lake: LakeDep, _key: KeyDep) -> list[dict]:
+@api.post("/items/list", tags=["items"], response_model=list[dict[str, Any]])
+def list_items(body: ListBody, links: LinksDep, lake: LakeDep, _key: KeyDep) -> Response:
     """One page of the items a selection (scope, query, filter) picks, in the sort order."""
-    return lake.list_items(
+    page = lake.list_items(
         ItemSelection.from_json(body.selection),
         SortOrder.from_object(body.sort_order),
         body.page_index,
@@ -382,6 +382,7 @@ def list_items(body: ListBody, links: LinksDep, lake: LakeDep, _key: KeyDep) -> 
         with_urls=body.with_urls,
         links=links,
     )
+    return Response(orjson.dumps(page), media_type="application/json")
 
 
 @api.post("/items/count", tags=["items"])
