@@ -116,6 +116,8 @@ def test_query_trash_restore_and_empty_trash(images: Path, lake_home: Path):
     assert found.stdout.split() == ["street_img_000.jpg", "street_img_001.jpg"]
     count = metalake("query", "tags = day", "--collection", "street", "--count", home=lake_home)
     assert count.stdout.strip() == "5"
+    facets = metalake("facets", "--collection", "street", "--field", "tag", home=lake_home)
+    assert facets.stdout.splitlines() == ["5 files", "tag:", "           5  day"]
     bad = metalake("query", "width >=", home=lake_home)
     assert bad.returncode == 2
     assert bad.stderr.strip() == (
@@ -247,6 +249,16 @@ def test_every_remote_capable_command_works_with_url_flags(
     remote("annotate", str(labels), "--collection", "c", "--operation", "m1")
     assert json.loads(remote("info", "c_img_000.jpg").stdout)["file_name"] == "img_000.jpg"
     assert remote("query", "annotation.label = car", "--count").stdout.strip() == "1"
+    facets = json.loads(
+        remote("facets", "--field", "label", "--field", "operation", "--json").stdout
+    )
+    assert facets == {
+        "file_count": 5,
+        "facets": {
+            "label": [{"value": "car", "file_count": 1}],
+            "operation": [{"value": "m1", "file_count": 1}],
+        },
+    }
     out = tmp_path / "out"
     assert "5 files" in remote("download", "c", "--out", str(out)).stdout
     assert len(list((out / "c" / "data").iterdir())) == 5

@@ -188,6 +188,22 @@ def check_random_selections(client: Client, rng: random.Random, rounds: int) -> 
             assert answer == expected, (strategy, selection, sort, page_index, size)
         if rng.random() < 0.3:
             assert lake.facets(selection, FACET_FIELDS, 1000) == plain_facets(lake, selection)
+        if rng.random() < 0.3:
+            assert (
+                by_cursor(lake, selection, sort, size) == plain(lake, selection, sort, 0, 1000)[1]
+            )
+
+
+def by_cursor(lake: Lake, selection: ItemSelection, sort: SortOrder, size: int) -> list[str]:
+    """Every selected id, page after page by cursor."""
+    found: list[str] = []
+    cursor = None
+    while True:
+        page = lake.item_page(selection, sort, size, cursor)
+        found.extend(item["id"] for item in page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return found
 
 
 FACET_FIELDS = ["label", "tag", "operation", "metadata.camera", "metadata.speed"]

@@ -577,6 +577,27 @@ class Client:
         selection = ItemSelection.of(item_type, query=query, filter=filter)
         return self._transport.count_items(selection)
 
+    def get_item_page(
+        self,
+        collection_id: str | None = None,
+        content_type: str = "image",
+        query: str = "",
+        filter: dict[str, Any] | None = None,
+        sort_order: dict[str, str] = DEFAULT_SORT_ORDER,
+        page_size: int = 100,
+        cursor: str | None = None,
+        with_urls: bool = False,
+    ) -> dict[str, Any]:
+        """A page of the matching files of a collection (or of the lake's files of
+        `content_type`) by cursor: `{"items": [...], "next_cursor": str | None}`. Pass
+        `next_cursor` back for the next page; it is None after the last one. Unlike
+        `page_index`, a cursor costs the same on every page and never skips or repeats a file
+        when files come or go between pages."""
+        check_page(0, page_size)
+        selection = ItemSelection.of(content_type, collection_id or None, query, filter)
+        sort = SortOrder.from_object(sort_order)
+        return self._transport.item_page(selection, sort, page_size, cursor, with_urls)
+
     def get_facets(
         self,
         collection_id: str | None = None,

@@ -230,6 +230,23 @@ class HttpTransport:
         }
         return self._call("POST", "/items/list", json=body)
 
+    def item_page(
+        self,
+        selection: ItemSelection,
+        sort: SortOrder,
+        page_size: int,
+        cursor: str | None = None,
+        with_urls: bool = False,
+    ) -> dict[str, Any]:
+        body = {
+            "selection": selection.to_json(),
+            "sort_order": sort.to_object(),
+            "page_size": page_size,
+            "cursor": cursor,
+            "with_urls": with_urls,
+        }
+        return self._call("POST", "/items/page", json=body)
+
     def count_items(self, selection: ItemSelection) -> int:
         return self._call("POST", "/items/count", json={"selection": selection.to_json()})["count"]
 

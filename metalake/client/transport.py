@@ -59,6 +59,14 @@ class Transport(Protocol):
         page_size: int,
         with_urls: bool = False,
     ) -> list[dict[str, Any]]: ...
+    def item_page(
+        self,
+        selection: ItemSelection,
+        sort: SortOrder,
+        page_size: int,
+        cursor: str | None = None,
+        with_urls: bool = False,
+    ) -> dict[str, Any]: ...
     def count_items(self, selection: ItemSelection) -> int: ...
     def facets(
         self, selection: ItemSelection, fields: list[str] | None, top: int

@@ -39,6 +39,7 @@ from metalake.lake.annotations.store import remove_annotations as remove_operati
 from metalake.lake.annotations.uploads import ANNOTATIONS, AnnotationJob
 from metalake.lake.clock import utcnow
 from metalake.lake.content_types import check_content_type
+from metalake.lake.cursors import decode_cursor, encode_cursor
 from metalake.lake.facets import check_facets, facets
 from metalake.lake.file_targets import FileTarget
 from metalake.lake.ingest import UPLOAD, UploadJob, UploadRequest, start_upload
@@ -378,6 +379,30 @@ class Lake:
             for item in page:
                 item["url"] = self._blob_url(item["storage_key"], self.url_expiry_s, links)
         return page
+
+    def item_page(
+        self,
+        selection: ItemSelection,
+        sort: SortOrder,
+        page_size: int,
+        cursor: str | None = None,
+        with_urls: bool = False,
+        links: Links | None = None,
+    ) -> dict[str, Any]:
+        """The page of the selected items that follows `cursor` (the first without one), with
+        the `next_cursor` to pass for the page after it (None once the last page is given)."""
+        keys = listing.sort_keys(sort)
+        after = None if cursor is None else decode_cursor(sort, cursor, keys)
+        with self.db.read() as conn:
+            found = listing.matches(QueryBitmaps(self.term_bitmaps, conn), selection)
+            ids = listing.page_ids(conn, selection, found, sort, 0, page_size, after)
+            page = records.items_in_order(conn, ids)
+            last = listing.last_keys(conn, sort, ids[-1]) if len(ids) == page_size else None
+        if with_urls:
+            for item in page:
+                item["url"] = self._blob_url(item["storage_key"], self.url_expiry_s, links)
+        next_cursor = None if last is None else encode_cursor(sort, last)
+        return {"items": page, "next_cursor": next_cursor}
 
     def count_items(self, selection: ItemSelection) -> int:
         with self.db.read() as conn:

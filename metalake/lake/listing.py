@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from pyroaring import BitMap
@@ -111,27 +112,44 @@ def page_ids(
     sort: SortOrder,
     page_index: int,
     page_size: int,
+    after: Sequence[Any] | None = None,
 ) -> list[str]:
-    """The ids of one page of `found` in `sort` order."""
+    """The ids of one page of `found` in `sort` order: page `page_index`, or with `after`
+    (the sort keys of the previous page's last item, id last) the page that follows it."""
     check_page(page_index, page_size)
     offset = page_index * page_size
-    wanted = len(found.items) - offset
-    if wanted <= 0:
+    if len(found.items) - offset <= 0:
         return []
+    past = None if after is None else _past(sort, after)
     if selection.is_everything and (selection.collection_id is None or found.uploaded_to):
-        return _scope_page(conn, found, sort, offset, page_size)
+        return _scope_page(conn, found, sort, offset, page_size, past)
     if len(found.items) > FEW_MATCHES:
         share = len(found.items) / max(1, len(found.universe))
         walkable = sort.sort_by_field in WALKABLE and found.items <= found.universe
         if walkable and (offset + page_size) / share <= WALK_LIMIT:
-            page = _walk(conn, found, sort, offset, page_size)
+            page = _walk(conn, found, sort, offset, page_size, past)
             if page is not None:
                 return page
     if len(found.items) <= CANDIDATE_LIMIT:
         ordered = sa.select(items.c.id).where(seq_in(conn.dialect.name, found.items))
-        return _ids(conn, ordered, sort, offset, page_size)
-    chosen = sa.select(items.c.id).where(*selection.where(conn))
-    return _ids(conn, chosen, sort, offset, page_size)
+    else:
+        ordered = sa.select(items.c.id).where(*selection.where(conn))
+    if past is not None:
+        ordered = ordered.where(past)
+    return _ids(conn, ordered, sort, offset, page_size)
+
+
+def sort_keys(sort: SortOrder) -> list[sa.ColumnElement]:
+    """The columns a sort order compares, the item id last."""
+    return [*SORT_FIELDS[sort.sort_by_field], items.c.id]
+
+
+def _past(sort: SortOrder, after: Sequence[Any]) -> sa.ColumnElement[bool]:
+    """Items past the sort keys `after` in the order `sort`."""
+    keys = sort_keys(sort)
+    bound = sa.tuple_(*keys)
+    values = sa.tuple_(*(sa.literal(v, k.type) for v, k in zip(after, keys, strict=True)))
+    return bound < values if sort.sort_order == "DESC" else bound > values
 
 
 def _ids(
@@ -142,7 +160,12 @@ def _ids(
 
 
 def _scope_page(
-    conn: Connection, found: Matches, sort: SortOrder, offset: int, page_size: int
+    conn: Connection,
+    found: Matches,
+    sort: SortOrder,
+    offset: int,
+    page_size: int,
+    past: sa.ColumnElement[bool] | None,
 ) -> list[str]:
     """A page of all the live files of a content type, or of those uploaded to a collection:
     the order indexes skip to any offset on their own."""
@@ -150,16 +173,23 @@ def _scope_page(
         scope = items.c.content_type == found.content_type
     else:
         scope = items.c.collection_id == found.uploaded_to
-    return _ids(conn, sa.select(items.c.id).where(LIVE, scope), sort, offset, page_size)
+    query = sa.select(items.c.id).where(LIVE, scope)
+    if past is not None:
+        query = query.where(past)
+    return _ids(conn, query, sort, offset, page_size)
 
 
 def _walk(
-    conn: Connection, found: Matches, sort: SortOrder, offset: int, size: int
+    conn: Connection,
+    found: Matches,
+    sort: SortOrder,
+    offset: int,
+    size: int,
+    past: sa.ColumnElement[bool] | None,
 ) -> list[str] | None:
     """Read the live items of the content type in sort order, batch by batch (each batch
     starting after the last row read), keeping those in the bitmap; None if the matches are
     not met within `WALK_GIVE_UP` times the rows expected."""
-    keys: Sequence[sa.ColumnElement] = [*SORT_FIELDS[sort.sort_by_field], items.c.id]
     base = (
         sa.select(items.c.seq, items.c.id)
         .where(LIVE, items.c.content_type == found.content_type)
@@ -168,11 +198,10 @@ def _walk(
     share = len(found.items) / max(1, len(found.universe))
     expected = (offset + size) / share
     batch = min(LAST_BATCH, max(FIRST_BATCH, int(expected * 1.25)))
-    after: sa.ColumnElement[bool] | None = None
     page: list[str] = []
     skipped = walked = 0
     while walked <= expected * WALK_GIVE_UP:
-        query = base if after is None else base.where(after)
+        query = base if past is None else base.where(past)
         rows = conn.execute(query.limit(batch)).all()
         walked += len(rows)
         for seq, item_id in rows:
@@ -185,17 +214,12 @@ def _walk(
                     return page
         if len(rows) < batch:
             return page
-        after = _after(conn, keys, rows[-1][1], sort.sort_order)
+        past = _past(sort, last_keys(conn, sort, rows[-1][1]))
         batch = min(LAST_BATCH, batch * 2)
     return None
 
 
-def _after(
-    conn: Connection, keys: Sequence[sa.ColumnElement], item_id: str, direction: str
-) -> sa.ColumnElement[bool]:
-    """Rows past item `item_id` in the order of `keys` (its sort keys read by id: reading
-    them for every walked row would cost more than the walk)."""
-    last = conn.execute(sa.select(*keys).where(items.c.id == item_id)).one()
-    bound = sa.tuple_(*keys)
-    values = sa.tuple_(*(sa.literal(v, k.type) for v, k in zip(last, keys, strict=True)))
-    return bound < values if direction == "DESC" else bound > values
+def last_keys(conn: Connection, sort: SortOrder, item_id: str) -> list[Any]:
+    """The sort keys of item `item_id`, read by id (reading them for every walked row would
+    cost more than the walk)."""
+    return list(conn.execute(sa.select(*sort_keys(sort)).where(items.c.id == item_id)).one())

@@ -385,6 +385,28 @@ def list_items(body: ListBody, links: LinksDep, lake: LakeDep, _key: KeyDep) -> 
     return Response(orjson.dumps(page), media_type="application/json")
 
 
+class PageBody(SelectionBody):
+    sort_order: dict[str, Any] = {}
+    page_size: int = 100
+    cursor: str | None = Field(None, description="next_cursor of the previous page")
+    with_urls: bool = False
+
+
+@api.post("/items/page", tags=["items"], response_model=dict[str, Any])
+def item_page(body: PageBody, links: LinksDep, lake: LakeDep, _key: KeyDep) -> Response:
+    """The page of the selected items after `cursor`, and the cursor of the page after it
+    (`next_cursor`, null after the last page): every page costs the same, however deep."""
+    page = lake.item_page(
+        ItemSelection.from_json(body.selection),
+        SortOrder.from_object(body.sort_order),
+        body.page_size,
+        body.cursor,
+        with_urls=body.with_urls,
+        links=links,
+    )
+    return Response(orjson.dumps(page), media_type="application/json")
+
+
 @api.post("/items/count", tags=["items"])
 def count_items(body: SelectionBody, lake: LakeDep, _key: KeyDep) -> dict:
     return {"count": lake.count_items(ItemSelection.from_json(body.selection))}
