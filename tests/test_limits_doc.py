@@ -21,7 +21,16 @@ from metalake import (
     TooManyRequestsError,
 )
 from metalake.blobs.keys import MAX_KEY_LENGTH, MAX_SEGMENT_BYTES, check_file_name, check_user_key
-from metalake.lake import catalog, collections, limits, records, trash, upload_sessions
+from metalake.lake import (
+    catalog,
+    collections,
+    cursors,
+    facets,
+    limits,
+    records,
+    trash,
+    upload_sessions,
+)
 from metalake.lake.annotations import documents, exports, shapes, store
 from metalake.lake.ingest import UploadFile, UploadRequest, check_upload
 from metalake.lake.lake import Lake
@@ -30,7 +39,7 @@ from metalake.lake.metadata import MAX_KEY_LENGTH as MAX_METADATA_KEY
 from metalake.lake.metadata import parse_metadata_object
 from metalake.lake.names import MAX_TEXT_ARGUMENT, check_text
 from metalake.lake.query import limits as query_limits
-from metalake.lake.selection import ItemSelection
+from metalake.lake.selection import ItemSelection, SortOrder
 from metalake.lake.signing import MAX_EXPIRY_S, expiry_seconds
 from metalake.media.thumbnails import THUMBNAIL_SIZES, check_thumbnail_size
 from metalake.server import bodies
@@ -212,6 +221,30 @@ def page_check(error_match: str) -> Callable[[str, Lake], None]:
     return check
 
 
+def check_facet_fields(text: str, lake: Lake) -> None:
+    mentions(text, facets.MAX_FIELDS, facets.MAX_KEY_LENGTH)
+    everything = ItemSelection.of("image")
+    most = [f"metadata.k{i}" for i in range(facets.MAX_FIELDS)]
+    assert lake.facets(everything, most, 1)["file_count"] == 0
+    refused(InvalidArgumentError, lambda: lake.facets(everything, [*most, "label"], 1), "at most")
+    long_key = "metadata." + "k" * (facets.MAX_KEY_LENGTH + 1)
+    refused(InvalidArgumentError, lambda: lake.facets(everything, [long_key], 1), "unknown")
+
+
+def check_facet_top(text: str, lake: Lake) -> None:
+    mentions(text, facets.MAX_TOP)
+    everything = ItemSelection.of("image")
+    assert lake.facets(everything, ["label"], facets.MAX_TOP)["facets"] == {"label": []}
+    refused(InvalidArgumentError, lambda: lake.facets(everything, ["label"], facets.MAX_TOP + 1))
+
+
+def check_page_cursor(text: str, lake: Lake) -> None:
+    mentions(text, cursors.MAX_CURSOR_LENGTH)
+    everything = ItemSelection.of("image")
+    long_cursor = "A" * (cursors.MAX_CURSOR_LENGTH + 1)
+    refused(InvalidArgumentError, lambda: lake.item_page(everything, SortOrder(), 10, long_cursor))
+
+
 def check_selected_operations(text: str, lake: Lake) -> None:
     mentions(text, store.MAX_SELECTED_OPERATIONS)
     many = tuple(f"op{i}" for i in range(store.MAX_SELECTED_OPERATIONS + 1))
@@ -336,6 +369,9 @@ CHECKS: dict[str, Callable[[str, Lake], None]] = {
     "page_size": page_check("page_size"),
     "page_depth": page_check("depth"),
     "catalog_page": page_check("catalog"),
+    "facet_fields": check_facet_fields,
+    "facet_top": check_facet_top,
+    "page_cursor": check_page_cursor,
     "annotation_page": page_check("annotations"),
     "selected_operations": check_selected_operations,
     "operation_id": check_operation_id,
