@@ -49,3 +49,61 @@ def run_fiftyone(code: str, *args: str) -> dict | None:
         return run_child(str(BENCH_PYTHON), code, *args, env=env)
     finally:
         shutil.rmtree(db_dir, ignore_errors=True)
+
+
+class FiftyOneChild:
+    """A FiftyOne process (from `make bench-deps`, with a throwaway database) that a bench
+    talks to line by line, so its rounds can be interleaved with MetaLake's.
+
+    `process` is None if the FiftyOne venv is missing. `send` writes one line to the child;
+    `read` returns the next JSON object it prints (other lines, such as FiftyOne's notices, are
+    skipped)."""
+
+    def __init__(self, code: str, *args: str) -> None:
+        self.code, self.args = code, args
+        self.process: subprocess.Popen[str] | None = None
+        self.db_dir = ""
+
+    def __enter__(self) -> FiftyOneChild:
+        if not BENCH_PYTHON.exists():
+            print("FiftyOne skipped: run `make bench-deps` first", file=sys.stderr)
+            return self
+        self.db_dir = tempfile.mkdtemp(prefix="fo_db_")
+        env = {
+            **os.environ,
+            "FIFTYONE_DO_NOT_TRACK": "true",
+            "FIFTYONE_DATABASE_VALIDATION": "false",
+            "FIFTYONE_DATABASE_DIR": self.db_dir,
+        }
+        self.process = subprocess.Popen(
+            [str(BENCH_PYTHON), "-c", self.code, *self.args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        return self
+
+    def send(self, line: str) -> None:
+        assert self.process is not None and self.process.stdin is not None
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+
+    def read(self) -> dict:
+        assert self.process is not None and self.process.stdout is not None
+        for line in self.process.stdout:
+            if line.startswith("{"):
+                return json.loads(line)
+        raise RuntimeError(f"FiftyOne child ended (exit {self.process.wait()})")
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.process is not None:
+            assert self.process.stdin is not None
+            self.process.stdin.close()  # the child's command loop ends, and FiftyOne stops mongod
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.db_dir:
+            shutil.rmtree(self.db_dir, ignore_errors=True)

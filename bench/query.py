@@ -13,6 +13,10 @@ timed the same way; a page reads the same fields ours returns (name, tags, metad
 
 Usage: python bench/query.py [--items 1000000] [--runs 20] [--keep DIR] [--no-postgres]
                              [--fiftyone-items N] [--fiftyone-runs N] [--no-fiftyone]
+
+`--profile broad` runs the broad profile instead (bench/query_broad.py: common labels, cameras
+and tags, queries matching 0.1% to 90%, collection scopes, facets; `--sdk-build N` builds it
+through the SDK).
 """
 
 from __future__ import annotations
@@ -420,6 +424,7 @@ def table(title: str, result: dict[str, Any]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--profile", choices=("selective", "broad"), default="selective")
     parser.add_argument("--items", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--fiftyone-items", type=int)
@@ -429,7 +434,18 @@ def main() -> None:
     parser.add_argument(
         "--keep", type=Path, help="Build the SQLite lake in this folder and reuse it next time."
     )
+    parser.add_argument(
+        "--sdk-build",
+        type=int,
+        metavar="N",
+        help="Broad profile: build N items through the SDK instead of the bulk insert.",
+    )
     args = parser.parse_args()
+    if args.profile == "broad":
+        from bench import query_broad
+
+        query_broad.main(args)
+        return
     OUT.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="metalake-query-") as tmp:
