@@ -168,6 +168,7 @@ def build(db: Database, n: int) -> float:
         )  # fmt: skip
     annotation_id = 0
     added = stored_time(dialect, now)
+    seq_base = 0
     for chunk in generate(n):
         item_rows, members, meta, tags, shapes, counts = [], [], [], [], [], []
         for facts in chunk:
@@ -177,7 +178,7 @@ def build(db: Database, n: int) -> float:
             item_rows.append(
                 (item_id, f"{home}_{facts['name']}", facts["name"], "image", ids[home], "lake",
                  f"{home}/{facts['name']}", facts["size"], "0" * 64, "image/jpeg", 64, 48, when,
-                 when)
+                 when, seq_base + len(item_rows) + 1)
             )  # fmt: skip
             members.append((ids[home], item_id, added))
             if facts["added"]:
@@ -208,12 +209,14 @@ def build(db: Database, n: int) -> float:
             insert_rows(conn, item_tags, ("item_id", "tag"), tags)
             insert_rows(conn, annotation_rows, SHAPE_COLUMNS, shapes)
             insert_rows(conn, item_labels, ("item_id", "label_id", "count"), counts)
+        seq_base += len(chunk)
         print(f"  built {len(chunk)} more items", file=sys.stderr)
     with db.write() as conn:
         if dialect == "postgresql":
             conn.execute(sa.text("SELECT setval('annotations_id_seq', :n)"), {"n": annotation_id})
             conn.execute(sa.text("SELECT setval('labels_id_seq', :n)"), {"n": len(label_ids)})
             conn.execute(sa.text("SELECT setval('operations_id_seq', 2)"))
+            conn.execute(sa.text("SELECT setval('items_seq', :n)"), {"n": seq_base})
     db.refresh_statistics()  # as the lake does when a job ends
     if dialect == "postgresql":
         # What autovacuum does a little after a bulk load (see the selective build).
