@@ -188,30 +188,45 @@ def build(db: Database, n: int) -> float:
                 )  # fmt: skip
             for label, times in Counter(facts["labels"]).items():
                 counts.append((item_id, label_ids[label], times))
-        with db.write() as conn:
-            insert_rows(conn, items, ITEM_COLUMNS, item_rows)
-            insert_rows(conn, collection_items, ("collection_id", "item_id", "added"), members)
-            insert_rows(
-                conn, item_metadata, ("item_id", "key", "value", "value_text", "value_num"), meta
-            )
-            insert_rows(conn, item_tags, ("item_id", "tag"), tags)
-            insert_rows(conn, annotation_rows, SHAPE_COLUMNS, shapes)
-            insert_rows(conn, item_labels, ("item_id", "label_id", "count"), counts)
+        insert_chunk(db, item_rows, members, meta, tags, shapes, counts)
         seq_base += len(chunk)
         print(f"  built {len(chunk)} more items", file=sys.stderr)
+    finish_build(db, annotation_id, len(label_names), seq_base)
+    return time.perf_counter() - started
+
+
+def insert_chunk(db: Database, *rows: list[tuple]) -> None:
+    """One write of a chunk's items, memberships, metadata, tags, shapes and label counts."""
+    item_rows, members, meta, tags, shapes, counts = rows
     with db.write() as conn:
-        if dialect == "postgresql":
-            conn.execute(sa.text("SELECT setval('annotations_id_seq', :n)"), {"n": annotation_id})
-            conn.execute(sa.text("SELECT setval('labels_id_seq', :n)"), {"n": len(label_names)})
-            conn.execute(sa.text("SELECT setval('operations_id_seq', 2)"))
-            conn.execute(sa.text("SELECT setval('items_seq', :n)"), {"n": seq_base})
+        insert_rows(conn, items, ITEM_COLUMNS, item_rows)
+        insert_rows(conn, collection_items, ("collection_id", "item_id", "added"), members)
+        insert_rows(
+            conn, item_metadata, ("item_id", "key", "value", "value_text", "value_num"), meta
+        )
+        insert_rows(conn, item_tags, ("item_id", "tag"), tags)
+        insert_rows(conn, annotation_rows, SHAPE_COLUMNS, shapes)
+        insert_rows(conn, item_labels, ("item_id", "label_id", "count"), counts)
+
+
+def finish_build(db: Database, annotation_count: int, label_count: int, item_count: int) -> None:
+    """Move PostgreSQL's sequences past the rows given ids, then analyse as the lake does."""
+    with db.write() as conn:
+        if conn.dialect.name == "postgresql":
+            for sequence, n in (
+                ("annotations_id_seq", annotation_count),
+                ("labels_id_seq", label_count),
+                ("operations_id_seq", 2),
+                ("items_seq", item_count),
+            ):
+                conn.execute(sa.text(f"SELECT setval('{sequence}', :n)"), {"n": n})
+        dialect = conn.dialect.name
     db.refresh_statistics()  # as the lake does when a job ends
     if dialect == "postgresql":
         # What autovacuum does a little after a bulk load: without a visibility map no scan
         # is index-only.
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("VACUUM ANALYZE")
-    return time.perf_counter() - started
 
 
 ITEM_COLUMNS = (

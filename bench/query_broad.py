@@ -38,26 +38,14 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import OUT, FiftyOneChild
-from bench.query import (
-    ITEM_COLUMNS,
-    SHAPE_COLUMNS,
-    postgres_database,
-    stored_time,
-)
+from bench.query import finish_build, insert_chunk, postgres_database, stored_time
 from metalake import Client
 from metalake.ids import new_id
 from metalake.lake.lake import lake_database
 from metalake.lake.selection import ItemSelection, SortOrder
-from metalake.store.bulk import insert_rows
 from metalake.store.database import Database
 from metalake.store.schema import (
-    annotation_rows,
-    collection_items,
     collections,
-    item_labels,
-    item_metadata,
-    item_tags,
-    items,
     labels,
     operations,
 )
@@ -200,28 +188,10 @@ def build(db: Database, n: int) -> float:
                 )
             for label, times in Counter(facts["machine"] + facts["human"]).items():
                 counts.append((item_id, label_ids[label], times))
-        with db.write() as conn:
-            insert_rows(conn, items, ITEM_COLUMNS, item_rows)
-            insert_rows(conn, collection_items, ("collection_id", "item_id", "added"), members)
-            insert_rows(
-                conn, item_metadata, ("item_id", "key", "value", "value_text", "value_num"), meta
-            )
-            insert_rows(conn, item_tags, ("item_id", "tag"), tags)
-            insert_rows(conn, annotation_rows, SHAPE_COLUMNS, shapes)
-            insert_rows(conn, item_labels, ("item_id", "label_id", "count"), counts)
+        insert_chunk(db, item_rows, members, meta, tags, shapes, counts)
         seq_base += len(chunk)
         print(f"  built {len(chunk)} more items", file=sys.stderr)
-    with db.write() as conn:
-        if dialect == "postgresql":
-            conn.execute(sa.text("SELECT setval('annotations_id_seq', :n)"), {"n": annotation_id})
-            conn.execute(sa.text("SELECT setval('labels_id_seq', :n)"), {"n": len(label_ids)})
-            conn.execute(sa.text("SELECT setval('operations_id_seq', 2)"))
-            conn.execute(sa.text("SELECT setval('items_seq', :n)"), {"n": seq_base})
-    db.refresh_statistics()  # as the lake does when a job ends
-    if dialect == "postgresql":
-        # What autovacuum does a little after a bulk load (see the selective build).
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("VACUUM ANALYZE")
+    finish_build(db, annotation_id, len(label_ids), seq_base)
     return time.perf_counter() - started
 
 
@@ -448,10 +418,15 @@ def run_backend(
         window = (today, today)  # the SDK stamps uploads with today: the window holds them all
         with Client(home=home, database_url=url, show_progress=False) as client:
             seconds = sdk_build(client, n, home.parent / f"{label}-sdk-files")
+    elif url is None and (home / f"built-{n}").exists():
+        seconds = float((home / f"built-{n}").read_text())
+        print(f"{label}: reusing the lake built in {home}", file=sys.stderr)
     else:
         db = lake_database(home, url)
         seconds = build(db, n)
         db.close()
+        if url is None:
+            (home / f"built-{n}").write_text(f"{seconds:.1f}")
     db = lake_database(home, url)
     kind = "sdk" if sdk else "bulk"
     plans(db, OUT / f"query-broad-plans-{label}-{kind}-{n}.txt", window)
@@ -664,7 +639,7 @@ def main(args: Any) -> None:
     n = args.sdk_build or args.items
     sdk = bool(args.sdk_build)
     with tempfile.TemporaryDirectory(prefix="metalake-query-broad-") as tmp:
-        home = Path(tmp) / "sqlite"
+        home = args.keep or Path(tmp) / "sqlite"
         results["sqlite"] = run_backend("sqlite", home, None, n, args.runs, sdk)
         kind = "SDK" if sdk else "bulk"
         table(
