@@ -65,15 +65,24 @@ def covers(conn: Connection, since: int, now: int) -> bool:
     return conn.dialect.name != "postgresql" and since >= now
 
 
+def later(dialect: str, change: int, since: int) -> bool:
+    """Whether a change logged as `change` is one a reader at position `since` must see."""
+    return change >= since if dialect == "postgresql" else change > since
+
+
+def changes_since(conn: Connection, since: int, limit: int) -> list[tuple[int, int]] | None:
+    """(ordinal, change) of the items changed since position `since` (deleted ones included),
+    or None when there are more than `limit` of them, for the caller to rebuild instead."""
+    if conn.dialect.name == "postgresql":
+        after = item_changes.c.change >= since
+    else:
+        after = item_changes.c.change > since
+    query = sa.select(item_changes.c.seq, item_changes.c.change).where(after).limit(limit + 1)
+    found = conn.execute(query).all()
+    return None if len(found) > limit else [(int(seq), int(change)) for seq, change in found]
+
+
 def changed_since(conn: Connection, since: int, limit: int) -> list[int] | None:
-    """Ordinals of the items changed since position `since` (deleted ones included), or None
-    when there are more than `limit` of them, for the caller to rebuild instead."""
-    later = (
-        item_changes.c.change >= since
-        if conn.dialect.name == "postgresql"
-        else item_changes.c.change > since
-    )
-    found = (
-        conn.execute(sa.select(item_changes.c.seq).where(later).limit(limit + 1)).scalars().all()
-    )
-    return None if len(found) > limit else [int(seq) for seq in found]
+    """The ordinals of `changes_since`."""
+    found = changes_since(conn, since, limit)
+    return None if found is None else [seq for seq, _change in found]

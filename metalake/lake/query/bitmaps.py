@@ -129,8 +129,16 @@ class MatchCache:
             self._entries.clear()
             self._bytes = 0
 
-    def get(self, conn: Connection, now: int, key: Hashable, source: Source[T]) -> T:
-        """The value of `source` as of position `now` of the change log (taken before)."""
+    def get(
+        self,
+        conn: Connection,
+        now: int,
+        key: Hashable,
+        source: Source[T],
+        changed_since: Callable[[int], list[int] | None],
+    ) -> T:
+        """The value of `source` as of position `now` of the change log (taken before), patched
+        with `changed_since(position)` (the items changed since, None if too many)."""
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None:
@@ -140,7 +148,7 @@ class MatchCache:
         elif item_changes.covers(conn, entry.position, now):
             return cast(T, entry.value)
         else:
-            changed = item_changes.changed_since(conn, entry.position, PATCH_LIMIT)
+            changed = changed_since(entry.position)
             if changed is None:
                 value = source.build(conn)
             elif changed:
@@ -169,6 +177,8 @@ class QueryBitmaps:
         self.cache = cache
         self.conn = conn
         self._now: int | None = None
+        self._read_since: int | None = None
+        self._read: list[tuple[int, int]] | None = None
 
     @property
     def now(self) -> int:
@@ -177,11 +187,25 @@ class QueryBitmaps:
             self._now = item_changes.position(self.conn)
         return self._now
 
+    def changed_since(self, since: int) -> list[int] | None:
+        """Items changed since position `since`: the terms of one query were mostly brought up
+        to date together, so one read of the log serves them all (a round trip each would cost
+        more than the patches on PostgreSQL)."""
+        if self._read_since is None or since < self._read_since:
+            self._read = item_changes.changes_since(self.conn, since, PATCH_LIMIT)
+            self._read_since = since
+        if self._read is None:
+            if since == self._read_since:
+                return None
+            return item_changes.changed_since(self.conn, since, PATCH_LIMIT)
+        dialect = self.conn.dialect.name
+        return [seq for seq, change in self._read if item_changes.later(dialect, change, since)]
+
     def term(self, key: Hashable, condition: ConditionOf) -> BitMap:
-        return self.cache.get(self.conn, self.now, key, TermSource(condition))
+        return self.value(key, TermSource(condition))
 
     def value(self, key: Hashable, source: Source[T]) -> T:
-        return self.cache.get(self.conn, self.now, key, source)
+        return self.cache.get(self.conn, self.now, key, source, self.changed_since)
 
     def everything(self) -> BitMap:
         """Every item, live or trashed: what NOT takes its complement in."""
