@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from metalake import Client
 from metalake.lake import listing, records
 from metalake.lake.lake import Lake
+from metalake.lake.query import order_buckets
 from metalake.lake.selection import SORT_FIELDS, ItemSelection, SortOrder
 from metalake.store.schema import (
     annotation_rows,
@@ -73,10 +74,19 @@ FILTERS: tuple[dict[str, Any], ...] = (
 )
 STRATEGIES = {
     "chosen": {},
-    "walk": {"CANDIDATE_LIMIT": 0, "WALK_LIMIT": 10**9},
-    "sorted-matches": {"WALK_LIMIT": 0, "CANDIDATE_LIMIT": 10**9},
-    "plain": {"WALK_LIMIT": 0, "CANDIDATE_LIMIT": 0},
+    "walk": {"BUCKETED": (), "CANDIDATE_LIMIT": 0, "WALK_LIMIT": 10**9, "FEW_MATCHES": 0},
+    "sorted-matches": {"BUCKETED": (), "WALK_LIMIT": 0, "CANDIDATE_LIMIT": 10**9},
+    "plain": {"BUCKETED": (), "WALK_LIMIT": 0, "CANDIDATE_LIMIT": 0},
 }
+
+
+@pytest.fixture(autouse=True)
+def small_buckets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Order buckets of a few items, so that pages cross several of them, patched rather than
+    cut again however uneven writes make them."""
+    monkeypatch.setattr(order_buckets, "BUCKETS", 20)
+    monkeypatch.setattr(order_buckets, "MIN_BUCKET", 1)
+    monkeypatch.setattr(order_buckets, "REBUILD_FACTOR", 10**6)
 
 
 def random_query(rng: random.Random, depth: int = 0) -> str:

@@ -372,8 +372,9 @@ class Lake:
         """One page of the selected items in `sort` order; `with_urls` adds each one's `url`
         (as `download_url` makes them)."""
         with self.db.read() as conn:
-            found = listing.matches(QueryBitmaps(self.term_bitmaps, conn), selection)
-            ids = listing.page_ids(conn, selection, found, sort, page_index, page_size)
+            bitmaps = QueryBitmaps(self.term_bitmaps, conn)
+            found = listing.matches(bitmaps, selection)
+            ids = listing.page_ids(bitmaps, selection, found, sort, page_index, page_size)
             page = records.items_in_order(conn, ids)
         if with_urls:
             for item in page:
@@ -394,8 +395,9 @@ class Lake:
         keys = listing.sort_keys(sort)
         after = None if cursor is None else decode_cursor(sort, cursor, keys)
         with self.db.read() as conn:
-            found = listing.matches(QueryBitmaps(self.term_bitmaps, conn), selection)
-            ids = listing.page_ids(conn, selection, found, sort, 0, page_size, after)
+            bitmaps = QueryBitmaps(self.term_bitmaps, conn)
+            found = listing.matches(bitmaps, selection)
+            ids = listing.page_ids(bitmaps, selection, found, sort, 0, page_size, after)
             page = records.items_in_order(conn, ids)
             last = listing.last_keys(conn, sort, ids[-1]) if len(ids) == page_size else None
         if with_urls:

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection
 from metalake.lake import collections
 from metalake.lake.query.bitmaps import ConditionOf, QueryBitmaps
 from metalake.lake.query.compiler import QueryCompiler
+from metalake.lake.query.order_buckets import OrderBuckets, candidates
 from metalake.lake.records import check_page
 from metalake.lake.selection import SORT_FIELDS, ItemSelection, SortOrder
 from metalake.store.schema import collection_items, items
@@ -43,6 +44,8 @@ CANDIDATE_LIMIT = 50_000
 FIRST_BATCH, LAST_BATCH = 256, 20_000
 WALKABLE = ("date_modified", "date_created", "name")
 """Sort orders with a partial index on (content type, key, id) over live items."""
+BUCKETED = ("date_modified", "date_created", "size")
+"""Sort orders paged from order buckets (lake/query/order_buckets.py)."""
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,7 @@ def _member_of(collection_id: str, probe: bool) -> sa.ColumnElement[bool]:
 
 
 def page_ids(
-    conn: Connection,
+    bitmaps: QueryBitmaps,
     selection: ItemSelection,
     found: Matches,
     sort: SortOrder,
@@ -117,12 +120,31 @@ def page_ids(
     """The ids of one page of `found` in `sort` order: page `page_index`, or with `after`
     (the sort keys of the previous page's last item, id last) the page that follows it."""
     check_page(page_index, page_size)
+    conn = bitmaps.conn
     offset = page_index * page_size
     if len(found.items) - offset <= 0:
         return []
     past = None if after is None else _past(sort, after)
     if selection.is_everything and (selection.collection_id is None or found.uploaded_to):
         return _scope_page(conn, found, sort, offset, page_size, past)
+    if sort.sort_by_field in BUCKETED and found.items <= found.universe:
+        keys = tuple(sort_keys(sort))
+        buckets = bitmaps.value(
+            ("order", sort.sort_by_field, found.content_type),
+            OrderBuckets(keys, found.content_type),
+        )
+        chosen, skipped = candidates(
+            buckets,
+            found.items,
+            sort.sort_order == "DESC",
+            offset,
+            page_size,
+            None if after is None else tuple(after),
+        )
+        ordered = sa.select(items.c.id).where(seq_in(conn.dialect.name, chosen))
+        if past is not None:
+            ordered = ordered.where(past)
+        return _ids(conn, ordered, sort, offset - skipped, page_size)
     if len(found.items) > FEW_MATCHES:
         share = len(found.items) / max(1, len(found.universe))
         walkable = sort.sort_by_field in WALKABLE and found.items <= found.universe
