@@ -83,10 +83,11 @@ STRATEGIES = {
 @pytest.fixture(autouse=True)
 def small_buckets(monkeypatch: pytest.MonkeyPatch) -> None:
     """Order buckets of a few items, so that pages cross several of them, patched rather than
-    cut again however uneven writes make them."""
+    cut again however uneven writes make them, and used for pages of whole scopes too."""
     monkeypatch.setattr(order_buckets, "BUCKETS", 20)
     monkeypatch.setattr(order_buckets, "MIN_BUCKET", 1)
     monkeypatch.setattr(order_buckets, "REBUILD_FACTOR", 10**6)
+    monkeypatch.setattr(listing, "SHALLOW", 2)
 
 
 def random_query(rng: random.Random, depth: int = 0) -> str:

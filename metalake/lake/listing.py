@@ -1,15 +1,17 @@
 """Counts and pages of a selection, answered from term bitmaps instead of per matching row.
 
 A selection's matches are the AND of bitmaps (live items, the scope, the query's terms, the
-filter's), so its count is a cardinality. A page is found by the cheapest of three ways,
-chosen from those exact counts rather than from the SQL planner's estimates:
+filter's), so its count is a cardinality. A page is found the cheapest way, chosen from those
+exact counts rather than from the SQL planner's estimates:
 
-- a broad selection walks the sort order's index and keeps the items in the bitmap, reading
-  about `page_size / share` rows whatever the number of matches;
-- a narrow one sorts its matches by their ordinals (`seq IN (...)`), a few thousand rows;
-- whatever is left (a deep page of a broad selection, an order without an index) is the plain
-  SQL query, as is a page of a whole content type or of the files uploaded to a collection,
-  which the order indexes skip through to any offset.
+- a page by date or size takes the matches of the few order buckets that hold it
+  (lake/query/order_buckets.py), at any share and any depth;
+- by name, a broad selection walks the order's index and keeps the items in the bitmap,
+  reading about `page_size / share` rows, and a narrow one sorts its matches by their ordinals
+  (`seq IN (...)`), a few thousand rows;
+- a shallow page of a whole content type, or of the files uploaded to a collection, skips
+  through the order index; whatever is left (an order without an index, more matches than
+  `CANDIDATE_LIMIT` that a walk does not find) is the plain SQL query.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ WALKABLE = ("date_modified", "date_created", "name")
 """Sort orders with a partial index on (content type, key, id) over live items."""
 BUCKETED = ("date_modified", "date_created", "size")
 """Sort orders paged from order buckets (lake/query/order_buckets.py)."""
+SHALLOW = 1_000
+"""Items a page of a whole scope skips in its order index rather than by order buckets."""
 
 
 @dataclass(frozen=True)
@@ -125,9 +129,11 @@ def page_ids(
     if len(found.items) - offset <= 0:
         return []
     past = None if after is None else _past(sort, after)
-    if selection.is_everything and (selection.collection_id is None or found.uploaded_to):
+    bucketed = sort.sort_by_field in BUCKETED and found.items <= found.universe
+    whole = selection.is_everything and (selection.collection_id is None or found.uploaded_to)
+    if whole and (offset < SHALLOW or not bucketed):
         return _scope_page(conn, found, sort, offset, page_size, past)
-    if sort.sort_by_field in BUCKETED and found.items <= found.universe:
+    if bucketed:
         keys = tuple(sort_keys(sort))
         buckets = bitmaps.value(
             ("order", sort.sort_by_field, found.content_type),
