@@ -197,8 +197,7 @@ def build(db: Database, n: int) -> float:
     return time.perf_counter() - started
 
 
-LOGGED_TABLES = ("items", "collection_items", "item_metadata", "item_tags", "annotations",
-                 "item_labels")  # fmt: skip
+LOGGED_TABLES = ("items", "collection_items", "item_metadata", "item_tags")
 
 
 @contextmanager

@@ -341,11 +341,12 @@ item_changes = sa.Table(
     sa.Column("seq", SERIAL, primary_key=True, autoincrement=False),
     sa.Column("change", sa.BigInteger, nullable=False),
 )
-"""The last change of each item's queryable facts (its row, metadata, tags, annotations, label
-counts, collections), written by database triggers on those tables so that no write path can
-forget it: `change` grows with each write on SQLite and is the writing transaction's id on
-PostgreSQL. Caches of which items match a term patch just the items changed since they were
-built (store/item_changes.py)."""
+"""The last change of each item's queryable facts (its row, metadata, tags, collections),
+written by database triggers on those tables so that no write path can forget it (a write of
+an item's annotations sets the item's `modified`, so the items trigger logs it). `change`
+grows with each write on SQLite and is the writing transaction's id on PostgreSQL. Caches of
+which items match a term patch just the items changed since they were built
+(store/item_changes.py)."""
 sa.Index("ix_item_changes_change", item_changes.c.change)
 
 request_results = sa.Table(

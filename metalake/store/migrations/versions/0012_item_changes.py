@@ -1,9 +1,12 @@
 """item ordinals and change log: `items.seq`, `item_changes` and the triggers that fill it
 
 Every item gets a small integer (`seq`) that the lake's term bitmaps use to name it, and every
-write to an item or to its metadata, tags, annotations, label counts or collections records the
-item in `item_changes`, from triggers, so that caches of query terms stay exact whatever code
-path wrote. Existing items are numbered before the triggers exist, so the upgrade logs nothing.
+write to an item or to its metadata, tags or collections records the item in `item_changes`,
+from triggers, so that caches of query terms stay exact whatever code path wrote. Annotations
+and label counts have no trigger: every write of an item's annotations also sets the item's
+`modified`, which the items trigger logs, and a trigger per box doubled the time of an
+annotation upload. Existing items are numbered before the triggers exist, so the upgrade logs
+nothing.
 
 Revision ID: 0012
 Revises: 0011
@@ -18,7 +21,7 @@ down_revision = "0011"
 branch_labels = None
 depends_on = None
 
-SIDE_TABLES = ("item_metadata", "item_tags", "annotations", "item_labels", "collection_items")
+SIDE_TABLES = ("item_metadata", "item_tags", "collection_items")
 EVENTS = ("insert", "update", "delete")
 
 SQLITE_NEXT_CHANGE = "(SELECT coalesce(max(change), 0) + 1 FROM item_changes)"
