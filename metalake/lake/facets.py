@@ -95,9 +95,21 @@ class FieldValues:
         )
 
     def _add(self, values: defaultdict[bytes, BitMap], query: sa.Select, conn: Connection) -> None:
+        """Add the (value, item) pairs of `query`, each value encoded once, items in bulk."""
+        found: defaultdict[bytes, list[int]] = defaultdict(list)
+        keys: dict[Any, bytes] = {}
         for value, seq in conn.execute(query):
-            if seq is not None:
-                values[orjson.dumps(value)].add(seq)
+            if seq is None:
+                continue
+            if type(value) in (str, int, float):  # hashable, and True is not 1 here
+                key = keys.get(value)
+                if key is None:
+                    key = keys[value] = orjson.dumps(value)
+            else:
+                key = orjson.dumps(value)
+            found[key].append(seq)
+        for key, seqs in found.items():
+            values[key].update(seqs)
 
     def build(self, conn: Connection) -> Values:
         values: defaultdict[bytes, BitMap] = defaultdict(BitMap)

@@ -66,6 +66,8 @@ items = sa.Table(
 """`seq` is a small integer of each item, never reused (store/item_changes.py assigns it), by
 which the lake's term bitmaps (lake/query/bitmaps.py) name items."""
 sa.Index("ix_items_seq", items.c.seq, unique=True)
+# Building a term's bitmap maps each matching item id to its `seq` from this index alone.
+sa.Index("ix_items_id_seq", items.c.id, items.c.seq)
 sa.Index("ix_items_collection_file", items.c.collection_id, items.c.file_name)
 # Listings page through live items newest change first; partial indexes on exactly that order
 # let a page at any offset skip index entries instead of rows.

@@ -83,6 +83,7 @@ def upgrade() -> None:
     else:
         op.execute("UPDATE items SET seq = rowid")
     op.create_index("ix_items_seq", "items", ["seq"], unique=True)
+    op.create_index("ix_items_id_seq", "items", ["id", "seq"])
     op.create_table(
         "item_changes",
         sa.Column("seq", serial, primary_key=True, autoincrement=False),
@@ -107,6 +108,7 @@ def downgrade() -> None:
             op.execute(f"DROP FUNCTION {name}()")
     op.drop_index("ix_item_changes_change", table_name="item_changes")
     op.drop_table("item_changes")
+    op.drop_index("ix_items_id_seq", table_name="items")
     op.drop_index("ix_items_seq", table_name="items")
     op.execute("ALTER TABLE items DROP COLUMN seq")
     if postgres:
