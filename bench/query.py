@@ -305,25 +305,32 @@ def measure(client: Client, runs: int) -> list[dict[str, Any]]:
 
 
 def plans(db: Database, path: Path) -> None:
-    """The database's plan of each query's count and first page, as the lake runs them."""
+    """The plan of each query's plain SQL count and first page (what the lake's fallback runs;
+    a term's bitmap is built by the same condition)."""
     lines = []
     with db.read() as conn:
-        dialect = conn.dialect.name
-        explain = "EXPLAIN QUERY PLAN " if dialect == "sqlite" else "EXPLAIN "
         for name, query, filter_ in QUERIES:
             selection = ItemSelection.of("image", query=query, filter=filter_)
-            ids = selection.ids(conn)
-            count = sa.select(sa.func.count()).select_from(ids.subquery())
-            page = ids.order_by(*SortOrder().columns()).limit(100)
-            for label, statement in (("count", count), ("page", page)):
-                sql = statement.compile(
-                    dialect=conn.dialect, compile_kwargs={"literal_binds": True}
-                )
-                lines.append(f"## {name} ({label}): {query or filter_}")
-                for row in conn.execute(sa.text(explain + str(sql))):
-                    lines.append("  " + " | ".join(str(v) for v in row))
-                lines.append("")
+            lines += explained(conn, selection, f"{name}: {query or filter_}")
     path.write_text("\n".join(lines))
+
+
+def explained(conn: Connection, selection: ItemSelection, title: str) -> list[str]:
+    """Lines of the plans of a selection's plain SQL count and first page."""
+    explain = "EXPLAIN QUERY PLAN " if conn.dialect.name == "sqlite" else "EXPLAIN "
+    ids = selection.ids(conn)
+    count = sa.select(sa.func.count()).select_from(ids.subquery())
+    page = ids.order_by(*SortOrder().columns()).limit(100)
+    lines = []
+    for label, statement in (("count", count), ("page", page)):
+        sql = statement.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
+        lines.append(f"## {title} ({label})")
+        lines += [
+            "  " + " | ".join(str(v) for v in row)
+            for row in conn.execute(sa.text(explain + str(sql)))
+        ]
+        lines.append("")
+    return lines
 
 
 FIFTYONE_CHILD = """

@@ -38,11 +38,11 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import OUT, FiftyOneChild
-from bench.query import finish_build, insert_chunk, postgres_database, stored_time
+from bench.query import explained, finish_build, insert_chunk, postgres_database, stored_time
 from metalake import Client
 from metalake.ids import new_id
 from metalake.lake.lake import lake_database
-from metalake.lake.selection import ItemSelection, SortOrder
+from metalake.lake.selection import ItemSelection
 from metalake.store.database import Database
 from metalake.store.schema import (
     collections,
@@ -374,11 +374,10 @@ def measure_facets(client: Client, runs: int) -> list[dict[str, Any]] | None:
 
 
 def plans(db: Database, path: Path, window: tuple[str, str]) -> None:
-    """The database's plan of each query's count and first page in each scope."""
+    """The plan of each query's plain SQL count and first page in each scope (what the lake's
+    fallback runs; a term's bitmap is built by the same condition)."""
     lines = []
     with db.read() as conn:
-        dialect = conn.dialect.name
-        explain = "EXPLAIN QUERY PLAN " if dialect == "sqlite" else "EXPLAIN "
         found = {
             name: conn.execute(
                 sa.select(collections.c.id).where(collections.c.name == name)
@@ -393,17 +392,8 @@ def plans(db: Database, path: Path, window: tuple[str, str]) -> None:
                     selection = ItemSelection.of(
                         collection_id=found[scope], query=query, filter=filter_
                     )
-                ids = selection.ids(conn)
-                count = sa.select(sa.func.count()).select_from(ids.subquery())
-                page = ids.order_by(*SortOrder().columns()).limit(100)
-                for label, statement in (("count", count), ("page", page)):
-                    sql = statement.compile(
-                        dialect=conn.dialect, compile_kwargs={"literal_binds": True}
-                    )
-                    lines.append(f"## {scope} / {name} ({label}): {query} {filter_ or ''}")
-                    for row in conn.execute(sa.text(explain + str(sql))):
-                        lines.append("  " + " | ".join(str(v) for v in row))
-                    lines.append("")
+                title = f"{scope} / {name}: {query} {filter_ or ''}"
+                lines += explained(conn, selection, title)
     path.write_text("\n".join(lines))
 
 
