@@ -74,6 +74,7 @@ FILTERS: tuple[dict[str, Any], ...] = (
 )
 STRATEGIES = {
     "chosen": {},
+    "buckets": {"FEW_MATCHES": 0},
     "walk": {"BUCKETED": (), "CANDIDATE_LIMIT": 0, "WALK_LIMIT": 10**9, "FEW_MATCHES": 0},
     "sorted-matches": {"BUCKETED": (), "WALK_LIMIT": 0, "CANDIDATE_LIMIT": 10**9},
     "plain": {"BUCKETED": (), "WALK_LIMIT": 0, "CANDIDATE_LIMIT": 0},

@@ -36,7 +36,7 @@ from metalake.store.seq_sets import seq_in
 LIVE = items.c.trashed_at.is_(None)
 FEW_MATCHES = 5_000
 """Matches that a page always sorts by their ordinals: a bounded cost, wherever they sit in the
-sort order (a date filter gathers its matches in one stretch of the order by date)."""
+sort order, and less than visiting every order bucket for matches spread thin over them."""
 WALK_LIMIT = 20_000
 """Rows of an order index a page may expect to walk; it gives up after `WALK_GIVE_UP` times as
 many (matches gathered far down the order) and the page is found another way."""
@@ -133,7 +133,7 @@ def page_ids(
     whole = selection.is_everything and (selection.collection_id is None or found.uploaded_to)
     if whole and (offset < SHALLOW or not bucketed):
         return _scope_page(conn, found, sort, offset, page_size, past)
-    if bucketed:
+    if bucketed and len(found.items) > FEW_MATCHES:
         keys = tuple(sort_keys(sort))
         buckets = bitmaps.value(
             ("order", sort.sort_by_field, found.content_type),
