@@ -23,8 +23,7 @@ from metalake import __version__
 from metalake.errors import MetaLakeError
 from metalake.lake import answers
 from metalake.lake.content_types import describe_skipped
-from metalake.lake.facets import DEFAULT_TOP
-from metalake.lake.limits import MAX_CATALOG_PAGE
+from metalake.lake.limits import DEFAULT_FACET_TOP, MAX_CATALOG_PAGE
 from metalake.settings import DEFAULT_PORT, lake_home
 
 if TYPE_CHECKING:
@@ -483,7 +482,7 @@ def query(
     help="label, tag, operation or metadata.<key>; repeat it for several "
     "(default: label, tag and operation).",
 )
-@click.option("--top", default=DEFAULT_TOP, show_default=True, type=int, help="Values a field.")
+@click.option("--top", default=DEFAULT_FACET_TOP, show_default=True, type=int, help="Per field.")
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
 @click.pass_context
 def facets(

@@ -16,11 +16,10 @@ from metalake.lake.annotations.store import AnnotationSelection
 from metalake.lake.catalog import check_catalog_page
 from metalake.lake.collections import check_collection_name
 from metalake.lake.content_types import check_content_type, from_legacy_code
-from metalake.lake.facets import DEFAULT_TOP
 from metalake.lake.file_targets import FileTarget
 from metalake.lake.ingest import UploadFile, UploadRequest
 from metalake.lake.jobs import check_job_id
-from metalake.lake.limits import MAX_CATALOG_PAGE
+from metalake.lake.limits import DEFAULT_FACET_TOP, MAX_CATALOG_PAGE
 from metalake.lake.metadata import (
     FileMetadataEntry,
     parse_file_metadata,
@@ -605,7 +604,7 @@ class Client:
         query: str = "",
         filter: dict[str, Any] | None = None,
         fields: list[str] | None = None,
-        top: int = DEFAULT_TOP,
+        top: int = DEFAULT_FACET_TOP,
     ) -> dict[str, Any]:
         """The most frequent values of each field among the matching files of a collection (or
         of the lake's files of `content_type`), with how many files have each.

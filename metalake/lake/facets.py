@@ -18,6 +18,7 @@ from pyroaring import BitMap
 from sqlalchemy.engine import Connection
 
 from metalake.errors import InvalidArgumentError
+from metalake.lake.limits import DEFAULT_FACET_TOP
 from metalake.lake.query.bitmaps import QueryBitmaps, bitmap_bytes, in_chunks
 from metalake.store.schema import (
     annotation_rows,
@@ -34,7 +35,7 @@ DEFAULT_FIELDS = list(FIELDS)
 METADATA_PREFIX = "metadata."
 MAX_FIELDS = 20
 MAX_TOP = 1000
-DEFAULT_TOP = 20
+DEFAULT_TOP = DEFAULT_FACET_TOP
 MAX_KEY_LENGTH = 255
 
 Values = dict[bytes, BitMap]

@@ -54,3 +54,7 @@ def check_file_size(file_name: str, size: object, limit: int | None = None) -> i
             f"({MAX_OBJECT_SIZE_ENV})"
         )
     return size
+
+
+DEFAULT_FACET_TOP = 20
+"""Values a facet field gives when the caller does not say (`get_facets(top=...)`)."""
