@@ -377,8 +377,7 @@ class Lake:
             ids = listing.page_ids(bitmaps, selection, found, sort, page_index, page_size)
             page = records.items_in_order(conn, ids)
         if with_urls:
-            for item in page:
-                item["url"] = self._blob_url(item["storage_key"], self.url_expiry_s, links)
+            self._add_urls(page, links)
         return page
 
     def item_page(
@@ -401,10 +400,14 @@ class Lake:
             page = records.items_in_order(conn, ids)
             last = listing.last_keys(conn, sort, ids[-1]) if len(ids) == page_size else None
         if with_urls:
-            for item in page:
-                item["url"] = self._blob_url(item["storage_key"], self.url_expiry_s, links)
+            self._add_urls(page, links)
         next_cursor = None if last is None else encode_cursor(sort, last)
         return {"items": page, "next_cursor": next_cursor}
+
+    def _add_urls(self, page: list[dict[str, Any]], links: Links | None) -> None:
+        """Each item's `url`, as `download_url` makes them."""
+        for item in page:
+            item["url"] = self._blob_url(item["storage_key"], self.url_expiry_s, links)
 
     def count_items(self, selection: ItemSelection) -> int:
         with self.db.read() as conn:
