@@ -174,17 +174,20 @@ def serve(
     port: int,
     workers: int,
 ) -> None:
-    """Serve the lake over HTTP: the REST API, signed URLs, /docs and /healthz."""
+    """Serve the lake over HTTP: the web app at /, the REST API, signed URLs, /docs and
+    /healthz; prints a one-time login link for the web app."""
     import uvicorn
 
     from metalake.lake.keys import keys_command, list_keys
+    from metalake.lake.web_sessions import LINK_KEY_NAME, create_login_link
 
     for name, value in (("home", home), ("database_url", database_url), ("storage", storage)):
         if value:
             ctx.obj[name] = value
     home = ctx.obj["home"].resolve()
     with _database(ctx) as db:
-        keys = [k for k in list_keys(db) if not k["revoked"]]
+        keys = [k for k in list_keys(db) if not k["revoked"] and k["name"] != LINK_KEY_NAME]
+        token = create_login_link(db)
     os.environ["METALAKE_HOME"] = str(home)
     for name, value in (
         ("METALAKE_DATABASE_URL", ctx.obj["database_url"]),
@@ -195,6 +198,8 @@ def serve(
     where = ctx.obj["storage"] or str(home / "blobs")
     click.echo(f"MetaLake serves {home} (bytes in {where}) on http://{host}:{port}")
     click.echo(f"API docs: http://{host}:{port}/docs")
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    click.echo(f"Open http://{shown}:{port}/?token={token} (a one-time login link)")
     if not keys:
         command = keys_command(home, ctx.obj["database_url"], "create --name NAME")
         click.echo(f"No API keys yet: create one with `{command}`.")

@@ -40,6 +40,8 @@ tests/test_errors.py checks this tree against the classes: add a class here when
 
 from __future__ import annotations
 
+import re
+
 
 class MetaLakeError(Exception):
     """Base class of every error MetaLake raises on purpose."""
@@ -83,6 +85,12 @@ class InvalidQueryError(InvalidArgumentError):
     of value; the message gives the column and what was expected there."""
 
     code = "invalid_query"
+
+    @property
+    def column(self) -> int | None:
+        """The column (from 1) the message names, None if it names none."""
+        found = re.match(r"query error at column (\d+):", str(self))
+        return int(found.group(1)) if found else None
 
 
 class PayloadTooLargeError(InvalidArgumentError):
@@ -135,6 +143,13 @@ class AuthenticationError(MetaLakeError, PermissionError):
     """The request carried no API key, or a key and secret that do not match, or a revoked key."""
 
     code = "unauthenticated"
+
+
+class CsrfError(MetaLakeError, PermissionError):
+    """A request that changes something came with a web session's cookie but without the
+    session's CSRF token (it may come from another site's page)."""
+
+    code = "csrf_failed"
 
 
 class SignatureError(MetaLakeError, PermissionError):

@@ -105,8 +105,18 @@ def test_collections_operations_and_labels_with_counts(client: Client, lake_ids:
     assert collections_of(client, "image") == ALL_COLLECTIONS[1:]
     assert collections_of(client, "VIDEO") == []
     first = client.list_collections()[0]
-    assert set(first) == {"id", "name", "content_type", "item_count", "created"}
+    assert set(first) == {
+        "id",
+        "name",
+        "content_type",
+        "item_count",
+        "size",
+        "created",
+        "modified",
+    }
     assert first["id"] == lake_ids["docs"]
+    assert first["size"] == len("notes")
+    assert first["modified"] >= first["created"]
     assert operations_of(client) == ALL_OPERATIONS
     assert labels_of(client) == ALL_LABELS
     for collection, expected in OPERATIONS_WITHIN.items():

@@ -502,7 +502,8 @@ class Client:
         page_size: int = MAX_CATALOG_PAGE,
     ) -> list[dict[str, Any]]:
         """Collections (of one content type if given) not in the trash: `id`, `name`,
-        `content_type`, `item_count` (live files uploaded to it or added to it), `created`."""
+        `content_type`, `item_count` and `size` (of live files uploaded to it or added to it),
+        `created`, and `modified` (its last change, or its files' last change)."""
         check_catalog_page(page_index, page_size)
         if content_type is not None:  # checked here too, as a query string would turn 5 into '5'
             content_type = check_content_type(content_type)

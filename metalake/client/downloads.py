@@ -19,18 +19,22 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 import httpx
-import orjson
 from tqdm import tqdm
 
 from metalake.blobs.keys import check_key
 from metalake.client.wire import redact_http_logs, redact_signed_urls
 from metalake.errors import InvalidPathError
 from metalake.lake import answers
+from metalake.lake.annotations.exports import (
+    ANNOTATION_FILE,
+    DOCUMENT_HEAD,
+    DOCUMENT_TAIL,
+    MEDIA_FOLDER,
+    document_entry,
+)
 
 log = logging.getLogger(__name__)
 
-ANNOTATION_FILE = "annotations.json"
-MEDIA_FOLDER = "data"
 PAGE_ITEMS = 1000
 PARALLEL_FILES = 8
 ATTEMPTS = 3
@@ -169,14 +173,12 @@ def download_collection(
             ThreadPoolExecutor(PARALLEL_FILES) as pool,
             tqdm(total=total, unit="file", desc=f"download {folder.name}", disable=disable) as bar,
         ):
-            out.write(b'{"images": [')
+            out.write(DOCUMENT_HEAD)
             in_flight: list[tuple[str, Future[bool]]] = []
             while True:
                 previous, in_flight = in_flight, []
                 for image in page["images"]:
-                    entry = {"image": image["image"], "annotations": image["annotations"]}
-                    out.write(b"\n" if tally.images == 0 else b",\n")
-                    out.write(orjson.dumps(entry))
+                    out.write(document_entry(image, tally.images == 0))
                     tally.images += 1
                     tally.annotations += len(image["annotations"])
                     if include_media:
@@ -190,7 +192,7 @@ def download_collection(
                     break
                 page = fetch_page(page["next"])
             _settle(in_flight, tally, bar)
-            out.write(b"\n]}\n")
+            out.write(DOCUMENT_TAIL)
         partial.replace(target)
     finally:
         fetcher.close()

@@ -8,13 +8,14 @@ is the whole catalog of almost any lake, and a huge one still cannot answer unbo
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from metalake.lake import collections
-from metalake.lake.clock import iso
+from metalake.lake.clock import as_utc, iso
 from metalake.lake.content_types import check_content_type
 from metalake.lake.limits import MAX_CATALOG_PAGE
 from metalake.lake.records import check_page
@@ -37,10 +38,16 @@ def list_collections(
     conn: Connection, content_type: str | None, page_index: int, page_size: int
 ) -> list[dict[str, Any]]:
     """Collections not in the trash (of one content type if given), by name, each with its
-    count of live files (uploaded to it or added to it)."""
+    count and total size of live files (uploaded to it or added to it) and its last change
+    (of the collection or of one of its files)."""
     check_catalog_page(page_index, page_size)
     counts = (
-        sa.select(collection_items.c.collection_id, sa.func.count().label("n"))
+        sa.select(
+            collection_items.c.collection_id,
+            sa.func.count().label("n"),
+            sa.func.sum(items.c.size).label("size"),
+            sa.func.max(items.c.modified).label("last_item_change"),
+        )
         .join(items, items.c.id == collection_items.c.item_id)
         .where(LIVE)
         .group_by(collection_items.c.collection_id)
@@ -53,7 +60,10 @@ def list_collections(
             head.name,
             head.content_type,
             head.created,
+            head.modified,
             sa.func.coalesce(counts.c.n, 0).label("item_count"),
+            sa.func.coalesce(counts.c.size, 0).label("size"),
+            counts.c.last_item_change,
         )
         .outerjoin(counts, counts.c.collection_id == head.id)
         .where(head.trashed_at.is_(None))
@@ -67,10 +77,18 @@ def list_collections(
             "name": row.name,
             "content_type": row.content_type,
             "item_count": row.item_count,
+            "size": int(row.size),
             "created": iso(row.created),
+            "modified": iso(_latest(row.modified, row.last_item_change)),
         }
         for row in conn.execute(_paged(query, page_index, page_size))
     ]
+
+
+def _latest(*moments: datetime | None) -> datetime | None:
+    """The latest of `moments` that are known."""
+    known = [as_utc(m) for m in moments if m is not None]
+    return max(known) if known else None
 
 
 def list_operations(

@@ -124,3 +124,14 @@ def lock(conn: Connection, collection_id: str) -> None:
     conn.execute(
         sa.select(collections.c.id).where(collections.c.id == collection_id).with_for_update()
     )
+
+
+def of_item(conn: Connection, item_id: str) -> list[dict[str, Any]]:
+    """The live collections holding item `item_id`, by name: `{"id", "name", "content_type"}`."""
+    query = (
+        sa.select(collections.c.id, collections.c.name, collections.c.content_type)
+        .join(collection_items, collection_items.c.collection_id == collections.c.id)
+        .where(collection_items.c.item_id == item_id, collections.c.trashed_at.is_(None))
+        .order_by(collections.c.name, collections.c.id)
+    )
+    return [dict(row._mapping) for row in conn.execute(query)]

@@ -28,6 +28,7 @@ from metalake.errors import (
 )
 from metalake.ids import new_id
 from metalake.lake.clock import as_utc, iso, utcnow
+from metalake.lake.limits import MAX_JOB_LIST
 from metalake.lake.outages import BUDGET_ENV, Outage, is_transient
 from metalake.processes import owner_tag, tag_is_dead, writer_of
 from metalake.store.database import Database
@@ -426,3 +427,12 @@ def failure_reason(exc: Exception) -> str:
         return f"the file could not be read or written: {exc.strerror or type(exc).__name__}"
     log.error("unexpected error in a job", exc_info=exc)
     return f"an unexpected error ({type(exc).__name__}); the lake's log has the details"
+
+
+def recent_jobs(db: Database, limit: int) -> list[dict[str, Any]]:
+    """The `limit` (1 to MAX_JOB_LIST) most recent jobs, newest first."""
+    if type(limit) is not int or not 1 <= limit <= MAX_JOB_LIST:
+        raise InvalidArgumentError(f"limit must be an integer from 1 to {MAX_JOB_LIST}")
+    query = sa.select(jobs).order_by(jobs.c.created.desc(), jobs.c.id.desc()).limit(limit)
+    with db.read() as conn:
+        return [job_dict(row) for row in conn.execute(query).mappings()]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,16 +25,18 @@ from metalake.errors import (
 from metalake.lake import (
     answers,
     catalog,
+    collection_exports,
     collections,
     file_targets,
     listing,
     records,
     snapshots,
     trash,
+    web_sessions,
 )
 from metalake.lake.annotations.documents import AnnotationFile
 from metalake.lake.annotations.exports import collection_page
-from metalake.lake.annotations.store import AnnotationSelection, annotation_dicts
+from metalake.lake.annotations.store import AnnotationSelection, add_colors, annotation_dicts
 from metalake.lake.annotations.store import remove_annotations as remove_operation_annotations
 from metalake.lake.annotations.uploads import ANNOTATIONS, AnnotationJob
 from metalake.lake.clock import utcnow
@@ -44,19 +46,30 @@ from metalake.lake.facets import check_facets, facets
 from metalake.lake.file_targets import FileTarget
 from metalake.lake.ingest import UPLOAD, UploadJob, UploadRequest, start_upload
 from metalake.lake.item_metadata import apply_change, apply_changes
-from metalake.lake.jobs import COMPLETED, FAILED, Handler, JobRunner, job_dict, load_job
-from metalake.lake.limits import MAX_CATALOG_PAGE
+from metalake.lake.jobs import (
+    COMPLETED,
+    FAILED,
+    Handler,
+    JobRunner,
+    job_dict,
+    load_job,
+    recent_jobs,
+)
+from metalake.lake.limits import DEFAULT_JOB_LIST, MAX_CATALOG_PAGE
 from metalake.lake.links import Links
 from metalake.lake.logins import LoginLimiter, LoginLimits
 from metalake.lake.metadata import FileMetadataEntry, MetadataChange, changes_by_file
 from metalake.lake.names import check_text
 from metalake.lake.query.bitmaps import MatchCache, QueryBitmaps
+from metalake.lake.query.compiler import QueryCompiler
+from metalake.lake.query.parser import parse
 from metalake.lake.request_ids import RequestResults
 from metalake.lake.selection import ItemSelection, SortOrder
 from metalake.lake.signing import UrlSigner, expiry_seconds, load_secret
 from metalake.lake.staging import StagingSweeper
 from metalake.lake.trash import thumbnail_key
 from metalake.lake.upload_sessions import UploadSessions
+from metalake.lake.web_sessions import WebSession
 from metalake.media.thumbnails import THUMBNAIL_SIZE, check_thumbnail_size, make_thumbnail
 from metalake.settings import url_expiry_s
 from metalake.store.database import Database, sqlite_url
@@ -141,6 +154,31 @@ class Lake:
         """The API key if `secret` is its secret (failed logins are limited per `address`)."""
         return self.logins.authenticate(self.db, key, secret, address)
 
+    def open_web_session(self, key: str, secret: str, address: str) -> WebSession:
+        """A browser session acting as `key`, if `secret` is its secret."""
+        return web_sessions.open_session(self.db, self.authenticate(key, secret, address))
+
+    def open_web_session_from_link(self, token: str) -> WebSession:
+        """A browser session from a one-time login link, which is used up."""
+        return web_sessions.open_session(self.db, web_sessions.redeem_login_link(self.db, token))
+
+    def web_session(self, token: str) -> WebSession:
+        """The live session of a cookie's token (AuthenticationError once it has ended)."""
+        return web_sessions.find_session(self.db, token)
+
+    def end_web_session(self, token: str) -> None:
+        web_sessions.end_session(self.db, token)
+
+    def create_login_link(self) -> str:
+        """The token of a new one-time login link (for `/?token=...`)."""
+        return web_sessions.create_login_link(self.db)
+
+    def check_query(self, query: str) -> None:
+        """Raise InvalidQueryError, with the column, if `query` would be refused; runs nothing."""
+        tree = parse(query)
+        if tree is not None:
+            QueryCompiler(self.db.dialect).condition(tree)
+
     def close(self) -> None:
         """Wait for running jobs to finish, then release the database."""
         self.jobs.join()
@@ -169,6 +207,10 @@ class Lake:
             if promised is None:
                 raise
             return promised
+
+    def list_jobs(self, limit: int = DEFAULT_JOB_LIST) -> list[dict[str, Any]]:
+        """The `limit` most recent jobs, newest first, running or finished."""
+        return recent_jobs(self.db, limit)
 
     def wait_for_job(self, job_id: str, timeout_s: float) -> dict[str, Any]:
         """The job's record once it has finished, or as it is after `timeout_s` seconds."""
@@ -312,6 +354,33 @@ class Lake:
             "next": cursor,
         }
 
+    def export_annotations(
+        self, collection_id: str, selection: AnnotationSelection
+    ) -> Iterator[bytes]:
+        """A collection's `annotations.json` (as `download_collection` writes it), in chunks;
+        an unknown collection or operation is refused before the first chunk."""
+        return collection_exports.annotation_document(self._export_pages(collection_id, selection))
+
+    def export_zip(self, collection_id: str, selection: AnnotationSelection) -> Iterator[bytes]:
+        """A zip of a collection's files and `annotations.json`, in chunks, as it is made."""
+        read_page = self._export_pages(collection_id, selection)
+
+        def storage_keys(names: list[str]) -> dict[str, str]:
+            with self.db.read() as conn:
+                query = sa.select(items.c.unique_name, items.c.storage_key)
+                return dict(conn.execute(query.where(items.c.unique_name.in_(names))).all())
+
+        return collection_exports.collection_zip(read_page, self.blobs, storage_keys)
+
+    def _export_pages(
+        self, collection_id: str, selection: AnnotationSelection
+    ) -> collection_exports.PageReader:
+        check_text(collection_id, "collection_id")
+        with self.db.read() as conn:
+            collections.get_by_id(conn, collection_id)
+            selection.check_operations_exist(conn)
+        return lambda after: self.annotation_page(collection_id, selection, after)
+
     def collection_id(self, collection_name: str, content_type: str) -> str:
         check_text(collection_name, "collection_name")
         with self.db.read() as conn:
@@ -388,9 +457,12 @@ class Lake:
         cursor: str | None = None,
         with_urls: bool = False,
         links: Links | None = None,
+        with_annotations: bool = False,
     ) -> dict[str, Any]:
         """The page of the selected items that follows `cursor` (the first without one), with
-        the `next_cursor` to pass for the page after it (None once the last page is given)."""
+        the `next_cursor` to pass for the page after it (None once the last page is given);
+        `with_annotations` adds each item's `annotations` (as `file_details` gives them, with
+        each label's `color`)."""
         keys = listing.sort_keys(sort)
         after = None if cursor is None else decode_cursor(sort, cursor, keys)
         with self.db.read() as conn:
@@ -399,10 +471,43 @@ class Lake:
             ids = listing.page_ids(bitmaps, selection, found, sort, 0, page_size, after)
             page = records.items_in_order(conn, ids)
             last = listing.last_keys(conn, sort, ids[-1]) if len(ids) == page_size else None
+            if with_annotations:
+                shapes = annotation_dicts(conn, ids)
+                for item in page:
+                    item["annotations"] = add_colors(shapes.get(item["id"], []))
         if with_urls:
             self._add_urls(page, links)
         next_cursor = None if last is None else encode_cursor(sort, last)
         return {"items": page, "next_cursor": next_cursor}
+
+    def item_neighbours(
+        self, selection: ItemSelection, sort: SortOrder, unique_name: str
+    ) -> dict[str, str | None]:
+        """The unique names of the selected items just before and after `unique_name` in `sort`
+        order (None at either end), for stepping through a query's files one by one."""
+        check_text(unique_name, "unique_name")
+        backwards = SortOrder(sort.sort_by_field, "ASC" if sort.sort_order == "DESC" else "DESC")
+        found_names: dict[str, str | None] = {}
+        with self.db.read() as conn:
+            item = records.find_item(conn, unique_name)
+            bitmaps = QueryBitmaps(self.term_bitmaps, conn)
+            found = listing.matches(bitmaps, selection)
+            for side, order in (("previous", backwards), ("next", sort)):
+                mine = listing.last_keys(conn, order, item["id"])
+                ids = listing.page_ids(bitmaps, selection, found, order, 0, 1, mine)
+                found_names[side] = (
+                    records.items_in_order(conn, ids)[0]["unique_name"] if ids else None
+                )
+        return found_names
+
+    def item_view(self, unique_name: str) -> dict[str, Any]:
+        """What the web app shows of one file: `file_details` with each annotation's label
+        `color`, and the live `collections` it belongs to (uploaded to or added to)."""
+        details = self.file_details(unique_name)
+        add_colors(details["annotations"])
+        with self.db.read() as conn:
+            details["collections"] = collections.of_item(conn, details["id"])
+        return details
 
     def _add_urls(self, page: list[dict[str, Any]], links: Links | None) -> None:
         """Each item's `url`, as `download_url` makes them."""
@@ -455,6 +560,13 @@ class Lake:
         return self.requests.once(
             request_id, "restore", selection.to_json(), lambda: trash.restore(self.db, selection)
         )
+
+    def trash_page(
+        self, content_type: str | None = None, after: str | None = None, limit: int = 100
+    ) -> dict[str, Any]:
+        """Trashed items, most recently trashed first: `{"items", "next"}` (the next `after`)."""
+        with self.db.read() as conn:
+            return trash.trash_page(conn, content_type, after, limit)
 
     def empty_trash(self, older_than_days: float, request_id: str | None = None) -> dict[str, Any]:
         """Delete for good what has been in the trash `older_than_days` or longer (a retry of a

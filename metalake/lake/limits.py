@@ -58,3 +58,6 @@ def check_file_size(file_name: str, size: object, limit: int | None = None) -> i
 
 DEFAULT_FACET_TOP = 20
 """Values a facet field gives when the caller does not say (`get_facets(top=...)`)."""
+DEFAULT_JOB_LIST = 50
+MAX_JOB_LIST = 500
+"""Jobs one listing of recent jobs gives by default and at most."""

@@ -18,10 +18,12 @@ from sqlalchemy.engine import Connection
 
 from metalake.blobs.store import BlobStore
 from metalake.errors import InvalidArgumentError, MetaLakeError
-from metalake.lake import answers, collections, snapshots
-from metalake.lake.clock import utcnow
+from metalake.lake import answers, collections, records, snapshots
+from metalake.lake.clock import iso, utcnow
+from metalake.lake.content_types import check_content_type
 from metalake.lake.ingest import UPLOAD
 from metalake.lake.jobs import QUEUED, RUNNING
+from metalake.lake.records import check_page
 from metalake.lake.selection import ItemSelection
 from metalake.store.database import Database
 from metalake.store.schema import (
@@ -229,3 +231,26 @@ def _remove_emptied_collections(conn: Connection, cutoff: datetime) -> int:
         conn.execute(collection_items.delete().where(collection_items.c.collection_id.in_(gone)))
         conn.execute(collections_table.delete().where(collections_table.c.id.in_(gone)))
     return len(gone)
+
+
+def trash_page(
+    conn: Connection, content_type: str | None, after: str | None, limit: int
+) -> dict[str, Any]:
+    """Up to `limit` trashed items (of one content type if given), most recently trashed
+    first, each with its `trashed_at`; `next` is the `after` (an item id) of the next page."""
+    check_page(0, limit)
+    query = sa.select(items.c.id, items.c.trashed_at).where(items.c.trashed_at.is_not(None))
+    if content_type is not None:
+        query = query.where(items.c.content_type == check_content_type(content_type))
+    if after is not None:
+        mark = conn.execute(sa.select(items.c.trashed_at).where(items.c.id == after)).scalar()
+        if mark is None:
+            raise InvalidArgumentError(f"{after!r} is not an item in the trash: start over")
+        query = query.where(sa.tuple_(items.c.trashed_at, items.c.id) < sa.tuple_(mark, after))
+    rows = conn.execute(
+        query.order_by(items.c.trashed_at.desc(), items.c.id.desc()).limit(limit + 1)
+    ).all()
+    page = records.items_in_order(conn, [row.id for row in rows[:limit]])
+    for entry, row in zip(page, rows, strict=False):
+        entry["trashed_at"] = iso(row.trashed_at)
+    return {"items": page, "next": rows[limit - 1].id if len(rows) > limit else None}

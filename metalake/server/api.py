@@ -6,21 +6,22 @@ Sync routes run on the server's thread pool, as the Lake's calls block on the da
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from metalake.errors import InvalidArgumentError
+from metalake.errors import InvalidArgumentError, InvalidQueryError
 from metalake.lake.annotations.documents import AnnotationFile
 from metalake.lake.annotations.store import AnnotationSelection
 from metalake.lake.facets import DEFAULT_TOP, MAX_TOP
 from metalake.lake.file_targets import FileTarget
 from metalake.lake.ingest import request_from_json
 from metalake.lake.lake import Lake
-from metalake.lake.limits import MAX_CATALOG_PAGE
+from metalake.lake.limits import DEFAULT_JOB_LIST, MAX_CATALOG_PAGE
 from metalake.lake.metadata import parse_file_metadata, parse_metadata_object
 from metalake.lake.selection import ItemSelection, SortOrder
 from metalake.lake.signing import expiry_from_text
@@ -231,6 +232,12 @@ def complete_upload(session_id: str, lake: LakeDep, _key: KeyDep) -> dict:
 # Jobs and metadata ----------------------------------------------------------------------------
 
 
+@api.get("/jobs", tags=["jobs"])
+def list_jobs(lake: LakeDep, _key: KeyDep, limit: int = DEFAULT_JOB_LIST) -> list[dict]:
+    """The most recent jobs (1 to 500, default 50), newest first, with progress and errors."""
+    return lake.list_jobs(limit)
+
+
 @api.get("/jobs/{job_id}", tags=["jobs"])
 def get_job(job_id: str, lake: LakeDep, _key: KeyDep) -> dict:
     return lake.get_job(job_id)
@@ -242,6 +249,19 @@ def collection_metadata(body: CollectionMetadataBody, lake: LakeDep, _key: KeyDe
     return lake.update_collection_metadata(
         body.collection_name, body.content_type, change, body.apply_to_files
     )
+
+
+class NewCollectionBody(StrictBody):
+    collection_name: str
+    content_type: str
+    metadata: dict[str, Any] = {}
+
+
+@api.post("/collections", tags=["collections"])
+def create_collection(body: NewCollectionBody, lake: LakeDep, _key: KeyDep) -> dict:
+    """Create an empty collection if new, with head metadata and tags: its `collection_id`."""
+    change = parse_metadata_object(body.metadata, "metadata")
+    return lake.create_collection(body.collection_name, body.content_type, change)
 
 
 @api.post("/files/metadata", tags=["metadata"])
@@ -292,6 +312,47 @@ def annotation_page(
     selection = AnnotationSelection(annotation_type, tuple(operation_ids or ()))
     page = lake.annotation_page(collection_id, selection, after, limit, with_urls, links)
     return Response(orjson.dumps(page), media_type="application/json")
+
+
+def _export_selection(annotation_type: str, operation_ids: list[str] | None) -> AnnotationSelection:
+    return AnnotationSelection(annotation_type, tuple(operation_ids or ()))
+
+
+@api.get("/collections/{collection_id}/export.json", tags=["annotations"])
+def export_annotations(
+    collection_id: str,
+    lake: LakeDep,
+    _key: KeyDep,
+    annotation_type: str = "all",
+    operation_ids: Annotated[list[str] | None, Query()] = None,
+) -> StreamingResponse:
+    """The collection's `annotations.json`, as `download_collection` writes it, streamed."""
+    chunks = lake.export_annotations(
+        collection_id, _export_selection(annotation_type, operation_ids)
+    )
+    return StreamingResponse(
+        chunks, media_type="application/json", headers=_attachment("annotations.json")
+    )
+
+
+@api.get("/collections/{collection_id}/export.zip", tags=["annotations"])
+def export_zip(
+    collection_id: str,
+    lake: LakeDep,
+    _key: KeyDep,
+    annotation_type: str = "all",
+    operation_ids: Annotated[list[str] | None, Query()] = None,
+) -> StreamingResponse:
+    """The collection's files and `annotations.json` as a zip, streamed as it is made."""
+    name = lake.collection_details(collection_id)["storage_name"]
+    chunks = lake.export_zip(collection_id, _export_selection(annotation_type, operation_ids))
+    return StreamingResponse(
+        chunks, media_type="application/zip", headers=_attachment(f"{name}.zip")
+    )
+
+
+def _attachment(file_name: str) -> dict[str, str]:
+    return {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(file_name)}"}
 
 
 # Reading back ---------------------------------------------------------------------------------
@@ -366,9 +427,65 @@ def download_url(
 
 @api.get("/files/thumbnail", tags=["files"])
 def thumbnail(
-    unique_name: str, lake: LakeDep, _key: KeyDep, size: int = THUMBNAIL_SIZE
+    unique_name: str, lake: LakeDep, _key: KeyDep, size: int = THUMBNAIL_SIZE, v: str = ""
 ) -> Response:
-    return Response(lake.thumbnail(unique_name, size), media_type="image/jpeg")
+    """A JPEG thumbnail of an image. With `v` (the file's sha256, as the web app asks) the
+    answer never changes, so browsers keep it for a year without asking again."""
+    cache = "private, max-age=31536000, immutable" if v else "private, no-cache"
+    return Response(
+        lake.thumbnail(unique_name, size), media_type="image/jpeg", headers={"Cache-Control": cache}
+    )
+
+
+@api.get("/files/view", tags=["files"])
+def file_view(unique_name: str, lake: LakeDep, _key: KeyDep) -> dict:
+    """A file's details (as `/files/details`), its annotations' label colors, and the
+    collections it belongs to (uploaded to or added to)."""
+    return lake.item_view(unique_name)
+
+
+@api.get("/trash", tags=["items"])
+def trash_listing(
+    lake: LakeDep,
+    _key: KeyDep,
+    content_type: str | None = None,
+    after: str | None = None,
+    limit: int = 100,
+) -> Response:
+    """Trashed files, most recently trashed first (`next` is the next page's `after`)."""
+    page = lake.trash_page(content_type, after, limit)
+    return Response(orjson.dumps(page), media_type="application/json")
+
+
+class NeighboursBody(SelectionBody):
+    sort_order: dict[str, Any] = {}
+    unique_name: str
+
+
+@api.post("/items/neighbours", tags=["items"])
+def item_neighbours(body: NeighboursBody, lake: LakeDep, _key: KeyDep) -> dict:
+    """The selected files just before and after a file in the sort order (`previous`, `next`:
+    unique names, or null at either end)."""
+    return lake.item_neighbours(
+        ItemSelection.from_json(body.selection),
+        SortOrder.from_object(body.sort_order),
+        body.unique_name,
+    )
+
+
+class QueryCheckBody(StrictBody):
+    query: str
+
+
+@api.post("/query/check", tags=["items"])
+def check_query(body: QueryCheckBody, lake: LakeDep, _key: KeyDep) -> dict:
+    """Whether a query would be accepted, without running it: `{"valid": true}`, or the Lake's
+    `message` and the `column` (from 1) it names."""
+    try:
+        lake.check_query(body.query)
+    except InvalidQueryError as exc:
+        return {"valid": False, "message": str(exc), "column": exc.column}
+    return {"valid": True}
 
 
 @api.post("/items/list", tags=["items"], response_model=list[dict[str, Any]])
@@ -390,6 +507,7 @@ class PageBody(SelectionBody):
     page_size: int = 100
     cursor: str | None = Field(None, description="next_cursor of the previous page")
     with_urls: bool = False
+    with_annotations: bool = Field(False, description="add each item's annotations")
 
 
 @api.post("/items/page", tags=["items"], response_model=dict[str, Any])
@@ -403,6 +521,7 @@ def item_page(body: PageBody, links: LinksDep, lake: LakeDep, _key: KeyDep) -> R
         body.cursor,
         with_urls=body.with_urls,
         links=links,
+        with_annotations=body.with_annotations,
     )
     return Response(orjson.dumps(page), media_type="application/json")
 

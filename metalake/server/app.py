@@ -26,6 +26,7 @@ from metalake.server.docs import install_docs
 from metalake.server.errors import UnexpectedErrors, install_error_handlers
 from metalake.server.layernext.routes import layernext
 from metalake.server.middleware import HttpMiddleware, WatchedSend
+from metalake.server.web import static_files, web
 from metalake.settings import lake_home
 
 log = logging.getLogger("metalake.server")
@@ -106,6 +107,8 @@ def create_app(lake: Lake | None = None) -> FastAPI:
     app.include_router(api)
     app.include_router(signed)
     app.include_router(layernext)
+    app.include_router(web)
+    app.mount("/static", static_files(), name="static")
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict:

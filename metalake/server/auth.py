@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
-from metalake.errors import AuthenticationError
+from metalake.errors import AuthenticationError, CsrfError
 from metalake.lake.lake import Lake
+from metalake.server.protocol import CSRF_HEADER, SESSION_COOKIE
 
 basic = HTTPBasic(auto_error=False, realm="metalake", description="API key and secret")
 
@@ -17,11 +19,19 @@ def get_lake(request: Request) -> Lake:
     return request.app.state.lake
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def api_key(
     request: Request, credentials: Annotated[HTTPBasicCredentials | None, Depends(basic)]
 ) -> str:
-    """The caller's API key; 401 without valid, unrevoked credentials, 429 after too many
-    failures from the caller's address."""
+    """The caller's API key, from HTTP Basic credentials or the web app's session cookie; 401
+    without valid, unrevoked credentials or a live session, 429 after too many failures from
+    the caller's address, 403 for a session's request that changes something without its
+    CSRF token."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if credentials is None and token:
+        return session_key(request, token)
     if credentials is None:
         raise AuthenticationError(
             "this route needs an API key: send the key and secret as HTTP Basic auth (the "
@@ -35,3 +45,16 @@ def api_key(
 
 LakeDep = Annotated[Lake, Depends(get_lake)]
 KeyDep = Annotated[str, Depends(api_key)]
+
+
+def session_key(request: Request, token: str) -> str:
+    """The API key of the web session `token`, checking the CSRF token of unsafe requests."""
+    session = get_lake(request).web_session(token)
+    if request.method not in SAFE_METHODS and not hmac.compare_digest(
+        request.headers.get(CSRF_HEADER, ""), session.csrf
+    ):
+        raise CsrfError(
+            f"this request changes something but carries no valid {CSRF_HEADER} header: "
+            "reload the page (the web app sends it), or use an API key"
+        )
+    return session.key

@@ -16,6 +16,7 @@ from starlette.types import Receive, Scope, Send
 
 from metalake.errors import (
     AuthenticationError,
+    CsrfError,
     DatabaseUnavailableError,
     InvalidArgumentError,
     MetaLakeError,
@@ -30,12 +31,14 @@ from metalake.errors import (
 )
 from metalake.server.layernext.errors import LAYERNEXT_PREFIX, layernext_error
 from metalake.server.middleware import HttpMiddleware, WatchedSend
+from metalake.server.protocol import SESSION_COOKIE, WEB_HEADER
 
 log = logging.getLogger(__name__)
 
 STATUS = [
     (AuthenticationError, 401),
     (SignatureError, 403),
+    (CsrfError, 403),
     (TooManyRequestsError, 429),
     (NotFoundError, 404),
     (PayloadTooLargeError, 413),
@@ -64,7 +67,10 @@ def error_response(
 ) -> JSONResponse:
     """The error in the form the caller's protocol reads: ours, or LayerNext's under its prefix
     (where a request the lake `refused` as invalid or naming something missing answers 406)."""
-    return _error_for_path(request.url.path, status, code, message, refused, headers)
+    from_browser = WEB_HEADER in request.headers or SESSION_COOKIE in request.cookies
+    return _error_for_path(
+        request.url.path, status, code, message, refused, headers, challenge=not from_browser
+    )
 
 
 def plain_error_response(scope: Scope, exc: MetaLakeError) -> JSONResponse:
@@ -79,10 +85,11 @@ def _error_for_path(
     message: str,
     refused: bool,
     headers: dict[str, str] | None = None,
+    challenge: bool = True,
 ) -> JSONResponse:
     if path.startswith(LAYERNEXT_PREFIX + "/"):
         return layernext_error(status, code, message, refused, headers)
-    if status == 401:
+    if status == 401 and challenge:
         headers = {**(headers or {}), "WWW-Authenticate": 'Basic realm="metalake"'}
     return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
 

@@ -29,3 +29,14 @@ def bundle_path(session_id: str, first: int | str, last: int | str) -> str:
 
 def blob_path(key: str) -> str:
     return f"{BLOB_ROUTE}/{key}"
+
+
+SESSION_COOKIE = "metalake_session"
+"""The web app's session cookie (HttpOnly, SameSite=Strict): the token of a web session."""
+CSRF_COOKIE = "metalake_csrf"
+"""The session's CSRF token, readable by the web app's scripts, which send it back in
+CSRF_HEADER with every request that changes something."""
+CSRF_HEADER = "x-csrf-token"
+WEB_HEADER = "x-metalake-web"
+"""Sent by the web app with each request: a 401 then carries no Basic challenge, which would
+make the browser ask for a password in a dialog."""

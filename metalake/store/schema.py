@@ -114,6 +114,15 @@ sa.Index(
     sqlite_where=LIVE,
     postgresql_where=LIVE,
 )
+# The trash view lists trashed items, most recently trashed first.
+TRASHED = items.c.trashed_at.is_not(None)
+sa.Index(
+    "ix_items_trashed",
+    items.c.trashed_at,
+    items.c.id,
+    sqlite_where=TRASHED,
+    postgresql_where=TRASHED,
+)
 
 collection_items = sa.Table(
     "collection_items",
@@ -364,3 +373,24 @@ request_results = sa.Table(
 transaction as the change, so that a retry of the call answers it again instead of applying
 the call twice; `fingerprint` is the hash of the call's operation and arguments."""
 sa.Index("ix_request_results_created", request_results.c.created)
+
+web_sessions = sa.Table(
+    "web_sessions",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("key", sa.String(64), nullable=False),
+    sa.Column("csrf", sa.String(64), nullable=False),
+    sa.Column("created", TIMESTAMP, nullable=False),
+    sa.Column("expires", TIMESTAMP, nullable=False),
+)
+"""Browser sessions: the hash of the cookie's token, the API key it acts as, its CSRF token."""
+sa.Index("ix_web_sessions_expires", web_sessions.c.expires)
+
+login_links = sa.Table(
+    "login_links",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("key", sa.String(64), nullable=False),
+    sa.Column("expires", TIMESTAMP, nullable=False),
+)
+"""One-time login links (`metalake serve` prints one): used once, then deleted."""

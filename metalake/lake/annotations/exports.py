@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
@@ -17,6 +18,21 @@ from metalake.lake.records import MAX_OFFSET
 from metalake.store.schema import collection_items, items
 
 MAX_PAGE_ITEMS = 1000
+ANNOTATION_FILE = "annotations.json"
+MEDIA_FOLDER = "data"
+"""A downloaded collection is `<storage name>/annotations.json` and `<storage name>/data/<unique
+name>` for each file, on disk (`download_collection`) as in a zip (the web app's download)."""
+DOCUMENT_HEAD = b'{"images": ['
+DOCUMENT_TAIL = b"\n]}\n"
+"""A download's `annotations.json` is DOCUMENT_HEAD, one `document_entry` per file, DOCUMENT_TAIL:
+written a file at a time, never held whole."""
+
+
+def document_entry(image: dict[str, Any], first: bool) -> bytes:
+    """One file's entry of `annotations.json` (from an `annotation_page` image), with the
+    separator before it."""
+    entry = {"image": image["image"], "annotations": image["annotations"]}
+    return (b"\n" if first else b",\n") + orjson.dumps(entry)
 
 
 def check_page_limit(limit: int) -> int:

@@ -59,6 +59,13 @@ def label_color(name: str) -> str:
     return f"#{zlib.crc32(name.encode()) & 0xFFFFFF:06x}"
 
 
+def add_colors(shapes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`shapes` (annotations as `annotation_dicts` gives them), each with its label's `color`."""
+    for shape in shapes:
+        shape["color"] = label_color(shape["label"])
+    return shapes
+
+
 def label_ids(conn: Connection, names: Iterable[str]) -> dict[str, int]:
     """The ids of these labels, registering the ones seen for the first time."""
     wanted = sorted(set(names))

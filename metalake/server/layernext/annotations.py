@@ -10,6 +10,7 @@ from fastapi import Request
 
 from metalake.errors import InvalidArgumentError
 from metalake.lake.annotations.documents import AnnotationFile
+from metalake.lake.annotations.exports import ANNOTATION_FILE, MEDIA_FOLDER
 from metalake.lake.annotations.store import AnnotationSelection
 from metalake.lake.file_targets import FileTarget
 from metalake.server.auth import KeyDep, LakeDep
@@ -21,9 +22,7 @@ log = logging.getLogger(__name__)
 
 routes = router()
 
-ANNOTATION_PAGE_FILE = "annotations.json"
 ANNOTATION_FORMAT = "MetaLake JSON"
-MEDIA_FOLDER = "data"
 
 
 @routes.post("/client/system/label/references")
@@ -150,7 +149,7 @@ def annotation_page(
     return {
         "data": {
             "identifier": collection_id,
-            "rawFileName": ANNOTATION_PAGE_FILE,
+            "rawFileName": ANNOTATION_FILE,
             "format": ANNOTATION_FORMAT,
             "groupUniqueName": page["storage_name"],
             "creatableDirectories": [MEDIA_FOLDER],

@@ -1,0 +1,114 @@
+"""A collection streamed out as `download_collection` writes it: its `annotations.json` alone, or
+a zip of that file and every file's bytes, produced a page at a time and never held whole.
+
+The zip is written to a sink that hands over what has been written after each file's chunk, so a
+server streams it as it is made; files are stored, not compressed (images and videos are
+compressed already), and the zip uses data descriptors, so nothing is seeked back to.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from metalake.blobs.store import BlobStore
+from metalake.lake.annotations.exports import (
+    ANNOTATION_FILE,
+    DOCUMENT_HEAD,
+    DOCUMENT_TAIL,
+    MEDIA_FOLDER,
+    document_entry,
+)
+
+PageReader = Callable[[str | None], dict[str, Any]]
+"""`Lake.annotation_page` with its collection and selection bound: the page after a cursor."""
+CHUNK = 1 << 20
+ZIP64_FROM = 1 << 31
+"""Files from this size on get zip64 headers (sizes past 4 GiB need them; written ahead)."""
+
+
+def pages(read_page: PageReader) -> Iterator[dict[str, Any]]:
+    """Every page of a collection's files, in order."""
+    page = read_page(None)
+    yield page
+    while page["next"] is not None:
+        page = read_page(page["next"])
+        yield page
+
+
+def annotation_document(read_page: PageReader) -> Iterator[bytes]:
+    """`annotations.json` of a collection, one page of files per chunk."""
+    yield DOCUMENT_HEAD
+    first = True
+    for page in pages(read_page):
+        chunk = bytearray()
+        for image in page["images"]:
+            chunk += document_entry(image, first)
+            first = False
+        yield bytes(chunk)
+    yield DOCUMENT_TAIL
+
+
+class _Sink:
+    """A write-only file for ZipFile whose written bytes are taken out as they come."""
+
+    def __init__(self) -> None:
+        self._chunks: list[bytes] = []
+        self._written = 0
+
+    def write(self, data: bytes) -> int:
+        self._chunks.append(bytes(data))
+        self._written += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self._written
+
+    def flush(self) -> None:
+        """Nothing is buffered."""
+
+    def close(self) -> None:
+        """What was written stays until taken."""
+
+    def take(self) -> bytes:
+        data, self._chunks = b"".join(self._chunks), []
+        return data
+
+
+def collection_zip(
+    read_page: PageReader, blobs: BlobStore, storage_keys: Callable[[list[str]], dict[str, str]]
+) -> Iterator[bytes]:
+    """A zip of `<storage name>/data/<unique name>` for every file and then
+    `<storage name>/annotations.json`; `storage_keys` maps unique names to storage keys."""
+    sink = _Sink()
+    with (
+        zipfile.ZipFile(sink, "w", zipfile.ZIP_STORED) as archive,
+        tempfile.SpooledTemporaryFile(CHUNK * 8) as document,
+    ):
+        document.write(DOCUMENT_HEAD)
+        first = True
+        folder = None
+        for page in pages(read_page):
+            folder = page["storage_name"]
+            keys = storage_keys([image["image"] for image in page["images"]])
+            for image in page["images"]:
+                document.write(document_entry(image, first))
+                first = False
+                name = f"{folder}/{MEDIA_FOLDER}/{image['image']}"
+                big = image["size"] >= ZIP64_FROM
+                with (
+                    blobs.open(keys[image["image"]]) as source,
+                    archive.open(name, "w", force_zip64=big) as target,
+                ):
+                    while data := source.read(CHUNK):
+                        target.write(data)
+                        yield sink.take()
+                yield sink.take()
+        document.write(DOCUMENT_TAIL)
+        document.seek(0)
+        with archive.open(f"{folder}/{ANNOTATION_FILE}", "w", force_zip64=True) as target:
+            while data := document.read(CHUNK):
+                target.write(data)
+    yield sink.take()

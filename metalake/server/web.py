@@ -1,0 +1,147 @@
+"""The web app's routes: its pages (one shell page; the scripts draw each view), its static
+files, and logging in and out.
+
+A page view needs a live session: without one it is sent to `/login?next=<the page>`, which
+comes back to the same view after logging in. `/?token=...` (the link `metalake serve` prints)
+opens a session once. The pages call the JSON API under `/api/v1` with the session's cookie.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Header, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, ConfigDict
+
+from metalake.errors import AuthenticationError, InvalidArgumentError
+from metalake.lake.clock import utcnow
+from metalake.lake.web_sessions import WebSession
+from metalake.server.auth import get_lake, session_key
+from metalake.server.protocol import CSRF_COOKIE, SESSION_COOKIE
+
+WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
+PAGES = (
+    "/",
+    "/collections",
+    "/collections/{collection_id}",
+    "/items/{unique_name:path}",
+    "/trash",
+    "/jobs",
+    "/upload",
+)
+NO_STORE = {"Cache-Control": "no-store"}
+
+web = APIRouter(include_in_schema=False)
+
+
+def static_files() -> StaticFiles:
+    """The scripts, styles and icons of the web app (no data: served without a session)."""
+    return StaticFiles(directory=WEB_ROOT / "static")
+
+
+def _set_session(response: Response, request: Request, session: WebSession) -> None:
+    max_age = int((session.expires - utcnow()).total_seconds())
+    secure = request.url.scheme == "https"
+    for name, value, http_only in (
+        (SESSION_COOKIE, session.token, True),
+        (CSRF_COOKIE, session.csrf, False),
+    ):
+        response.set_cookie(
+            name,
+            value,
+            max_age=max_age,
+            expires=_http_date(session.expires),
+            path="/",
+            secure=secure,
+            httponly=http_only,
+            samesite="strict",
+        )
+
+
+def _http_date(moment: datetime) -> str:
+    return moment.strftime("%a, %d %b %Y %H:%M:%S GMT")
+
+
+def _clear_session(response: Response) -> None:
+    for name in (SESSION_COOKIE, CSRF_COOKIE):
+        response.delete_cookie(name, path="/", samesite="strict")
+
+
+def safe_next(target: str | None) -> str:
+    """A path on this server to go back to after logging in (never another site)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+async def page(request: Request, token: str | None = None) -> Response:
+    """The app's shell for any of its views, for a live session; else the login page."""
+    lake = get_lake(request)
+    if token is not None:
+        try:
+            session = await run_in_threadpool(lake.open_web_session_from_link, token)
+        except AuthenticationError as exc:
+            return RedirectResponse(f"/login?error={quote(str(exc))}", 303, NO_STORE)
+        response = RedirectResponse(request.url.path, 303, NO_STORE)
+        _set_session(response, request, session)
+        return response
+    cookie = request.cookies.get(SESSION_COOKIE)
+    try:
+        if cookie is None:
+            raise AuthenticationError("no session")
+        await run_in_threadpool(lake.web_session, cookie)
+    except AuthenticationError:
+        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        response = RedirectResponse(f"/login?next={quote(here, safe='')}", 303, NO_STORE)
+        if cookie is not None:
+            _clear_session(response)
+        return response
+    return FileResponse(WEB_ROOT / "index.html", headers=NO_STORE)
+
+
+for path in PAGES:
+    web.add_api_route(path, page, methods=["GET"])
+
+
+@web.get("/login")
+def login_page() -> FileResponse:
+    return FileResponse(WEB_ROOT / "login.html", headers=NO_STORE)
+
+
+class LoginBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    api_key: str
+    secret: str
+
+
+@web.post("/auth/login")
+def login(
+    body: LoginBody,
+    request: Request,
+    response: Response,
+    content_type: Annotated[str, Header()] = "",
+) -> dict:
+    """Open a session with an API key and secret (JSON only, so no other site's form can)."""
+    if not content_type.startswith("application/json"):
+        raise InvalidArgumentError("log in with a JSON body {api_key, secret}")
+    address = request.client.host if request.client else "unknown"
+    session = get_lake(request).open_web_session(body.api_key.strip(), body.secret, address)
+    _set_session(response, request, session)
+    return {"key": session.key}
+
+
+@web.post("/auth/logout")
+def logout(request: Request, response: Response) -> dict:
+    """End the caller's session (its CSRF token is required, as for every change)."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        session_key(request, token)
+        get_lake(request).end_web_session(token)
+    _clear_session(response)
+    return {"logged_out": True}

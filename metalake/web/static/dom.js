@@ -1,0 +1,70 @@
+// Small helpers to build elements and format numbers, sizes and dates.
+
+/** An element: h("div.card", {attrs, on: {click}}, children...). */
+export function h(tag, props = {}, ...children) {
+  const [name, ...classes] = tag.split(".");
+  const element = document.createElement(name);
+  if (classes.length) element.className = classes.join(" ");
+  for (const [key, value] of Object.entries(props || {})) {
+    if (key === "on") {
+      for (const [event, handler] of Object.entries(value)) element.addEventListener(event, handler);
+    } else if (key === "dataset") {
+      Object.assign(element.dataset, value);
+    } else if (key in element && typeof value !== "string") {
+      element[key] = value;
+    } else if (value !== undefined && value !== null && value !== false) {
+      element.setAttribute(key, value === true ? "" : value);
+    }
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return element;
+}
+
+export const number = (n) => Number(n).toLocaleString("en-US");
+
+export function bytes(n) {
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let value = Number(n);
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit += 1;
+  }
+  return `${unit ? value.toFixed(1) : value} ${units[unit]}`;
+}
+
+export const date = (iso) => (iso ? new Date(iso).toLocaleString() : "—");
+
+/** Show `message` (an error's text) in `element`, or hide it when empty. */
+export function showError(element, message) {
+  element.textContent = message || "";
+  element.hidden = !message;
+}
+
+/** A modal dialog asking to confirm `question`; resolves true if confirmed. */
+export function confirmDialog(question, action = "OK") {
+  return new Promise((resolve) => {
+    const dialog = h(
+      "dialog.card",
+      { "data-testid": "confirm" },
+      h("p", {}, question),
+      h(
+        "div.row",
+        {},
+        h("button", { type: "button", on: { click: () => close(true) } }, action),
+        h("button.secondary", { type: "button", on: { click: () => close(false) } }, "Cancel"),
+      ),
+    );
+    function close(answer) {
+      dialog.close();
+      dialog.remove();
+      resolve(answer);
+    }
+    dialog.addEventListener("cancel", () => close(false));
+    document.body.append(dialog);
+    dialog.showModal();
+  });
+}

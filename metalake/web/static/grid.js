@@ -1,0 +1,141 @@
+// A virtualised grid of tiles over a keyset-paged list: only the rows on screen (and a screen's
+// margin) are in the DOM; pages are fetched one after another with the previous page's cursor
+// as the user nears the end of what is loaded.
+
+const GAP = 6;
+const MARGIN_SCREENS = 1;
+
+export class Grid {
+  /**
+   * @param {HTMLElement} scroller the scrolling element
+   * @param {{fetchPage: Function, renderTile: Function, onAnchor?: Function}} hooks
+   */
+  constructor(scroller, { fetchPage, renderTile, onAnchor }) {
+    this.scroller = scroller;
+    this.fetchPage = fetchPage;
+    this.renderTile = renderTile;
+    this.onAnchor = onAnchor || (() => {});
+    this.spacer = document.createElement("div");
+    this.spacer.className = "grid-spacer";
+    scroller.append(this.spacer);
+    this.tileSize = 180;
+    this.tiles = new Map();
+    this.frame = 0;
+    scroller.addEventListener("scroll", () => this.schedule(), { passive: true });
+    new ResizeObserver(() => this.redraw()).observe(scroller);
+    this.reset(null);
+  }
+
+  /** Start over from `cursor` (null: from the first item). */
+  reset(cursor) {
+    this.generation = (this.generation || 0) + 1;
+    this.items = [];
+    this.pageStarts = [];
+    this.nextCursor = cursor;
+    this.done = false;
+    this.loading = null;
+    this.error = null;
+    this.scroller.scrollTop = 0;
+    this.redraw();
+  }
+
+  setTileSize(size) {
+    this.tileSize = size;
+    this.redraw();
+  }
+
+  /** Throw away the drawn tiles and draw again (after a size or filter change). */
+  redraw() {
+    this.tiles.forEach((tile) => tile.remove());
+    this.tiles.clear();
+    this.schedule();
+  }
+
+  schedule() {
+    if (!this.frame) this.frame = requestAnimationFrame(() => this.render());
+  }
+
+  layout() {
+    const width = this.scroller.clientWidth - GAP;
+    const columns = Math.max(1, Math.floor(width / (this.tileSize + GAP)));
+    const size = Math.floor(width / columns) - GAP;
+    return { columns, size, row: size + GAP };
+  }
+
+  render() {
+    this.frame = 0;
+    const { columns, size, row } = this.layout();
+    const top = this.scroller.scrollTop;
+    const height = this.scroller.clientHeight;
+    const margin = height * MARGIN_SCREENS;
+    const firstRow = Math.max(0, Math.floor((top - margin) / row));
+    const lastRow = Math.ceil((top + height + margin) / row);
+    const rows = Math.ceil(this.items.length / columns) + (this.done ? 0 : 1);
+    this.spacer.style.height = `${rows * row + GAP}px`;
+    const first = firstRow * columns;
+    const last = Math.min(this.items.length, (lastRow + 1) * columns);
+    for (const [index, tile] of this.tiles) {
+      if (index < first || index >= last) {
+        tile.remove();
+        this.tiles.delete(index);
+      }
+    }
+    for (let index = first; index < last; index += 1) {
+      if (this.tiles.has(index)) continue;
+      const tile = this.renderTile(this.items[index], index, size);
+      tile.style.transform = `translate(${GAP + (index % columns) * row}px, ${GAP + Math.floor(index / columns) * row}px)`;
+      tile.style.width = tile.style.height = `${size}px`;
+      this.spacer.append(tile);
+      this.tiles.set(index, tile);
+    }
+    if (!this.done && (lastRow + 1) * columns > this.items.length) this.loadMore();
+    this.anchor(Math.floor(top / row) * columns);
+  }
+
+  /** Tell the page which page cursor the first visible tile belongs to (for the URL). */
+  anchor(index) {
+    let start = null;
+    for (const page of this.pageStarts) {
+      if (page.index <= index) start = page.cursor;
+      else break;
+    }
+    if (start !== this.lastAnchor) {
+      this.lastAnchor = start;
+      this.onAnchor(start);
+    }
+  }
+
+  loadMore() {
+    if (this.loading || this.done || this.error) return this.loading;
+    const generation = this.generation;
+    const cursor = this.nextCursor;
+    this.loading = this.fetchPage(cursor)
+      .then((page) => {
+        if (generation !== this.generation) return;
+        this.pageStarts.push({ index: this.items.length, cursor });
+        this.items.push(...page.items);
+        this.nextCursor = page.next_cursor;
+        this.done = page.next_cursor == null;
+      })
+      .catch((error) => {
+        if (generation === this.generation) this.error = error;
+      })
+      .finally(() => {
+        if (generation !== this.generation) return;
+        this.loading = null;
+        this.schedule();
+      });
+    return this.loading;
+  }
+
+  /** Redraw the tiles on screen in place (selection or shape filter changed). */
+  refresh() {
+    const { size } = this.layout();
+    for (const [index, tile] of this.tiles) {
+      const fresh = this.renderTile(this.items[index], index, size);
+      fresh.style.cssText = tile.style.cssText;
+      tile.replaceWith(fresh);
+      this.tiles.set(index, fresh);
+    }
+  }
+}
