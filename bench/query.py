@@ -31,8 +31,9 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -120,8 +121,28 @@ def stored_time(dialect: str, moment: datetime) -> Any:
     return moment.strftime("%Y-%m-%d %H:%M:%S.%f") if dialect == "sqlite" else moment
 
 
-def build(db: Database, n: int) -> float:
-    """Insert n items with their metadata, tags and annotations; return the seconds taken."""
+@dataclass(frozen=True)
+class ItemFile:
+    """The bytes behind an item where a bench stores real ones (bench/ui.py): their size,
+    sha256 and image size, and the 5 boxes (x, y, w, h in pixels) drawn on the image."""
+
+    size: int
+    sha256: str
+    width: int
+    height: int
+    boxes: tuple[tuple[float, float, float, float], ...]
+
+
+NO_FILE_BOXES = ((10.0, 10.0, 50.0, 40.0),) * 5
+"""Every rectangle of a lake without bytes (its rows say 640x480)."""
+
+
+def build(db: Database, n: int, file_of: Callable[[int], ItemFile] | None = None) -> float:
+    """Insert n items with their metadata, tags and annotations; return the seconds taken.
+
+    `file_of(index)`, if given, describes the real file behind item `index` (its size, hash,
+    image size and boxes); the generated content (names, dates, metadata, tags, labels) is the
+    same either way. Without it an item says 640x480 and its random size, and has no bytes."""
     started = time.perf_counter()
     collection_id = new_id()
     now = datetime.now(UTC)
@@ -169,10 +190,17 @@ def build(db: Database, n: int) -> float:
         for facts in chunk:
             item_id = uuid.uuid4().hex[:24]
             when = stored_time(dialect, facts["created"])
+            index = seq_base + len(item_rows)
+            real = file_of(index) if file_of else None
+            size, sha256, width, height, boxes = (
+                (real.size, real.sha256, real.width, real.height, real.boxes)
+                if real
+                else (facts["size"], "0" * 64, 640, 480, NO_FILE_BOXES)
+            )
             item_rows.append(
                 (item_id, f"bench_{facts['name']}", facts["name"], "image", collection_id,
-                 "lake", f"bench/{facts['name']}", facts["size"], "0" * 64, "image/jpeg",
-                 640, 480, when, when, len(item_rows) + seq_base + 1)
+                 "lake", f"bench/{facts['name']}", size, sha256, "image/jpeg",
+                 width, height, when, when, index + 1)
             )  # fmt: skip
             members.append((collection_id, item_id, added))
             for key in ("camera", "weather", "site"):
@@ -185,8 +213,7 @@ def build(db: Database, n: int) -> float:
                 machine = position < 3
                 shapes.append(
                     (annotation_id, item_id, 1 if machine else 2, "rectangle", label_ids[label],
-                     10.0, 10.0, 50.0, 40.0,
-                     facts["confidences"][position] if machine else None)
+                     *boxes[position], facts["confidences"][position] if machine else None)
                 )  # fmt: skip
             for label, times in Counter(facts["labels"]).items():
                 counts.append((item_id, label_ids[label], times))
@@ -333,36 +360,50 @@ def explained(conn: Connection, selection: ItemSelection, title: str) -> list[st
     return lines
 
 
-FIFTYONE_CHILD = """
-import json, statistics, sys, time
-from datetime import datetime, timezone
+FIFTYONE_LOAD = """
+import json, time
+from datetime import datetime
 import fiftyone as fo
+def load(dataset, rows, filepath=lambda r: "/bench/" + r["name"],
+         boxes=lambda r: [[0.1, 0.1, 0.2, 0.2]] * 5, fields=lambda r: {}):
+    # Add the items of the JSON lines `rows` to `dataset` (machine boxes in `predictions`,
+    # human ones in `ground_truth`; `boxes` relative x, y, w, h); return the seconds taken.
+    start = time.perf_counter()
+    batch = []
+    def flush():
+        dataset.add_samples(batch, progress=False)
+        batch.clear()
+    with open(rows) as source:
+        for line in source:
+            r = json.loads(line)
+            box = boxes(r)
+            machine = [fo.Detection(label=l, bounding_box=b, confidence=c)
+                       for l, b, c in zip(r["labels"][:3], box[:3], r["confidences"])]
+            human = [fo.Detection(label=l, bounding_box=b)
+                     for l, b in zip(r["labels"][3:], box[3:])]
+            created = datetime.fromisoformat(r["created"])
+            batch.append(fo.Sample(
+                filepath=filepath(r), tags=[f"tag_{t:03d}" for t in r["tags"]],
+                camera=r["camera"], weather=r["weather"], speed=r["speed"], site=r["site"],
+                created=created, modified=created,
+                predictions=fo.Detections(detections=machine),
+                ground_truth=fo.Detections(detections=human), **fields(r)))
+            if len(batch) >= 10000:
+                flush()
+    if batch:
+        flush()
+    return time.perf_counter() - start
+"""
+"""The FiftyOne children's loader of the generated items (`fiftyone_rows`)."""
+
+FIFTYONE_CHILD = (
+    FIFTYONE_LOAD
+    + """
+import statistics, sys
 from fiftyone import ViewField as F
 rows, runs = sys.argv[1], int(sys.argv[2])
 dataset = fo.Dataset()
-start = time.perf_counter()
-batch = []
-def flush():
-    dataset.add_samples(batch, progress=False)
-    batch.clear()
-with open(rows) as source:
-    for line in source:
-        r = json.loads(line)
-        machine = [fo.Detection(label=l, bounding_box=[0.1, 0.1, 0.2, 0.2], confidence=c)
-                   for l, c in zip(r["labels"][:3], r["confidences"])]
-        human = [fo.Detection(label=l, bounding_box=[0.1, 0.1, 0.2, 0.2]) for l in r["labels"][3:]]
-        created = datetime.fromisoformat(r["created"])
-        batch.append(fo.Sample(
-            filepath="/bench/" + r["name"], tags=[f"tag_{t:03d}" for t in r["tags"]],
-            camera=r["camera"], weather=r["weather"], speed=r["speed"], site=r["site"],
-            created=created, modified=created,
-            predictions=fo.Detections(detections=machine),
-            ground_truth=fo.Detections(detections=human)))
-        if len(batch) >= 10000:
-            flush()
-if batch:
-    flush()
-load = time.perf_counter() - start
+load_s = load(dataset, rows)
 start = time.perf_counter()
 for field in ("camera", "speed", "tags", "created", "modified", "filepath",
               "predictions.detections.label", "ground_truth.detections.label"):
@@ -400,7 +441,7 @@ def timed(call):
     p95 = samples[min(len(samples) - 1, round(0.95 * (len(samples) - 1)))]
     return statistics.median(samples), p95, answer
 PAGE = ["id", "filepath", "tags", "camera", "weather", "speed", "site", "created", "modified"]
-result = {"load": load, "indexing": indexing, "items": len(dataset), "queries": {}}
+result = {"load": load_s, "indexing": indexing, "items": len(dataset), "queries": {}}
 for name, view in views.items():
     c50, c95, count = timed(view.count)
     p50, p95, page = timed(lambda: view.sort_by("modified", reverse=True).limit(100).values(PAGE))
@@ -408,6 +449,7 @@ for name, view in views.items():
                                 "count_p95": c95, "page_p50": p50, "page_p95": p95}
 print(json.dumps(result))
 """
+)
 
 
 def fiftyone_rows(n: int) -> Path:
