@@ -471,3 +471,64 @@ def sdk_jobs(server: Server) -> list[dict]:
     answer = httpx.get(f"{server.url}/api/v1/jobs", auth=(server.key, server.secret))
     answer.raise_for_status()
     return answer.json()
+
+
+def test_the_web_app_on_postgresql_and_s3(
+    browser: object, postgres_url: str, s3_storage: str, tmp_path: Path
+):
+    home = tmp_path / "lake"
+    with Client(
+        home=str(home), database_url=postgres_url, storage=s3_storage, show_progress=False
+    ) as client:
+        build_web_lake(client, tmp_path / "data", count=4)
+    with serve(home, postgres_url, s3_storage) as server:
+        context = browser.new_context(viewport=VIEWPORT)
+        context.set_default_timeout(TIMEOUT_MS)
+        page = context.new_page()
+        log_in(page, server)
+        page.wait_for_function(
+            "[...document.querySelectorAll('[data-testid=tile] img')]"
+            ".filter(i => i.complete && i.naturalWidth > 0).length === 4"
+        )
+        assert shown_count(page) == 4
+        run_query(page, "annotation.label = person")
+        assert shown_count(page) == 2
+        page.click("[data-testid=tile] .caption >> nth=0")
+        page.wait_for_selector(".viewer [data-shape]")
+        page.wait_for_function(  # the original, from a presigned S3 URL, replaces the thumbnail
+            "document.querySelector('.viewer img').src.includes('X-Amz-Signature')"
+        )
+        assert page.locator(".viewer [data-shape]").count() == 5
+        page.goto(server.url + "/upload")
+        page.set_input_files("input[name=files]", [str(make_scene(tmp_path / "s3.jpg", 1))])
+        page.fill("input[name=collection_name]", "streets")
+        page.click("[data-testid=start-upload]")
+        sync_api.expect(page.locator("[data-testid=upload-error]")).to_contain_text(
+            "upload from the SDK"
+        )
+        context.close()
+
+
+def test_files_dropped_on_the_page_are_uploaded(web: Server, page: object, sdk: Client, tmp_path):
+    sources = [make_scene(tmp_path / f"drop_{i}.jpg", 40 + i) for i in range(2)]
+    log_in(page, web, "/upload")
+    payload = [{"name": p.name, "data": list(p.read_bytes())} for p in sources]
+    transfer = page.evaluate_handle(
+        """(files) => {
+            const transfer = new DataTransfer();
+            for (const f of files) {
+                transfer.items.add(new File([new Uint8Array(f.data)], f.name, {type: "image/jpeg"}));
+            }
+            return transfer;
+        }""",
+        payload,
+    )
+    page.dispatch_event("[data-testid=dropzone]", "drop", {"dataTransfer": transfer})
+    sync_api.expect(page.locator("[data-testid=upload-file]")).to_have_count(2)
+    page.fill("input[name=collection_name]", "dropped")
+    page.click("[data-testid=start-upload]")
+    job = page.locator("[data-testid=upload-job] [data-testid=job]")
+    sync_api.expect(job).to_have_attribute("data-status", "completed")
+    dropped = sdk.get_collection_id_by_name("dropped", "image")
+    listed = sdk.get_item_list_from_collection(dropped, "")
+    assert sorted(i["file_name"] for i in listed) == ["drop_0.jpg", "drop_1.jpg"]
