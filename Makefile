@@ -6,7 +6,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: serve test fuzz lint bench bench-deps clean
+.PHONY: serve test fuzz lint bench bench-deps clean chromium
+
+# Playwright drives Debian's chromium; it never downloads a browser of its own.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+CHROMIUM := /usr/bin/chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +27,14 @@ $(TEST_STAMP): $(STAMP)
 serve: $(STAMP)
 	$(BIN)/metalake serve
 
-test: $(TEST_STAMP)
+# The web app's browser tests need chromium: installed here where apt-get can (as root), else
+# they skip and say how to enable them (under CI they fail instead).
+chromium:
+	@if [ ! -x $(CHROMIUM) ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get install -y -q chromium >/dev/null 2>&1 || \
+		(apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null); fi
+
+test: $(TEST_STAMP) chromium
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest -q

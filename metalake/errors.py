@@ -23,6 +23,7 @@ wrong and how to fix it::
     │   ├── UploadSessionNotFoundError
     │   └── SelectionNotFoundError
     ├── AuthenticationError         a missing, wrong or revoked API key or secret (HTTP 401)
+    ├── CsrfError                   a web session's change without its CSRF token (HTTP 403)
     ├── SignatureError              a signed URL that expired or was altered (HTTP 403)
     ├── TooManyRequestsError        too many failed logins from one address (HTTP 429)
     ├── ServerUnavailableError      the server could not be reached, after retries

@@ -34,11 +34,13 @@ from metalake.lake import (
 from metalake.lake.annotations import documents, exports, shapes, store
 from metalake.lake.ingest import UploadFile, UploadRequest, check_upload
 from metalake.lake.lake import Lake
+from metalake.lake.limits import DEFAULT_JOB_LIST, MAX_JOB_LIST
 from metalake.lake.logins import DEFAULT_PER_ADDRESS, DEFAULT_PER_KEY, LoginLimiter, LoginLimits
 from metalake.lake.metadata import MAX_KEY_LENGTH as MAX_METADATA_KEY
 from metalake.lake.metadata import parse_metadata_object
 from metalake.lake.names import MAX_TEXT_ARGUMENT, check_text
 from metalake.lake.query import limits as query_limits
+from metalake.lake.records import MAX_PAGE_SIZE
 from metalake.lake.selection import ItemSelection, SortOrder
 from metalake.lake.signing import MAX_EXPIRY_S, expiry_seconds
 from metalake.media.thumbnails import THUMBNAIL_SIZES, check_thumbnail_size
@@ -289,6 +291,20 @@ def check_trash_age(text: str, lake: Lake) -> None:
     refused(InvalidArgumentError, lambda: lake.empty_trash(trash.MAX_TRASH_AGE_DAYS + 1))
 
 
+def check_job_list(text: str, lake: Lake) -> None:
+    mentions(text, MAX_JOB_LIST, DEFAULT_JOB_LIST)
+    assert lake.list_jobs(MAX_JOB_LIST) == []
+    for limit in (0, MAX_JOB_LIST + 1):
+        refused(InvalidArgumentError, lambda limit=limit: lake.list_jobs(limit))
+
+
+def check_trash_page(text: str, lake: Lake) -> None:
+    mentions(text, MAX_PAGE_SIZE)
+    assert lake.trash_page(limit=MAX_PAGE_SIZE)["items"] == []
+    for limit in (0, MAX_PAGE_SIZE + 1):
+        refused(InvalidArgumentError, lambda limit=limit: lake.trash_page(limit=limit))
+
+
 def check_thumbnail_size_limit(text: str, lake: Lake) -> None:
     mentions(text, *THUMBNAIL_SIZES)
     for size in (0, 100, 2048):
@@ -378,6 +394,8 @@ CHECKS: dict[str, Callable[[str, Lake], None]] = {
     "label": check_label,
     "metadata_key": check_metadata_key,
     "trash_age": check_trash_age,
+    "job_list": check_job_list,
+    "trash_page": check_trash_page,
     "thumbnail_size": check_thumbnail_size_limit,
     "url_expiry": check_url_expiry,
     "failed_logins_per_address": login_check(per_key=False),

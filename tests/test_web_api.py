@@ -1,0 +1,72 @@
+"""The Lake calls the web app adds: query checks, neighbours, the trash listing, recent jobs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from metalake import Client
+from metalake.errors import InvalidArgumentError, InvalidQueryError
+from metalake.lake.lake import Lake
+from metalake.lake.selection import ItemSelection, SortOrder
+from tests.conftest import upload_and_wait
+
+BY_NAME = SortOrder("name", "ASC")
+
+
+@pytest.fixture
+def lake(tmp_path: Path, images: Path) -> Lake:
+    with Client(home=str(tmp_path / "lake"), show_progress=False) as client:
+        upload_and_wait(client, str(images), "image", "col")
+    opened = Lake(tmp_path / "lake")
+    yield opened
+    opened.close()
+
+
+def test_check_query_names_the_column_and_runs_nothing(lake: Lake):
+    lake.check_query("annotation(label = car) AND tags = night")
+    lake.check_query("   ")
+    with pytest.raises(InvalidQueryError) as refused:
+        lake.check_query("name = a AND")
+    assert refused.value.column == 13
+    with pytest.raises(InvalidQueryError) as unknown:
+        lake.check_query("annotation.colour.x.y = 1 AND size = big")
+    assert unknown.value.column is not None and "column" in str(unknown.value)
+
+
+def test_neighbours_follow_the_sort_order_and_stop_at_the_ends(lake: Lake):
+    selection = ItemSelection.of("image", query="name != img_002.jpg")
+    names = [f"col_img_00{i}.jpg" for i in (0, 1, 3, 4)]
+    assert lake.item_neighbours(selection, BY_NAME, names[0]) == {
+        "previous": None,
+        "next": names[1],
+    }
+    assert lake.item_neighbours(selection, BY_NAME, names[1]) == {
+        "previous": names[0],
+        "next": names[2],
+    }
+    assert lake.item_neighbours(selection, SortOrder("name", "DESC"), names[3]) == {
+        "previous": None,
+        "next": names[2],
+    }
+    assert lake.item_neighbours(selection, BY_NAME, names[3])["next"] is None
+
+
+def test_trash_listing_pages_newest_first(lake: Lake):
+    for name in ("img_001.jpg", "img_003.jpg", "img_004.jpg"):
+        lake.trash(ItemSelection.of("image", query=f"name = {name}"))
+    first = lake.trash_page("image", limit=2)
+    assert [i["file_name"] for i in first["items"]] == ["img_004.jpg", "img_003.jpg"]
+    assert all(i["trashed_at"] for i in first["items"])
+    rest = lake.trash_page("image", after=first["next"], limit=2)
+    assert [i["file_name"] for i in rest["items"]] == ["img_001.jpg"] and rest["next"] is None
+    assert lake.trash_page("video")["items"] == []
+    with pytest.raises(InvalidArgumentError, match="not an item in the trash"):
+        lake.trash_page(after="nope")
+
+
+def test_recent_jobs_come_newest_first(lake: Lake):
+    jobs = lake.list_jobs()
+    assert [j["type"] for j in jobs] == ["upload"] and jobs[0]["status"] == "completed"
+    assert lake.item_view("col_img_000.jpg")["collections"][0]["name"] == "col"
