@@ -57,23 +57,28 @@ class FiftyOneChild:
 
     `process` is None if the FiftyOne venv is missing. `send` writes one line to the child;
     `read` returns the next JSON object it prints (other lines, such as FiftyOne's notices, are
-    skipped)."""
+    skipped). With `database_dir`, the database lives there and is kept (for a child that keeps
+    its dataset between runs)."""
 
-    def __init__(self, code: str, *args: str) -> None:
+    def __init__(self, code: str, *args: str, database_dir: Path | None = None) -> None:
         self.code, self.args = code, args
         self.process: subprocess.Popen[str] | None = None
         self.db_dir = ""
+        self.keep_dir = database_dir
 
     def __enter__(self) -> FiftyOneChild:
         if not BENCH_PYTHON.exists():
             print("FiftyOne skipped: run `make bench-deps` first", file=sys.stderr)
             return self
-        self.db_dir = tempfile.mkdtemp(prefix="fo_db_")
+        if self.keep_dir is not None:
+            self.keep_dir.mkdir(parents=True, exist_ok=True)
+        database = str(self.keep_dir) if self.keep_dir else tempfile.mkdtemp(prefix="fo_db_")
+        self.db_dir = "" if self.keep_dir else database
         env = {
             **os.environ,
             "FIFTYONE_DO_NOT_TRACK": "true",
             "FIFTYONE_DATABASE_VALIDATION": "false",
-            "FIFTYONE_DATABASE_DIR": self.db_dir,
+            "FIFTYONE_DATABASE_DIR": database,
         }
         self.process = subprocess.Popen(
             [str(BENCH_PYTHON), "-c", self.code, *self.args],

@@ -264,6 +264,19 @@ PAGE_JS = r"""
     const shapes = document.querySelectorAll("[data-shape]").length;
     return media && shapes ? `${media.currentSrc}|${shapes}` : null;
   };
+  // The page's requests to `prefix` so far, by path: how many, and the slowest (ms).
+  B.requests = (prefix) => {
+    const paths = {};
+    for (const e of performance.getEntriesByType("resource")) {
+      const url = new URL(e.name);
+      if (!url.pathname.startsWith(prefix)) continue;
+      const p = (paths[url.pathname] ||= {n: 0, slowest: 0, last_end: 0});
+      p.n += 1;
+      p.slowest = Math.max(p.slowest, e.duration);
+      p.last_end = Math.max(p.last_end, e.responseEnd);
+    }
+    return paths;
+  };
   // Scroll the grid by `items` tiles in `seconds` (by the clock: a slow frame skips ahead),
   // timing every frame; then wait for its screen to be painted.
   B.scroll = (spec, items, seconds, timeout) => new Promise((resolve) => {
@@ -273,8 +286,7 @@ PAGE_JS = r"""
     const tops = [...new Set(tiles.map((r) => Math.round(r.top)))].sort((a, b) => a - b);
     const columns = tiles.filter((r) => Math.round(r.top) === tops[0]).length;
     const pitch = tops.length > 1 ? tops[1] - tops[0] : tiles[0].height;
-    const target = grid.scrollTop + Math.ceil(items / columns) * pitch;
-    const from = grid.scrollTop;
+    const target = Math.ceil(items / columns) * pitch;
     const frames = [];
     const long = [];
     let observer = null;
@@ -284,22 +296,28 @@ PAGE_JS = r"""
       });
       observer.observe({type: "long-animation-frame"});
     } catch (e) { observer = null; }
-    let start = 0, prev = 0, moved = 0, highest = from;
+    // Scrolled by relative steps, and the distance summed from them: a grid may move its
+    // content up and scrollTop back while scrolling (FiftyOne's does), so scrollTop alone
+    // does not tell how far the list has gone.
+    let start = 0, prev = 0, moved = 0, travelled = 0;
     const step = (now) => {
       frames.push(now - prev);
       prev = now;
-      grid.scrollTop = Math.min(target, from + (now - start) * (target - from) / (seconds * 1000));
-      if (grid.scrollTop > highest) { highest = grid.scrollTop; moved = now; }
+      const want = Math.min(target, (now - start) * target / (seconds * 1000));
+      const before = grid.scrollTop;
+      grid.scrollTop = before + Math.max(0, want - travelled);
+      const by = grid.scrollTop - before;
+      if (by > 0) { travelled += by; moved = now; }
       const stalled = now - moved > STALL_MS;  // the end of the list, or no page arrives
-      if (grid.scrollTop >= target - 1 || now - start > timeout || stalled) {
-        const reached = grid.scrollTop;
+      if (travelled >= target - 1 || now - start > timeout || stalled) {
+        const reached = travelled;
         const took = now - start;
         if (observer) {
           observer.takeRecords().forEach((e) => long.push(e.duration));
           observer.disconnect();
         }
         B.watch(spec, ["screen"], {}, 0, timeout, now).then((m) => resolve({
-          columns, pitch, target: target - from, reached: reached - from, took, frames, stalled,
+          columns, pitch, target, reached, took, frames, stalled,
           long_frames: observer ? long : null, settled: m.screen ?? null,
           settle_timed_out: m.timed_out, last_names: m.screen_names || [],
         }));
@@ -453,6 +471,7 @@ class MetaLakeApp:
                 lake_facet_values=count_values(lake.get("facets_value")),
                 first_screen_tiles=len(lake.get("screen_names") or []),
                 timed_out_lake=lake["timed_out"],
+                lake_requests=page.evaluate("() => __bench.requests('/api/')"),
             )
             query = type_query(page, spec, QUERY)
             names = query.get("screen_names") or []
@@ -465,6 +484,7 @@ class MetaLakeApp:
                 query_url=page.url,
                 query_first_names=names[:5],
                 timed_out_query=query["timed_out"],
+                query_requests=page.evaluate("() => __bench.requests('/api/')"),
             )
             if names:
                 click = click_item(page, spec, names[0]) or {}
@@ -512,10 +532,15 @@ def relative(r):
     return [[x / 160, y / 120, w / 160, h / 120] for x, y, w, h in boxes[image(r)]]
 def fields(r):
     return {"metadata": fo.ImageMetadata(width=160, height=120, mime_type="image/jpeg")}
-dataset = fo.Dataset()
-seconds = load(dataset, rows, filepath=lambda r: blobs + "/" + r["name"], boxes=relative,
-               fields=fields)
-print(json.dumps({"load": seconds, "items": len(dataset)}), flush=True)
+name = "bench-ui-" + str(sum(1 for _ in open(rows)))
+if fo.dataset_exists(name):  # kept from an earlier run (--fiftyone-db)
+    dataset, seconds, reused = fo.load_dataset(name), 0.0, True
+else:
+    dataset, reused = fo.Dataset(name), False
+    seconds = load(dataset, rows, filepath=lambda r: blobs + "/" + r["name"], boxes=relative,
+                   fields=fields)
+    dataset.persistent = True
+print(json.dumps({"load": seconds, "items": len(dataset), "reused": reused}), flush=True)
 session = None
 for line in sys.stdin:
     command = line.split()
@@ -700,8 +725,9 @@ TARGETS = {
 }
 
 
-def round_of(app: Any, browser: Any) -> dict[str, Any]:
-    """A cold start of `app` and two visits in a fresh browser profile: cold, then warm."""
+def round_of(app: Any, browser: Any, check: bool) -> dict[str, Any]:
+    """A cold start of `app` and two visits in a fresh browser profile: cold, then warm (and,
+    if `check`, what the API answers for what the warm visit showed)."""
     result: dict[str, Any] = {"app": app.label, "load_before": os.getloadavg()}
     result["server_start_s"] = app.start()
     context = browser.new_context(viewport=VIEWPORT)
@@ -722,8 +748,11 @@ def round_of(app: Any, browser: Any) -> dict[str, Any]:
                 result[visit] = {"error": f"{type(exc).__name__}: {exc}"[:2000]}
             result[visit]["visit_s"] = time.perf_counter() - started
             print(f"  {app.label} {visit}: {brief(result[visit])}", file=sys.stderr)
+        if check and isinstance(app, MetaLakeApp) and "error" not in result["warm"]:
+            result["check"] = app.check(result["warm"])
     finally:
         context.close()
+        app.stop()  # nothing of this app runs beside the next one
     result["load_after"] = os.getloadavg()
     return result
 
@@ -789,6 +818,11 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=18471)
     parser.add_argument("--no-small", action="store_true", help="Leave the 100k lake out.")
     parser.add_argument("--no-fiftyone", action="store_true")
+    parser.add_argument(
+        "--fiftyone-db",
+        type=Path,
+        help="Keep FiftyOne's database (and its loaded dataset) in this folder for next time.",
+    )
     parser.add_argument("--build-only", action="store_true")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
@@ -814,16 +848,13 @@ def main() -> None:
                 for number in range(args.rounds):
                     print(f"round {number + 1} of {args.rounds}", file=sys.stderr)
                     for app in apps:
-                        rounds.append({"round": number + 1, **round_of(app, browser)})
-                checks = {
-                    app.label: app.check(next(r["warm"] for r in rounds if r["app"] == app.label))
-                    for app in apps
-                    if isinstance(app, MetaLakeApp)
-                }
+                        found = round_of(app, browser, check=number == 0)
+                        rounds.append({"round": number + 1, **found})
             finally:
                 browser.close()
                 for app in apps:
                     app.stop()
+    checks = {r["app"]: r["check"] for r in rounds if "check" in r}
     lines = table(rounds)
     print("\n".join(lines))
     for label, found in checks.items():
@@ -854,7 +885,9 @@ def fiftyone_app(args: argparse.Namespace, notes: list[str]) -> Iterator[FiftyOn
     rows = fiftyone_rows(args.small_items)
     boxes = json.dumps([image_boxes(k) for k in range(IMAGE_COUNT)])
     blobs = str((args.small_keep / "blobs" / "bench").resolve())
-    with FiftyOneChild(FIFTYONE_UI_CHILD, str(rows), blobs, boxes) as child:
+    with FiftyOneChild(
+        FIFTYONE_UI_CHILD, str(rows), blobs, boxes, database_dir=args.fiftyone_db
+    ) as child:
         if child.process is None:
             notes.append("FiftyOne skipped: no bench venv (`make bench-deps`)")
             yield None
@@ -862,7 +895,8 @@ def fiftyone_app(args: argparse.Namespace, notes: list[str]) -> Iterator[FiftyOn
         print(f"FiftyOne: loading {args.small_items} items", file=sys.stderr)
         app = FiftyOneApp(child, args.port + 2)
         app.loaded = child.read()
-        print(f"FiftyOne: loaded in {app.loaded['load']:.0f} s", file=sys.stderr)
+        how = "reused" if app.loaded.get("reused") else f"loaded in {app.loaded['load']:.0f} s"
+        print(f"FiftyOne: {app.loaded['items']} items {how}", file=sys.stderr)
         try:
             yield app
         finally:
