@@ -517,7 +517,8 @@ def test_files_dropped_on_the_page_are_uploaded(web: Server, page: object, sdk: 
         """(files) => {
             const transfer = new DataTransfer();
             for (const f of files) {
-                transfer.items.add(new File([new Uint8Array(f.data)], f.name, {type: "image/jpeg"}));
+                const bytes = new Uint8Array(f.data);
+                transfer.items.add(new File([bytes], f.name, {type: "image/jpeg"}));
             }
             return transfer;
         }""",
@@ -532,3 +533,9 @@ def test_files_dropped_on_the_page_are_uploaded(web: Server, page: object, sdk: 
     dropped = sdk.get_collection_id_by_name("dropped", "image")
     listed = sdk.get_item_list_from_collection(dropped, "")
     assert sorted(i["file_name"] for i in listed) == ["drop_0.jpg", "drop_1.jpg"]
+
+
+def test_an_unknown_collection_is_named_in_the_lakes_words(web: Server, page: object):
+    log_in(page, web, "/collections/no-such-id")
+    error = page.locator("[data-testid=page-error]")
+    sync_api.expect(error).to_have_text("no collection with id 'no-such-id'")

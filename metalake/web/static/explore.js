@@ -152,7 +152,7 @@ export async function explore(root, collectionId = null) {
   reload(state.anchor);
   if (collectionId) {
     const { collectionPanel } = await import("./collections.js");
-    collectionPanel(heading, collectionId);
+    await collectionPanel(heading, collectionId);
   }
 }
 
