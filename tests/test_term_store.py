@@ -77,3 +77,22 @@ def test_saved_terms_of_other_code_or_another_database_are_removed(home: Path):
         assert count(lake) == 6
     finally:
         lake.close()
+
+
+def test_a_saved_term_from_ahead_of_the_log_is_built_again(home: Path, tmp_path: Path):
+    backup = (home / "lake.db").read_bytes()
+    first = Lake(home)
+    first.close()
+    with Client(home=str(home), show_progress=False) as writer:
+        upload_and_wait(writer, str(make_folder(tmp_path / "b", 3)), "image", "b")
+    ahead = Lake(home)
+    assert count(ahead) == 9  # saved at a position past the backup's log
+    ahead.close()
+    for suffix in ("-wal", "-shm"):
+        (home / f"lake.db{suffix}").unlink(missing_ok=True)
+    (home / "lake.db").write_bytes(backup)
+    restored = Lake(home)
+    try:
+        assert count(restored) == 6
+    finally:
+        restored.close()

@@ -149,7 +149,9 @@ class MatchCache:
                 self._entries.move_to_end(key)
         if entry is None and self.store is not None:
             saved = self.store.load(key)
-            if saved is not None:
+            # A value saved at a position the log has not reached was saved over a database
+            # that has since been put back (a restored backup): it cannot be caught up with.
+            if saved is not None and saved[1] <= now:
                 entry = _Entry(saved[0], saved[1], source.size(saved[0]))
                 self._keep(key, entry)
         built = False
