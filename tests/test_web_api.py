@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from pathlib import Path
 
 import pytest
 
 from metalake import Client
-from metalake.errors import InvalidArgumentError, InvalidQueryError
-from metalake.lake.lake import Lake
+from metalake.errors import AuthenticationError, InvalidArgumentError, InvalidQueryError
+from metalake.lake.lake import Lake, lake_database
 from metalake.lake.selection import ItemSelection, SortOrder
+from metalake.lake.web_sessions import create_login_link, redeem_login_link
+from metalake.store.database import Database
 from tests.conftest import upload_and_wait
 
 BY_NAME = SortOrder("name", "ASC")
@@ -70,3 +74,33 @@ def test_recent_jobs_come_newest_first(lake: Lake):
     jobs = lake.list_jobs()
     assert [j["type"] for j in jobs] == ["upload"] and jobs[0]["status"] == "completed"
     assert lake.item_view("col_img_000.jpg")["collections"][0]["name"] == "col"
+
+
+def _redeem_at_once(databases: list[Database], token: str) -> list[str]:
+    """The keys that redeeming `token` in each database, all at the same moment, gave."""
+    start = threading.Barrier(len(databases))
+    keys: list[str] = []
+
+    def redeem(db: Database) -> None:
+        start.wait()
+        with contextlib.suppress(AuthenticationError):
+            keys.append(redeem_login_link(db, token))
+
+    threads = [threading.Thread(target=redeem, args=(db,)) for db in databases]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return keys
+
+
+def test_a_login_link_redeemed_twice_at_once_opens_one_session(tmp_path: Path, postgres_url: str):
+    """Two server processes (two Databases) redeeming one link at the same moment: on
+    PostgreSQL a SELECT then DELETE let both through, about one time in three."""
+    databases = [lake_database(tmp_path / "lake", postgres_url) for _ in range(2)]
+    try:
+        for _ in range(20):
+            assert len(_redeem_at_once(databases, create_login_link(databases[0]))) == 1
+    finally:
+        for db in databases:
+            db.close()
