@@ -425,6 +425,24 @@ def test_select_add_to_collection_trash_and_restore(web: Server, page: object, s
     assert sdk.get_item_count_from_metalake("image") == 12
 
 
+def test_emptying_the_trash_with_no_age_deletes_nothing(web: Server, page: object, sdk: Client):
+    """A blank "older than" field was sent as 0 days: every trashed file deleted for good."""
+    sdk.trash_objects_from_datalake("name = scene_011.jpg")
+    try:
+        log_in(page, web, "/trash")
+        sync_api.expect(page.locator("[data-testid=trashed]")).to_have_count(1)
+        page.fill("input[name=older_than_days]", "")
+        page.click("[data-testid=empty-trash]")
+        page.locator("[data-testid=confirm] button", has_text="Delete").click()
+        sync_api.expect(page.locator("[data-testid=trash-error]")).to_contain_text(
+            "older_than_days"
+        )
+        sync_api.expect(page.locator("[data-testid=trashed]")).to_have_count(1)
+    finally:
+        sdk.restore_from_trash(query="name = scene_011.jpg")
+    assert sdk.get_item_count_from_metalake("image") == 12
+
+
 # Collections, downloads, upload, jobs ---------------------------------------------------------
 
 
