@@ -123,15 +123,15 @@ def redeem_login_link(db: Database, token: str) -> str:
             .where(login_links.c.token_hash == _hash(token))
             .returning(login_links.c.key, login_links.c.expires)
         ).first()
-        live = (
-            row is not None
-            and conn.execute(
+        revoked = row is None or (
+            conn.execute(
                 sa.select(api_keys.c.key).where(
                     api_keys.c.key == row.key, api_keys.c.revoked_at.is_(None)
                 )
             ).first()
+            is None
         )
-    if not live or as_utc(row.expires) <= utcnow():
+    if row is None or revoked or as_utc(row.expires) <= utcnow():
         raise AuthenticationError(
             "this login link was used already or has expired: restart `metalake serve` for a "
             "new one, or log in with an API key and secret"
