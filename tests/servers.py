@@ -25,6 +25,7 @@ from metalake.lake.jobs import QUEUED, RUNNING
 from metalake.lake.keys import create_key
 from metalake.lake.lake import lake_database
 from metalake.lake.logins import PER_ADDRESS_ENV
+from metalake.lake.query.term_store import FOLDER
 from metalake.store.database import Database, sqlite_url
 from metalake.store.schema import api_keys, item_changes, jobs, metadata
 
@@ -115,7 +116,15 @@ SHARED_ENV = {PER_ADDRESS_ENV: "1000000"}
 keeps in memory that a reset cannot clear, and every test calls from 127.0.0.1, so their limit is
 one no test reaches (`test_login_limits.py` tests the limits on a server of its own)."""
 
-SERVED_HOME = {"lake.db", "lake.db-wal", "lake.db-shm", "signing.key", "server.log", "blobs"}
+SERVED_HOME = {
+    "lake.db",
+    "lake.db-wal",
+    "lake.db-shm",
+    "signing.key",
+    "server.log",
+    "blobs",
+    FOLDER,
+}
 """What a served local lake's folder holds: anything else was left by a test."""
 
 

@@ -16,6 +16,7 @@ import re
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -172,6 +173,41 @@ def test_session_cookie_needs_csrf_token_for_changes_and_ends_at_logout(web: Ser
     assert ended.status_code == 401 and "log in again" in ended.json()["message"]
     wrong = httpx.post(f"{web.url}/auth/login", json={"api_key": web.key, "secret": "wrong"})
     assert wrong.status_code == 401
+
+
+def test_the_cookie_opens_only_the_web_apps_routes(web: Server, sdk: Client):
+    """A LayerNext GET that removes annotations, sent with the cookie alone (as an `img` of a
+    page on another port of the same host would send it: SameSite ignores ports), is refused."""
+    cookies = session_cookies(web)
+    collection_id = sdk.get_collection_id_by_name("streets", "image")
+    before = {o["operation_id"]: o["annotation_count"] for o in sdk.list_operations()}
+    answer = httpx.get(
+        f"{web.url}/datalake/api/client/collection/deleteAnnotation",
+        params={"collectionId": collection_id, "operationId": "review"},
+        cookies=cookies,
+    )
+    assert answer.status_code == 401
+    assert {o["operation_id"]: o["annotation_count"] for o in sdk.list_operations()} == before
+    odd = httpx.post(
+        f"{web.url}/api/v1/items/count",
+        json={"selection": {"content_type": "image"}},
+        cookies=cookies,
+        headers={"x-csrf-token": "\u00e9t\u00e9".encode("latin-1")},
+    )
+    assert odd.status_code == 403 and odd.json()["error"] == "csrf_failed"
+
+
+@pytest.mark.parametrize("target", ["/\\evil.test/x", "/\t/evil.test/x", "//evil.test/x"])
+def test_logging_in_never_goes_to_another_site(web: Server, page: object, target: str):
+    """`next` is read as the browser reads a URL: a backslash is a slash, a tab is dropped."""
+    elsewhere: list[str] = []
+    page.route(
+        "http://evil.test/**",
+        lambda route: (elsewhere.append(route.request.url), route.fulfill(body="elsewhere")),
+    )
+    page.goto(f"{web.url}/login?next={quote(target, safe='')}")
+    submit_login(page, web)
+    assert elsewhere == [] and page.url == f"{web.url}/"
 
 
 def test_login_link_opens_one_session_once(web: Server, page: object):
@@ -389,6 +425,24 @@ def test_select_add_to_collection_trash_and_restore(web: Server, page: object, s
     assert sdk.get_item_count_from_metalake("image") == 12
 
 
+def test_emptying_the_trash_with_no_age_deletes_nothing(web: Server, page: object, sdk: Client):
+    """A blank "older than" field was sent as 0 days: every trashed file deleted for good."""
+    sdk.trash_objects_from_datalake("name = scene_011.jpg")
+    try:
+        log_in(page, web, "/trash")
+        sync_api.expect(page.locator("[data-testid=trashed]")).to_have_count(1)
+        page.fill("input[name=older_than_days]", "")
+        page.click("[data-testid=empty-trash]")
+        page.locator("[data-testid=confirm] button", has_text="Delete").click()
+        sync_api.expect(page.locator("[data-testid=trash-error]")).to_contain_text(
+            "older_than_days"
+        )
+        sync_api.expect(page.locator("[data-testid=trashed]")).to_have_count(1)
+    finally:
+        sdk.restore_from_trash(query="name = scene_011.jpg")
+    assert sdk.get_item_count_from_metalake("image") == 12
+
+
 # Collections, downloads, upload, jobs ---------------------------------------------------------
 
 
@@ -517,7 +571,8 @@ def test_files_dropped_on_the_page_are_uploaded(web: Server, page: object, sdk: 
         """(files) => {
             const transfer = new DataTransfer();
             for (const f of files) {
-                transfer.items.add(new File([new Uint8Array(f.data)], f.name, {type: "image/jpeg"}));
+                const bytes = new Uint8Array(f.data);
+                transfer.items.add(new File([bytes], f.name, {type: "image/jpeg"}));
             }
             return transfer;
         }""",
@@ -532,3 +587,9 @@ def test_files_dropped_on_the_page_are_uploaded(web: Server, page: object, sdk: 
     dropped = sdk.get_collection_id_by_name("dropped", "image")
     listed = sdk.get_item_list_from_collection(dropped, "")
     assert sorted(i["file_name"] for i in listed) == ["drop_0.jpg", "drop_1.jpg"]
+
+
+def test_an_unknown_collection_is_named_in_the_lakes_words(web: Server, page: object):
+    log_in(page, web, "/collections/no-such-id")
+    error = page.locator("[data-testid=page-error]")
+    sync_api.expect(error).to_have_text("no collection with id 'no-such-id'")

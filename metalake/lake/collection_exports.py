@@ -2,8 +2,10 @@
 a zip of that file and every file's bytes, produced a page at a time and never held whole.
 
 The zip is written to a sink that hands over what has been written after each file's chunk, so a
-server streams it as it is made; files are stored, not compressed (images and videos are
-compressed already), and the zip uses data descriptors, so nothing is seeked back to.
+server streams it as it is made, with data descriptors, so nothing is seeked back to. Files are
+deflated at level 0 (stored blocks: images and videos are compressed already), not stored: a
+stored entry followed by a data descriptor has no length a streaming reader can find (Java's
+ZipInputStream refuses it), while a deflate stream ends itself.
 """
 
 from __future__ import annotations
@@ -25,8 +27,10 @@ from metalake.lake.annotations.exports import (
 PageReader = Callable[[str | None], dict[str, Any]]
 """`Lake.annotation_page` with its collection and selection bound: the page after a cursor."""
 CHUNK = 1 << 20
-ZIP64_FROM = 1 << 31
-"""Files from this size on get zip64 headers (sizes past 4 GiB need them; written ahead)."""
+ZIP64_FROM = (1 << 31) - (1 << 24)
+"""Files from this size on get zip64 headers, written ahead: zipfile refuses an entry without
+them past 2 GiB - 1, and deflating at level 0 adds 5 bytes per 64 KiB block. Smaller files get
+none: Java's ZipInputStream reads a zip64 entry's data descriptor as 32-bit below 4 GiB."""
 
 
 def pages(read_page: PageReader) -> Iterator[dict[str, Any]]:
@@ -84,7 +88,7 @@ def collection_zip(
     `<storage name>/annotations.json`; `storage_keys` maps unique names to storage keys."""
     sink = _Sink()
     with (
-        zipfile.ZipFile(sink, "w", zipfile.ZIP_STORED) as archive,
+        zipfile.ZipFile(sink, "w", zipfile.ZIP_DEFLATED, compresslevel=0) as archive,
         tempfile.SpooledTemporaryFile(CHUNK * 8) as document,
     ):
         document.write(DOCUMENT_HEAD)
@@ -107,8 +111,9 @@ def collection_zip(
                         yield sink.take()
                 yield sink.take()
         document.write(DOCUMENT_TAIL)
+        big = document.tell() >= ZIP64_FROM
         document.seek(0)
-        with archive.open(f"{folder}/{ANNOTATION_FILE}", "w", force_zip64=True) as target:
+        with archive.open(f"{folder}/{ANNOTATION_FILE}", "w", force_zip64=big) as target:
             while data := document.read(CHUNK):
                 target.write(data)
     yield sink.take()

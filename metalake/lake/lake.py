@@ -63,6 +63,7 @@ from metalake.lake.names import check_text
 from metalake.lake.query.bitmaps import MatchCache, QueryBitmaps
 from metalake.lake.query.compiler import QueryCompiler
 from metalake.lake.query.parser import parse
+from metalake.lake.query.term_store import TermStore
 from metalake.lake.request_ids import RequestResults
 from metalake.lake.selection import ItemSelection, SortOrder
 from metalake.lake.signing import UrlSigner, expiry_seconds, load_secret
@@ -73,6 +74,7 @@ from metalake.lake.web_sessions import WebSession
 from metalake.media.thumbnails import THUMBNAIL_SIZE, check_thumbnail_size, make_thumbnail
 from metalake.settings import url_expiry_s
 from metalake.store.database import Database, sqlite_url
+from metalake.store.lake_info import lake_id
 from metalake.store.schema import TIMESTAMP, collection_items, items
 from metalake.store.schema import collections as collections_table
 from metalake.store.upsert import insert_ignore
@@ -135,7 +137,7 @@ class Lake:
         self.logins = LoginLimiter(LoginLimits.from_environment())
         self.uploads = UploadSessions(self.db, self.blobs)
         self.requests = RequestResults(self.db)
-        self.term_bitmaps = MatchCache()
+        self.term_bitmaps = MatchCache(store=TermStore(home, lake_id(self.db)))
         self.annotation_jobs = AnnotationJob(self.db)
         handlers: dict[str, Handler] = {
             UPLOAD: UploadJob(self.db, self.blobs),

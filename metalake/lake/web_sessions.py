@@ -117,14 +117,21 @@ def create_login_link(db: Database) -> str:
 def redeem_login_link(db: Database, token: str) -> str:
     """The API key of the login link `token`, which is used up; AuthenticationError if it was
     used already, expired, or its key was revoked."""
-    with db.write() as conn:
+    with db.write() as conn:  # the DELETE decides: of two redeeming at once, one gets the row
         row = conn.execute(
-            sa.select(login_links.c.key, login_links.c.expires)
-            .join(api_keys, api_keys.c.key == login_links.c.key)
-            .where(login_links.c.token_hash == _hash(token), api_keys.c.revoked_at.is_(None))
+            login_links.delete()
+            .where(login_links.c.token_hash == _hash(token))
+            .returning(login_links.c.key, login_links.c.expires)
         ).first()
-        conn.execute(login_links.delete().where(login_links.c.token_hash == _hash(token)))
-    if row is None or as_utc(row.expires) <= utcnow():
+        revoked = row is None or (
+            conn.execute(
+                sa.select(api_keys.c.key).where(
+                    api_keys.c.key == row.key, api_keys.c.revoked_at.is_(None)
+                )
+            ).first()
+            is None
+        )
+    if row is None or revoked or as_utc(row.expires) <= utcnow():
         raise AuthenticationError(
             "this login link was used already or has expired: restart `metalake serve` for a "
             "new one, or log in with an API key and secret"

@@ -146,6 +146,17 @@ def request_id(
 
 
 RequestIdDep = Annotated[str | None, Depends(request_id)]
+
+
+def annotation_selection(
+    annotation_type: str = "all",
+    operation_ids: Annotated[list[str] | None, Query()] = None,
+) -> AnnotationSelection:
+    """Which annotations a read returns: of a source (human, machine, all) or of operations."""
+    return AnnotationSelection(annotation_type, tuple(operation_ids or ()))
+
+
+AnnotationSelectionDep = Annotated[AnnotationSelection, Depends(annotation_selection)]
 """Sent by the SDK with each call that changes something, the same on its retries: a retry is
 answered as the first call was instead of being applied again."""
 
@@ -302,20 +313,14 @@ def annotation_page(
     links: LinksDep,
     lake: LakeDep,
     _key: KeyDep,
-    annotation_type: str = "all",
-    operation_ids: Annotated[list[str] | None, Query()] = None,
+    selection: AnnotationSelectionDep,
     after: str | None = None,
     limit: int = 1000,
     with_urls: bool = False,
 ) -> Response:
     """A page of a collection's files with their annotations; `next` is the next `after`."""
-    selection = AnnotationSelection(annotation_type, tuple(operation_ids or ()))
     page = lake.annotation_page(collection_id, selection, after, limit, with_urls, links)
     return Response(orjson.dumps(page), media_type="application/json")
-
-
-def _export_selection(annotation_type: str, operation_ids: list[str] | None) -> AnnotationSelection:
-    return AnnotationSelection(annotation_type, tuple(operation_ids or ()))
 
 
 @api.get("/collections/{collection_id}/export.json", tags=["annotations"])
@@ -323,13 +328,10 @@ def export_annotations(
     collection_id: str,
     lake: LakeDep,
     _key: KeyDep,
-    annotation_type: str = "all",
-    operation_ids: Annotated[list[str] | None, Query()] = None,
+    selection: AnnotationSelectionDep,
 ) -> StreamingResponse:
     """The collection's `annotations.json`, as `download_collection` writes it, streamed."""
-    chunks = lake.export_annotations(
-        collection_id, _export_selection(annotation_type, operation_ids)
-    )
+    chunks = lake.export_annotations(collection_id, selection)
     return StreamingResponse(
         chunks, media_type="application/json", headers=_attachment("annotations.json")
     )
@@ -340,12 +342,11 @@ def export_zip(
     collection_id: str,
     lake: LakeDep,
     _key: KeyDep,
-    annotation_type: str = "all",
-    operation_ids: Annotated[list[str] | None, Query()] = None,
+    selection: AnnotationSelectionDep,
 ) -> StreamingResponse:
     """The collection's files and `annotations.json` as a zip, streamed as it is made."""
     name = lake.collection_details(collection_id)["storage_name"]
-    chunks = lake.export_zip(collection_id, _export_selection(annotation_type, operation_ids))
+    chunks = lake.export_zip(collection_id, selection)
     return StreamingResponse(
         chunks, media_type="application/zip", headers=_attachment(f"{name}.zip")
     )

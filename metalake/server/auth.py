@@ -20,6 +20,10 @@ def get_lake(request: Request) -> Lake:
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+SESSION_ROUTES = "/api/v1/"
+"""The only routes a session cookie opens: the ones the web app calls. Elsewhere (the LayerNext
+routes, some of which change things on a GET) a request needs HTTP Basic, so that no page of
+another origin on the same site (SameSite ignores ports) can use the cookie there."""
 
 
 def api_key(
@@ -28,9 +32,9 @@ def api_key(
     """The caller's API key, from HTTP Basic credentials or the web app's session cookie; 401
     without valid, unrevoked credentials or a live session, 429 after too many failures from
     the caller's address, 403 for a session's request that changes something without its
-    CSRF token."""
+    CSRF token. The cookie counts only on the web app's routes (SESSION_ROUTES)."""
     token = request.cookies.get(SESSION_COOKIE)
-    if credentials is None and token:
+    if credentials is None and token and request.url.path.startswith(SESSION_ROUTES):
         return session_key(request, token)
     if credentials is None:
         raise AuthenticationError(
@@ -50,9 +54,8 @@ KeyDep = Annotated[str, Depends(api_key)]
 def session_key(request: Request, token: str) -> str:
     """The API key of the web session `token`, checking the CSRF token of unsafe requests."""
     session = get_lake(request).web_session(token)
-    if request.method not in SAFE_METHODS and not hmac.compare_digest(
-        request.headers.get(CSRF_HEADER, ""), session.csrf
-    ):
+    sent = request.headers.get(CSRF_HEADER, "").encode("latin-1")  # as it came: never a 500
+    if request.method not in SAFE_METHODS and not hmac.compare_digest(sent, session.csrf.encode()):
         raise CsrfError(
             f"this request changes something but carries no valid {CSRF_HEADER} header: "
             "reload the page (the web app sends it), or use an API key"

@@ -73,13 +73,6 @@ def _clear_session(response: Response) -> None:
         response.delete_cookie(name, path="/", samesite="strict")
 
 
-def safe_next(target: str | None) -> str:
-    """A path on this server to go back to after logging in (never another site)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/"
-    return target
-
-
 async def page(request: Request, token: str | None = None) -> Response:
     """The app's shell for any of its views, for a live session; else the login page."""
     lake = get_lake(request)

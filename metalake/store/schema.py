@@ -394,3 +394,11 @@ login_links = sa.Table(
     sa.Column("expires", TIMESTAMP, nullable=False),
 )
 """One-time login links (`metalake serve` prints one): used once, then deleted."""
+
+lake_info = sa.Table(
+    "lake_info",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.String(255), nullable=False),
+)
+"""Facts about the lake itself: `lake_id`, random, made with the database."""

@@ -9,7 +9,9 @@ that database triggers keep, store/item_changes.py) are checked against its term
 statement over just those items, so every answer is what a plain SQL count would give.
 
 The cache is per process and bounded in bytes (`METALAKE_TERM_CACHE_MB`, default 256); the least
-recently used terms leave first and are built again when asked for.
+recently used terms leave first. Values built whole are also saved on disk (query/term_store.py),
+so a new process, or a term that left the memory, loads them and catches up from the change log
+instead of building them again.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from sqlalchemy.engine import Connection
 
 from metalake.lake.query.compiler import QueryCompiler
 from metalake.lake.query.syntax import And, Node, Not, Or
+from metalake.lake.query.term_store import TermStore
 from metalake.settings import env_number
 from metalake.store import item_changes
 from metalake.store.schema import items
@@ -118,8 +121,9 @@ class MatchCache:
     """Term bitmaps (and facet value bitmaps) asked for lately, patched from the change log on
     use and dropped least recently used first beyond `max_bytes`."""
 
-    def __init__(self, max_bytes: int | None = None) -> None:
+    def __init__(self, max_bytes: int | None = None, store: TermStore | None = None) -> None:
         self.max_bytes = cache_bytes() if max_bytes is None else max_bytes
+        self.store = store
         self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
@@ -143,19 +147,29 @@ class MatchCache:
             entry = self._entries.get(key)
             if entry is not None:
                 self._entries.move_to_end(key)
+        if entry is None and self.store is not None:
+            saved = self.store.load(key)
+            # A value saved at a position the log has not reached was saved over a database
+            # that has since been put back (a restored backup): it cannot be caught up with.
+            if saved is not None and saved[1] <= now:
+                entry = _Entry(saved[0], saved[1], source.size(saved[0]))
+                self._keep(key, entry)
+        built = False
         if entry is None:
-            value = source.build(conn)
+            value, built = source.build(conn), True
         elif item_changes.covers(conn, entry.position, now):
             return cast(T, entry.value)
         else:
             changed = changed_since(entry.position)
             if changed is None:
-                value = source.build(conn)
+                value, built = source.build(conn), True
             elif changed:
                 value = source.patch(conn, entry.value, changed)
             else:
                 value = entry.value
         self._keep(key, _Entry(value, now, source.size(value)))
+        if built and self.store is not None:
+            self.store.save(key, value, now)
         return value
 
     def _keep(self, key: Hashable, entry: _Entry) -> None:

@@ -75,15 +75,8 @@ export async function explore(root, collectionId = null) {
 
   function renderTile(item, index, size) {
     const selected = selection.has(item.unique_name);
-    const img = h("img", {
-      src: thumbnailUrl(item, size),
-      alt: item.file_name,
-      loading: "eager",
-      decoding: "async",
-      draggable: "false",
-    });
+    const img = h("img", { alt: item.file_name, decoding: "async", draggable: "false" });
     const svg = newSvg("shapes");
-    drawShapes(svg, item.annotations, item.width, item.height);
     const check = h("input.pick", { type: "checkbox", checked: selected, title: "Select" });
     const tile = h(
       `div.tile${selected ? ".selected" : ""}`,
@@ -93,6 +86,11 @@ export async function explore(root, collectionId = null) {
       check,
       h("span.caption", {}, item.file_name),
     );
+    tile.fill = () => {
+      tile.fill = null;
+      img.src = thumbnailUrl(item, size);
+      drawShapes(svg, item.annotations, item.width, item.height);
+    };
     tile.addEventListener("click", (event) => {
       if (event.target === check || event.shiftKey || event.metaKey || event.ctrlKey) {
         event.preventDefault();
@@ -152,7 +150,7 @@ export async function explore(root, collectionId = null) {
   reload(state.anchor);
   if (collectionId) {
     const { collectionPanel } = await import("./collections.js");
-    collectionPanel(heading, collectionId);
+    await collectionPanel(heading, collectionId);
   }
 }
 

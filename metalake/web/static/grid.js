@@ -4,6 +4,11 @@
 
 const GAP = 6;
 const MARGIN_SCREENS = 1;
+const SETTLE_MS = 120;
+/** While the grid moves more than this share of a screen a frame, new tiles are drawn bare
+ * (no thumbnail request, no shapes) and filled once scrolling settles: a fling past thousands of
+ * files then costs neither their thumbnails nor their decoding. */
+const FAST_SHARE = 0.5;
 
 export class Grid {
   /**
@@ -21,6 +26,8 @@ export class Grid {
     this.tileSize = 180;
     this.tiles = new Map();
     this.frame = 0;
+    this.lastTop = 0;
+    this.settle = 0;
     scroller.addEventListener("scroll", () => this.schedule(), { passive: true });
     new ResizeObserver(() => this.redraw()).observe(scroller);
     this.reset(null);
@@ -74,6 +81,8 @@ export class Grid {
     this.spacer.style.height = `${rows * row + GAP}px`;
     const first = firstRow * columns;
     const last = Math.min(this.items.length, (lastRow + 1) * columns);
+    const fast = Math.abs(top - this.lastTop) > height * FAST_SHARE;
+    this.lastTop = top;
     for (const [index, tile] of this.tiles) {
       if (index < first || index >= last) {
         tile.remove();
@@ -87,7 +96,10 @@ export class Grid {
       tile.style.width = tile.style.height = `${size}px`;
       this.spacer.append(tile);
       this.tiles.set(index, tile);
+      if (!fast && tile.fill) tile.fill();
     }
+    clearTimeout(this.settle);
+    if (fast) this.settle = setTimeout(() => this.fillAll(), SETTLE_MS);
     if (!this.done && (lastRow + 1) * columns > this.items.length) this.loadMore();
     this.anchor(Math.floor(top / row) * columns);
   }
@@ -128,6 +140,11 @@ export class Grid {
     return this.loading;
   }
 
+  /** Fill the tiles drawn bare while scrolling fast. */
+  fillAll() {
+    for (const tile of this.tiles.values()) if (tile.fill) tile.fill();
+  }
+
   /** Redraw the tiles on screen in place (selection or shape filter changed). */
   refresh() {
     const { size } = this.layout();
@@ -136,6 +153,7 @@ export class Grid {
       fresh.style.cssText = tile.style.cssText;
       tile.replaceWith(fresh);
       this.tiles.set(index, fresh);
+      if (fresh.fill) fresh.fill();
     }
   }
 }

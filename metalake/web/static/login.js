@@ -3,6 +3,17 @@ const form = document.getElementById("login");
 const error = form.querySelector("[data-testid=login-error]");
 const params = new URLSearchParams(location.search);
 
+/** A page of this server to go back to after logging in: `next` as the browser itself reads it
+ * (it drops tabs and line breaks and reads "\\" as "/"), if it stays on this origin; else "/". */
+function sameOrigin(next) {
+  try {
+    const target = new URL(next || "/", location.origin);
+    return target.origin === location.origin ? target.pathname + target.search + target.hash : "/";
+  } catch {
+    return "/";
+  }
+}
+
 function showError(message) {
   error.textContent = message;
   error.hidden = false;
@@ -20,8 +31,7 @@ form.addEventListener("submit", async (event) => {
     body: JSON.stringify(body),
   });
   if (response.ok) {
-    const next = params.get("next") || "/";
-    location.href = next.startsWith("/") && !next.startsWith("//") ? next : "/";
+    location.href = sameOrigin(params.get("next"));
     return;
   }
   const answer = await response.json().catch(() => ({}));

@@ -55,7 +55,7 @@ export async function trashView(root) {
   empty.addEventListener("click", async () => {
     if (!(await confirmDialog(`Delete for good every file in the trash for more than ${days.value} days?`, "Delete"))) return;
     try {
-      const answer = await post("/trash/empty", { older_than_days: Number(days.value) });
+      const answer = await post("/trash/empty", { older_than_days: days.valueAsNumber }); // blank: NaN, sent as null, refused
       status.textContent = answer.message || "emptied";
       body.replaceChildren();
       await load(null);
