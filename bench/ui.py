@@ -857,6 +857,10 @@ def main() -> None:
     checks = {r["app"]: r["check"] for r in rounds if "check" in r}
     lines = table(rounds)
     print("\n".join(lines))
+    later = [r for r in rounds if r["round"] > 1]
+    if later:  # the first cold start of a lake builds what later ones load (saved bitmaps)
+        print("\nRounds after the first:")
+        print("\n".join(table(later)))
     for label, found in checks.items():
         print(f"{label}: what the API answers: {json.dumps(found)}")
     for note in notes:
@@ -870,6 +874,7 @@ def main() -> None:
         "notes": notes,
         "fiftyone": fiftyone.loaded if fiftyone is not None else None,
         "table": lines,
+        "table_after_first_round": table(later) if later else None,
         "cpus": os.cpu_count(),
     }
     path = OUT / f"ui-{started.strftime('%Y%m%dT%H%M%S')}.json"
