@@ -17,7 +17,11 @@ has them, long animation frames). Rounds interleave the lakes and FiftyOne's App
 lake's items and files, `fo.launch_app(remote=True)`, if `make bench-deps` has run).
 
 Usage: python bench/ui.py [--items 1000000] [--keep DIR] [--small-items 100000]
-                          [--small-keep DIR] [--rounds 3] [--no-fiftyone] [--build-only]
+                          [--small-keep DIR] [--rounds 3] [--no-small] [--no-fiftyone]
+                          [--fiftyone-db DIR] [--port 18471] [--build-only]
+
+Prints a table (median and min-max over the rounds, and again without the first round, whose
+cold start builds what later starts load) and writes bench/out/ui-<time>.json.
 """
 
 from __future__ import annotations
