@@ -482,7 +482,7 @@ def test_upload_from_the_browser_then_skip_what_is_there(
     log_in(page, web, "/upload")
     page.set_input_files("input[name=files]", [str(f) for f in files])
     page.fill("input[name=collection_name]", "browser-upload")
-    page.fill("input[name=upload_metadata]", "shift=late")
+    page.fill("input[name=upload_metadata]", "shift=late, lens=35")
     page.fill("input[name=upload_tags]", "web")
     page.click("[data-testid=start-upload]")
     job = page.locator("[data-testid=upload-job] [data-testid=job]")
@@ -493,6 +493,7 @@ def test_upload_from_the_browser_then_skip_what_is_there(
     assert sorted(i["file_name"] for i in uploaded) == ["new_0.jpg", "new_1.jpg", "new_2.jpg"]
     details = sdk.get_file_details(uploaded[0]["unique_name"])
     assert details["metadata"]["shift"] == "late" and "web" in details["tags"]
+    assert details["metadata"]["lens"] == 35  # numbers read as `metalake upload --meta` reads them
     assert {i["sha256"] for i in uploaded} == {
         hashlib.sha256(f.read_bytes()).hexdigest() for f in files
     }
@@ -593,3 +594,42 @@ def test_an_unknown_collection_is_named_in_the_lakes_words(web: Server, page: ob
     log_in(page, web, "/collections/no-such-id")
     error = page.locator("[data-testid=page-error]")
     sync_api.expect(error).to_have_text("no collection with id 'no-such-id'")
+
+
+def test_a_facet_value_with_quotes_and_backslashes_makes_a_valid_query(
+    web: Server, page: object, sdk: Client, tmp_path: Path
+):
+    tag = 'say "hi" \\ bye'
+    document = tmp_path / "tag.json"
+    document.write_text(
+        json.dumps(
+            {
+                "files": [
+                    {
+                        "file": "streets_scene_007.jpg",
+                        "metadata": {"Tags": [tag], "note": "two\nlines"},
+                    }
+                ]
+            }
+        )
+    )
+    sdk.upload_metadata_by_unique_name(str(document))
+    log_in(page, web)
+    page.locator("[data-testid=facet][data-field=tag]", has_text="bye").click()
+    page.wait_for_url(re.compile("q=tags"))
+    assert shown_count(page) == 1
+    sync_api.expect(page.locator("[data-testid=tile]")).to_have_count(1)
+    assert tile_names(page) == {"streets_scene_007.jpg"}
+    page.goto(web.url + "/")
+    page.fill("input[name=facet_field]", "note")
+    page.press("input[name=facet_field]", "Enter")
+    page.locator("[data-testid=facet][data-field='metadata.note']").click()
+    page.wait_for_url(re.compile("q=metadata"))
+    assert shown_count(page) == 1
+
+
+def test_a_page_that_fails_to_load_is_named_and_can_be_retried(web: Server, page: object):
+    log_in(page, web, "/?at=not-a-cursor")
+    error = page.locator("[data-testid=grid-error]")
+    sync_api.expect(error).to_contain_text("cursor")
+    assert page.locator("[data-testid=tile]").count() == 0

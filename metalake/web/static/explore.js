@@ -67,9 +67,14 @@ export async function explore(root, collectionId = null) {
         with_annotations: true,
       }),
     renderTile: (item, index, size) => renderTile(item, index, size),
-    onAnchor: (cursor) => {
+    onAnchor: (cursor, offset) => {
       state.anchor = cursor;
+      state.offset = offset;
       writeUrl();
+    },
+    onError: (error) => {
+      showError(gridErrorText, error ? error.message : "");
+      gridError.hidden = !error;
     },
   });
 
@@ -117,17 +122,27 @@ export async function explore(root, collectionId = null) {
     }
   }
 
-  function reload(anchor = null) {
+  function reload(anchor = null, offset = 0) {
     state.anchor = anchor;
+    state.offset = offset;
     writeUrl();
     selection.clear();
-    grid.reset(anchor);
+    gridError.hidden = true;
+    grid.reset(anchor, offset);
     showError(countError, "");
     loadCount();
     facets.load(selectionOf(state));
     fromStart.hidden = !anchor;
   }
 
+  const gridErrorText = h("span.error");
+  const gridError = h(
+    "p.grid-error",
+    { "data-testid": "grid-error", hidden: true },
+    gridErrorText,
+    " ",
+    h("button.link", { type: "button", on: { click: () => grid.retry() } }, "try again"),
+  );
   const fromStart = h(
     "button.link",
     { type: "button", hidden: true, on: { click: () => reload(null) } },
@@ -142,12 +157,11 @@ export async function explore(root, collectionId = null) {
       heading,
       h("div.toolbar", {}, queryBar.element, h("span.matches", {}, count, " files"), countError),
       controls,
-      h("div.explore-body", {}, facets.element, h("div.grid-wrap", {}, fromStart, scroller)),
+      h("div.explore-body", {}, facets.element, h("div.grid-wrap", {}, fromStart, gridError, scroller)),
       selection.element,
     ),
   );
-  grid.error = null;
-  reload(state.anchor);
+  reload(state.anchor, state.offset);
   if (collectionId) {
     const { collectionPanel } = await import("./collections.js");
     await collectionPanel(heading, collectionId);

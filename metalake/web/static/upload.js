@@ -4,7 +4,7 @@
 // SHA-256, files already in the collection are skipped, and the upload job is followed live.
 
 import { get, post, withQuery } from "./api.js";
-import { bytes, h, number, showError } from "./dom.js";
+import { bytes, h, number, showError, typedValue } from "./dom.js";
 import { jobRow } from "./jobs.js";
 import { Sha256, base64, hex } from "./sha256.js";
 
@@ -120,7 +120,7 @@ function parseFields(fieldText, tagText) {
   for (const pair of fieldText.split(",").map((p) => p.trim()).filter(Boolean)) {
     const at = pair.indexOf("=");
     if (at < 1) throw new Error(`metadata "${pair}" is not field=value`);
-    metadata[pair.slice(0, at).trim()] = pair.slice(at + 1).trim();
+    metadata[pair.slice(0, at).trim()] = typedValue(pair.slice(at + 1));
   }
   const added = tagText.split(",").map((t) => t.trim()).filter(Boolean);
   if (added.length) metadata.Tags = added;
