@@ -173,6 +173,17 @@ def test_session_cookie_needs_csrf_token_for_changes_and_ends_at_logout(web: Ser
     assert ended.status_code == 401 and "log in again" in ended.json()["message"]
     wrong = httpx.post(f"{web.url}/auth/login", json={"api_key": web.key, "secret": "wrong"})
     assert wrong.status_code == 401
+    first = session_cookies(web)
+    again = httpx.post(
+        f"{web.url}/auth/login",
+        json={"api_key": web.key, "secret": web.secret},
+        cookies=first,
+    )
+    assert again.cookies["metalake_session"] != first["metalake_session"]
+    assert httpx.get(f"{web.url}/api/v1/collections", cookies=first).status_code == 401
+    login_page = httpx.get(f"{web.url}/login")
+    assert login_page.headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in login_page.headers["content-security-policy"]
 
 
 def test_the_cookie_opens_only_the_web_apps_routes(web: Server, sdk: Client):

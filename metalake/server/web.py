@@ -35,7 +35,16 @@ PAGES = (
     "/jobs",
     "/upload",
 )
-NO_STORE = {"Cache-Control": "no-store"}
+NO_STORE = {
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+}
+"""Headers of every page: never cached, never framed by another page."""
+LOGIN_ERROR_COOKIE = "metalake_login_error"
+"""Why a login link was refused, for the login page to show (a cookie, not the URL, so that no
+link can put words of its own on the page)."""
 
 web = APIRouter(include_in_schema=False)
 
@@ -80,7 +89,11 @@ async def page(request: Request, token: str | None = None) -> Response:
         try:
             session = await run_in_threadpool(lake.open_web_session_from_link, token)
         except AuthenticationError as exc:
-            return RedirectResponse(f"/login?error={quote(str(exc))}", 303, NO_STORE)
+            refused = RedirectResponse("/login", 303, NO_STORE)
+            refused.set_cookie(
+                LOGIN_ERROR_COOKIE, quote(str(exc)), max_age=60, path="/login", samesite="strict"
+            )
+            return refused
         response = RedirectResponse(request.url.path, 303, NO_STORE)
         _set_session(response, request, session)
         return response
@@ -124,7 +137,10 @@ def login(
     if not content_type.startswith("application/json"):
         raise InvalidArgumentError("log in with a JSON body {api_key, secret}")
     address = request.client.host if request.client else "unknown"
-    session = get_lake(request).open_web_session(body.api_key.strip(), body.secret, address)
+    lake = get_lake(request)
+    session = lake.open_web_session(body.api_key.strip(), body.secret, address)
+    if previous := request.cookies.get(SESSION_COOKIE):
+        lake.end_web_session(previous)
     _set_session(response, request, session)
     return {"key": session.key}
 

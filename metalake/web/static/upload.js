@@ -132,10 +132,11 @@ async function send(files, { collection, type, metadata }, list, status) {
   const request = { collection_name: collection, content_type: type, metadata, files: files.map((f) => ({ file_name: f.name, size: f.size })) };
   const described = JSON.stringify({ request, stamps: files.map((f) => f.lastModified), part: PART_SIZE });
   const fingerprint = hex(new Sha256().update(new TextEncoder().encode(described)).digest());
-  const session = await post("/uploads", { request, fingerprint, part_size: PART_SIZE });
-  if (session.checksum !== "sha256") {
+  const { checksum } = await get("/uploads/protocol");
+  if (checksum !== "sha256") {
     throw new Error("this server's store takes uploaded bytes straight into S3; upload from the SDK or `metalake upload` instead");
   }
+  const session = await post("/uploads", { request, fingerprint, part_size: PART_SIZE });
   localStorage.setItem(PENDING_KEY, JSON.stringify({ collection, files: files.length }));
   const rows = [...list.children];
   const mark = (seq, text, sent) => {
