@@ -38,6 +38,13 @@ export async function explore(root, collectionId = null) {
   shapeFilter.minConfidence = state.minConfidence;
   shapeFilter.hidden = new Set(state.hidden);
   const writeUrl = () => history.replaceState(null, "", location.pathname + stateQuery(state));
+  let anchorTimer = 0;
+  const writeUrlSoon = () => {
+    // The scroll position changes every frame: the URL follows once scrolling pauses (browsers
+    // throttle pages that replace their URL too often).
+    clearTimeout(anchorTimer);
+    anchorTimer = setTimeout(writeUrl, 250);
+  };
 
   const count = h("span.count", { "data-testid": "match-count" }, "…");
   const countError = h("p.error", { hidden: true });
@@ -70,7 +77,7 @@ export async function explore(root, collectionId = null) {
     onAnchor: (cursor, offset) => {
       state.anchor = cursor;
       state.offset = offset;
-      writeUrl();
+      writeUrlSoon();
     },
     onError: (error) => {
       showError(gridErrorText, error ? error.message : "");
