@@ -644,3 +644,25 @@ def test_a_page_that_fails_to_load_is_named_and_can_be_retried(web: Server, page
     error = page.locator("[data-testid=grid-error]")
     sync_api.expect(error).to_contain_text("cursor")
     assert page.locator("[data-testid=tile]").count() == 0
+
+
+def test_a_video_plays_with_a_frame_scrubber(
+    web: Server, page: object, sdk: Client, tmp_path: Path
+):
+    from tests.media_factory import make_video
+
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    make_video(folder / "clip.mp4", frames=48, fps=24)
+    job = sdk.upload_files_to_collection(str(folder), "video", "clips")
+    sdk.wait_for_job_complete(job["job_id"])
+    log_in(page, web, "/?type=video")
+    sync_api.expect(page.locator("[data-testid=tile]")).to_have_count(1)
+    page.click("[data-testid=tile] .caption")
+    page.wait_for_function("document.querySelector('.viewer video').readyState >= 1")
+    scrubber = page.locator("input[name=frame]")
+    assert int(scrubber.get_attribute("max")) == 47
+    scrubber.fill("24")
+    page.wait_for_function(
+        "Math.abs(document.querySelector('.viewer video').currentTime - 1) < 0.05"
+    )
