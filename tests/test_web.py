@@ -666,3 +666,40 @@ def test_a_video_plays_with_a_frame_scrubber(
     page.wait_for_function(
         "Math.abs(document.querySelector('.viewer video').currentTime - 1) < 0.05"
     )
+
+
+def test_an_interrupted_upload_resumes_after_a_reload_without_sending_parts_again(
+    web: Server, page: object, sdk: Client, tmp_path: Path
+):
+    big = tmp_path / "resume.bin"
+    big.write_bytes(os.urandom(17 << 20))  # parts of 16 MiB and 1 MiB
+    sent: list[str] = []
+
+    def count_parts(route: object) -> None:
+        url = route.request.url
+        if route.request.method == "PUT":
+            sent.append(re.sub(r"\?.*", "", url).rsplit("/", 1)[-1])
+            if url.split("?")[0].endswith("/parts/2") and sent.count("2") == 1:
+                route.abort()  # the connection drops while part 2 is sent
+                return
+        route.continue_()
+
+    page.route(re.compile(r".*/api/v1/uploads/.*/parts/.*"), count_parts)
+    log_in(page, web, "/upload")
+
+    def start() -> None:
+        page.set_input_files("input[name=files]", [str(big)])
+        page.fill("input[name=collection_name]", "resumed")
+        page.click("[data-testid=start-upload]")
+
+    start()
+    sync_api.expect(page.locator("[data-testid=upload-error]")).to_be_visible()
+    page.reload()
+    sync_api.expect(page.locator("[data-testid=pending-upload]")).to_contain_text("did not finish")
+    start()
+    job = page.locator("[data-testid=upload-job] [data-testid=job]")
+    sync_api.expect(job).to_have_attribute("data-status", "completed", timeout=60_000)
+    assert sent == ["1", "2", "2"]  # part 1 once; part 2 again after it failed
+    resumed = sdk.get_collection_id_by_name("resumed", "other")
+    [stored] = sdk.get_item_list_from_collection(resumed, "")
+    assert stored["sha256"] == hashlib.sha256(big.read_bytes()).hexdigest()
