@@ -8,14 +8,16 @@ opens a session once. The pages call the JSON API under `/api/v1` with the sessi
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Header, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict
 
@@ -49,9 +51,55 @@ link can put words of its own on the page)."""
 web = APIRouter(include_in_schema=False)
 
 
+STATIC = WEB_ROOT / "static"
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+@functools.cache
+def static_version() -> str:
+    """A hash of the web app's files: their URLs hold it, so browsers keep each file until the
+    package changes and never ask whether it did."""
+    digest = hashlib.sha256()
+    for path in sorted(STATIC.iterdir()):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def static_prefix() -> str:
+    return f"/static/{static_version()}"
+
+
+class StaticFilesForever(StaticFiles):
+    """Static files under a versioned path, cached by browsers without revalidation."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers["Cache-Control"] = IMMUTABLE
+        return response
+
+
 def static_files() -> StaticFiles:
     """The scripts, styles and icons of the web app (no data: served without a session)."""
-    return StaticFiles(directory=WEB_ROOT / "static")
+    return StaticFilesForever(directory=STATIC)
+
+
+def shell(name: str) -> HTMLResponse:
+    return HTMLResponse(shell_text(name), headers=NO_STORE)
+
+
+@functools.cache
+def shell_text(name: str) -> str:
+    """A page's HTML with its static URLs versioned; the app's shell also preloads every module,
+    so the browser fetches them at once instead of one import after another."""
+    text = (WEB_ROOT / name).read_text().replace("/static/", static_prefix() + "/")
+    if name == "index.html":
+        preloads = "".join(
+            f'<link rel="modulepreload" href="{static_prefix()}/{path.name}">\n'
+            for path in sorted(STATIC.glob("*.js"))
+            if path.name != "login.js"
+        )
+        text = text.replace("</head>", preloads + "</head>")
+    return text
 
 
 def _set_session(response: Response, request: Request, session: WebSession) -> None:
@@ -108,7 +156,7 @@ async def page(request: Request, token: str | None = None) -> Response:
         if cookie is not None:
             _clear_session(response)
         return response
-    return FileResponse(WEB_ROOT / "index.html", headers=NO_STORE)
+    return shell("index.html")
 
 
 for path in PAGES:
@@ -116,8 +164,8 @@ for path in PAGES:
 
 
 @web.get("/login")
-def login_page() -> FileResponse:
-    return FileResponse(WEB_ROOT / "login.html", headers=NO_STORE)
+def login_page() -> HTMLResponse:
+    return shell("login.html")
 
 
 class LoginBody(BaseModel):
