@@ -10,7 +10,6 @@ import { SelectionBar } from "./selection.js";
 import { drawShapes, newSvg, shapeFilter } from "./shapes.js";
 import { SORT_FIELDS, readState, selectionOf, sortOf, stateQuery } from "./view_state.js";
 
-const PAGE_SIZE = 100;
 const VIDEO_ICON =
   "data:image/svg+xml," +
   encodeURIComponent(
@@ -65,11 +64,11 @@ export async function explore(root, collectionId = null) {
   });
 
   const grid = new Grid(scroller, {
-    fetchPage: (cursor) =>
+    fetchPage: (cursor, size) =>
       post("/items/page", {
         selection: selectionOf(state),
         sort_order: sortOf(state),
-        page_size: PAGE_SIZE,
+        page_size: size,
         cursor,
         with_annotations: true,
       }),

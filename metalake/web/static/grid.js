@@ -9,6 +9,8 @@ const SETTLE_MS = 120;
  * (no thumbnail request, no shapes) and filled once scrolling settles: a fling past thousands of
  * files then costs neither their thumbnails nor their decoding. */
 const FAST_SHARE = 0.5;
+const PAGE_SIZE = 100;
+const MAX_PAGE_SIZE = 1000;
 
 export class Grid {
   /**
@@ -109,7 +111,8 @@ export class Grid {
     }
     clearTimeout(this.settle);
     if (fast) this.settle = setTimeout(() => this.fillAll(), SETTLE_MS);
-    if (!this.done && (lastRow + 1) * columns > this.items.length) this.loadMore();
+    const wanted = (lastRow + 1) * columns;
+    if (!this.done && wanted > this.items.length) this.loadMore(wanted - this.items.length);
     if (!this.pendingOffset) this.anchor(Math.floor(top / row) * columns);
   }
 
@@ -135,11 +138,14 @@ export class Grid {
     }
   }
 
-  loadMore() {
+  /** Fetch the next page: of 100 files, or as many as the screen is short of (a fling far past
+   * what is loaded), up to 1000, so that a long scroll needs few requests one after another. */
+  loadMore(short = PAGE_SIZE) {
     if (this.loading || this.done || this.error) return this.loading;
     const generation = this.generation;
     const cursor = this.nextCursor;
-    this.loading = this.fetchPage(cursor)
+    const size = Math.min(MAX_PAGE_SIZE, Math.max(PAGE_SIZE, short));
+    this.loading = this.fetchPage(cursor, size)
       .then((page) => {
         if (generation !== this.generation) return;
         this.pageStarts.push({ index: this.items.length, cursor });
