@@ -199,6 +199,7 @@ def serve(
     click.echo(f"MetaLake serves {home} (bytes in {where}) on http://{host}:{port}")
     click.echo(f"API docs: http://{host}:{port}/docs")
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    shown = f"[{shown}]" if ":" in shown else shown
     click.echo(f"Open http://{shown}:{port}/?token={token} (a one-time login link)")
     if not keys:
         command = keys_command(home, ctx.obj["database_url"], "create --name NAME")

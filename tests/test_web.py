@@ -41,6 +41,7 @@ VIEWPORT = {"width": 1400, "height": 900}
 TIMEOUT_MS = 15_000
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[test]'")
+sync_api.expect.set_options(timeout=TIMEOUT_MS)  # a loaded 2-core machine is slow to paint
 
 
 def _need_chromium() -> None:
@@ -173,6 +174,17 @@ def test_session_cookie_needs_csrf_token_for_changes_and_ends_at_logout(web: Ser
     assert ended.status_code == 401 and "log in again" in ended.json()["message"]
     wrong = httpx.post(f"{web.url}/auth/login", json={"api_key": web.key, "secret": "wrong"})
     assert wrong.status_code == 401
+    first = session_cookies(web)
+    again = httpx.post(
+        f"{web.url}/auth/login",
+        json={"api_key": web.key, "secret": web.secret},
+        cookies=first,
+    )
+    assert again.cookies["metalake_session"] != first["metalake_session"]
+    assert httpx.get(f"{web.url}/api/v1/collections", cookies=first).status_code == 401
+    login_page = httpx.get(f"{web.url}/login")
+    assert login_page.headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in login_page.headers["content-security-policy"]
 
 
 def test_the_cookie_opens_only_the_web_apps_routes(web: Server, sdk: Client):
@@ -482,7 +494,7 @@ def test_upload_from_the_browser_then_skip_what_is_there(
     log_in(page, web, "/upload")
     page.set_input_files("input[name=files]", [str(f) for f in files])
     page.fill("input[name=collection_name]", "browser-upload")
-    page.fill("input[name=upload_metadata]", "shift=late")
+    page.fill("input[name=upload_metadata]", "shift=late, lens=35")
     page.fill("input[name=upload_tags]", "web")
     page.click("[data-testid=start-upload]")
     job = page.locator("[data-testid=upload-job] [data-testid=job]")
@@ -493,6 +505,7 @@ def test_upload_from_the_browser_then_skip_what_is_there(
     assert sorted(i["file_name"] for i in uploaded) == ["new_0.jpg", "new_1.jpg", "new_2.jpg"]
     details = sdk.get_file_details(uploaded[0]["unique_name"])
     assert details["metadata"]["shift"] == "late" and "web" in details["tags"]
+    assert details["metadata"]["lens"] == 35  # numbers read as `metalake upload --meta` reads them
     assert {i["sha256"] for i in uploaded} == {
         hashlib.sha256(f.read_bytes()).hexdigest() for f in files
     }
@@ -593,3 +606,101 @@ def test_an_unknown_collection_is_named_in_the_lakes_words(web: Server, page: ob
     log_in(page, web, "/collections/no-such-id")
     error = page.locator("[data-testid=page-error]")
     sync_api.expect(error).to_have_text("no collection with id 'no-such-id'")
+
+
+def test_a_facet_value_with_quotes_and_backslashes_makes_a_valid_query(
+    web: Server, page: object, sdk: Client, tmp_path: Path
+):
+    tag = 'say "hi" \\ bye'
+    document = tmp_path / "tag.json"
+    document.write_text(
+        json.dumps(
+            {
+                "files": [
+                    {
+                        "file": "streets_scene_007.jpg",
+                        "metadata": {"Tags": [tag], "note": "two\nlines"},
+                    }
+                ]
+            }
+        )
+    )
+    sdk.upload_metadata_by_unique_name(str(document))
+    log_in(page, web)
+    page.locator("[data-testid=facet][data-field=tag]", has_text="bye").click()
+    page.wait_for_url(re.compile("q=tags"))
+    assert shown_count(page) == 1
+    sync_api.expect(page.locator("[data-testid=tile]")).to_have_count(1)
+    assert tile_names(page) == {"streets_scene_007.jpg"}
+    page.goto(web.url + "/")
+    page.fill("input[name=facet_field]", "note")
+    page.press("input[name=facet_field]", "Enter")
+    page.locator("[data-testid=facet][data-field='metadata.note']").click()
+    page.wait_for_url(re.compile("q=metadata"))
+    assert shown_count(page) == 1
+
+
+def test_a_page_that_fails_to_load_is_named_and_can_be_retried(web: Server, page: object):
+    log_in(page, web, "/?at=not-a-cursor")
+    error = page.locator("[data-testid=grid-error]")
+    sync_api.expect(error).to_contain_text("cursor")
+    assert page.locator("[data-testid=tile]").count() == 0
+
+
+def test_a_video_plays_with_a_frame_scrubber(
+    web: Server, page: object, sdk: Client, tmp_path: Path
+):
+    from tests.media_factory import make_video
+
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    make_video(folder / "clip.mp4", frames=48, fps=24)
+    job = sdk.upload_files_to_collection(str(folder), "video", "clips")
+    sdk.wait_for_job_complete(job["job_id"])
+    log_in(page, web, "/?type=video")
+    sync_api.expect(page.locator("[data-testid=tile]")).to_have_count(1)
+    page.click("[data-testid=tile] .caption")
+    page.wait_for_function("document.querySelector('.viewer video')?.readyState >= 1")
+    scrubber = page.locator("input[name=frame]")
+    assert int(scrubber.get_attribute("max")) == 47
+    scrubber.fill("24")
+    page.wait_for_function(
+        "Math.abs(document.querySelector('.viewer video').currentTime - 1) < 0.05"
+    )
+
+
+def test_an_interrupted_upload_resumes_after_a_reload_without_sending_parts_again(
+    web: Server, page: object, sdk: Client, tmp_path: Path
+):
+    big = tmp_path / "resume.bin"
+    big.write_bytes(os.urandom(17 << 20))  # parts of 16 MiB and 1 MiB
+    sent: list[str] = []
+
+    def count_parts(route: object) -> None:
+        url = route.request.url
+        if route.request.method == "PUT":
+            sent.append(re.sub(r"\?.*", "", url).rsplit("/", 1)[-1])
+            if url.split("?")[0].endswith("/parts/2") and sent.count("2") == 1:
+                route.abort()  # the connection drops while part 2 is sent
+                return
+        route.continue_()
+
+    page.route(re.compile(r".*/api/v1/uploads/.*/parts/.*"), count_parts)
+    log_in(page, web, "/upload")
+
+    def start() -> None:
+        page.set_input_files("input[name=files]", [str(big)])
+        page.fill("input[name=collection_name]", "resumed")
+        page.click("[data-testid=start-upload]")
+
+    start()
+    sync_api.expect(page.locator("[data-testid=upload-error]")).to_be_visible(timeout=60_000)
+    page.reload()
+    sync_api.expect(page.locator("[data-testid=pending-upload]")).to_contain_text("did not finish")
+    start()
+    job = page.locator("[data-testid=upload-job] [data-testid=job]")
+    sync_api.expect(job).to_have_attribute("data-status", "completed", timeout=60_000)
+    assert sent == ["1", "2", "2"]  # part 1 once; part 2 again after it failed
+    resumed = sdk.get_collection_id_by_name("resumed", "other")
+    [stored] = sdk.get_item_list_from_collection(resumed, "")
+    assert stored["sha256"] == hashlib.sha256(big.read_bytes()).hexdigest()

@@ -334,7 +334,7 @@ class UploadSessions:
                     for n in range(1, part_count(f["size"], part_size) + 1)
                 ]
             described.append(entry)
-        checksum = "md5" if self._blobs.direct_uploads else "sha256"
+        checksum = self.part_checksum()
         return {
             "session_id": sid,
             "part_size": part_size,
@@ -345,6 +345,11 @@ class UploadSessions:
                 for b in bundles
             ],
         }
+
+    def part_checksum(self) -> str:
+        """What each part is sent with: `md5` for parts sent straight to S3 (Content-MD5),
+        `sha256` for parts the server receives (x-amz-checksum-sha256)."""
+        return "md5" if self._blobs.direct_uploads else "sha256"
 
     def _part_url(self, f: RowMapping, part: int, session_id: str, links: Links | None) -> str:
         key = _staging_key(session_id, f["seq"])

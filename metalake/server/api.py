@@ -164,6 +164,13 @@ answered as the first call was instead of being applied again."""
 # Uploads --------------------------------------------------------------------------------------
 
 
+@api.get("/uploads/protocol", tags=["uploads"])
+def upload_protocol(lake: LakeDep, _key: KeyDep) -> dict:
+    """How this server's uploads send parts: `checksum` is `sha256` (parts come to the server)
+    or `md5` (parts go straight to presigned S3 URLs)."""
+    return {"checksum": lake.uploads.part_checksum()}
+
+
 @api.post("/uploads", tags=["uploads"])
 def open_upload(body: UploadSessionBody, links: LinksDep, lake: LakeDep, key: KeyDep) -> dict:
     """Open (or resume) a resumable upload: which parts to send, and where."""

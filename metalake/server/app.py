@@ -26,7 +26,7 @@ from metalake.server.docs import install_docs
 from metalake.server.errors import UnexpectedErrors, install_error_handlers
 from metalake.server.layernext.routes import layernext
 from metalake.server.middleware import HttpMiddleware, WatchedSend
-from metalake.server.web import static_files, web
+from metalake.server.web import static_files, static_prefix, web
 from metalake.settings import lake_home
 
 log = logging.getLogger("metalake.server")
@@ -108,7 +108,7 @@ def create_app(lake: Lake | None = None) -> FastAPI:
     app.include_router(signed)
     app.include_router(layernext)
     app.include_router(web)
-    app.mount("/static", static_files(), name="static")
+    app.mount(static_prefix(), static_files(), name="static")
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict:

@@ -8,14 +8,16 @@ opens a session once. The pages call the JSON API under `/api/v1` with the sessi
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Header, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict
 
@@ -35,14 +37,69 @@ PAGES = (
     "/jobs",
     "/upload",
 )
-NO_STORE = {"Cache-Control": "no-store"}
+NO_STORE = {
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+}
+"""Headers of every page: never cached, never framed by another page."""
+LOGIN_ERROR_COOKIE = "metalake_login_error"
+"""Why a login link was refused, for the login page to show (a cookie, not the URL, so that no
+link can put words of its own on the page)."""
 
 web = APIRouter(include_in_schema=False)
 
 
+STATIC = WEB_ROOT / "static"
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+@functools.cache
+def static_version() -> str:
+    """A hash of the web app's files: their URLs hold it, so browsers keep each file until the
+    package changes and never ask whether it did."""
+    digest = hashlib.sha256()
+    for path in sorted(STATIC.iterdir()):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def static_prefix() -> str:
+    return f"/static/{static_version()}"
+
+
+class StaticFilesForever(StaticFiles):
+    """Static files under a versioned path, cached by browsers without revalidation."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers["Cache-Control"] = IMMUTABLE
+        return response
+
+
 def static_files() -> StaticFiles:
     """The scripts, styles and icons of the web app (no data: served without a session)."""
-    return StaticFiles(directory=WEB_ROOT / "static")
+    return StaticFilesForever(directory=STATIC)
+
+
+def shell(name: str) -> HTMLResponse:
+    return HTMLResponse(shell_text(name), headers=NO_STORE)
+
+
+@functools.cache
+def shell_text(name: str) -> str:
+    """A page's HTML with its static URLs versioned; the app's shell also preloads every module,
+    so the browser fetches them at once instead of one import after another."""
+    text = (WEB_ROOT / name).read_text().replace("/static/", static_prefix() + "/")
+    if name == "index.html":
+        preloads = "".join(
+            f'<link rel="modulepreload" href="{static_prefix()}/{path.name}">\n'
+            for path in sorted(STATIC.glob("*.js"))
+            if path.name != "login.js"
+        )
+        text = text.replace("</head>", preloads + "</head>")
+    return text
 
 
 def _set_session(response: Response, request: Request, session: WebSession) -> None:
@@ -80,7 +137,11 @@ async def page(request: Request, token: str | None = None) -> Response:
         try:
             session = await run_in_threadpool(lake.open_web_session_from_link, token)
         except AuthenticationError as exc:
-            return RedirectResponse(f"/login?error={quote(str(exc))}", 303, NO_STORE)
+            refused = RedirectResponse("/login", 303, NO_STORE)
+            refused.set_cookie(
+                LOGIN_ERROR_COOKIE, quote(str(exc)), max_age=60, path="/login", samesite="strict"
+            )
+            return refused
         response = RedirectResponse(request.url.path, 303, NO_STORE)
         _set_session(response, request, session)
         return response
@@ -95,7 +156,7 @@ async def page(request: Request, token: str | None = None) -> Response:
         if cookie is not None:
             _clear_session(response)
         return response
-    return FileResponse(WEB_ROOT / "index.html", headers=NO_STORE)
+    return shell("index.html")
 
 
 for path in PAGES:
@@ -103,8 +164,8 @@ for path in PAGES:
 
 
 @web.get("/login")
-def login_page() -> FileResponse:
-    return FileResponse(WEB_ROOT / "login.html", headers=NO_STORE)
+def login_page() -> HTMLResponse:
+    return shell("login.html")
 
 
 class LoginBody(BaseModel):
@@ -124,7 +185,10 @@ def login(
     if not content_type.startswith("application/json"):
         raise InvalidArgumentError("log in with a JSON body {api_key, secret}")
     address = request.client.host if request.client else "unknown"
-    session = get_lake(request).open_web_session(body.api_key.strip(), body.secret, address)
+    lake = get_lake(request)
+    session = lake.open_web_session(body.api_key.strip(), body.secret, address)
+    if previous := request.cookies.get(SESSION_COOKIE):
+        lake.end_web_session(previous)
     _set_session(response, request, session)
     return {"key": session.key}
 

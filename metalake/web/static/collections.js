@@ -2,8 +2,7 @@
 // collection's explore view (its metadata and tags, editable, and its downloads).
 
 import { get, post, withQuery } from "./api.js";
-import { bytes, date, h, number, showError } from "./dom.js";
-import { typedValue } from "./item.js";
+import { bytes, date, h, number, showError, typedValue } from "./dom.js";
 
 export async function collectionsView(root) {
   const body = h("tbody");

@@ -23,6 +23,15 @@ export function h(tag, props = {}, ...children) {
   return element;
 }
 
+/** A metadata value typed as text, read as `metalake upload --meta` reads it: a whole or
+ * decimal number if it is one, else the text. */
+export function typedValue(text) {
+  const trimmed = text.trim();
+  if (/^[+-]?\d+$/.test(trimmed) && Number.isSafeInteger(Number(trimmed))) return Number(trimmed);
+  if (/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(trimmed)) return Number(trimmed);
+  return text;
+}
+
 export const number = (n) => Number(n).toLocaleString("en-US");
 
 export function bytes(n) {

@@ -10,7 +10,6 @@ import { SelectionBar } from "./selection.js";
 import { drawShapes, newSvg, shapeFilter } from "./shapes.js";
 import { SORT_FIELDS, readState, selectionOf, sortOf, stateQuery } from "./view_state.js";
 
-const PAGE_SIZE = 100;
 const VIDEO_ICON =
   "data:image/svg+xml," +
   encodeURIComponent(
@@ -38,6 +37,13 @@ export async function explore(root, collectionId = null) {
   shapeFilter.minConfidence = state.minConfidence;
   shapeFilter.hidden = new Set(state.hidden);
   const writeUrl = () => history.replaceState(null, "", location.pathname + stateQuery(state));
+  let anchorTimer = 0;
+  const writeUrlSoon = () => {
+    // The scroll position changes every frame: the URL follows once scrolling pauses (browsers
+    // throttle pages that replace their URL too often).
+    clearTimeout(anchorTimer);
+    anchorTimer = setTimeout(writeUrl, 250);
+  };
 
   const count = h("span.count", { "data-testid": "match-count" }, "…");
   const countError = h("p.error", { hidden: true });
@@ -58,18 +64,23 @@ export async function explore(root, collectionId = null) {
   });
 
   const grid = new Grid(scroller, {
-    fetchPage: (cursor) =>
+    fetchPage: (cursor, size) =>
       post("/items/page", {
         selection: selectionOf(state),
         sort_order: sortOf(state),
-        page_size: PAGE_SIZE,
+        page_size: size,
         cursor,
         with_annotations: true,
       }),
     renderTile: (item, index, size) => renderTile(item, index, size),
-    onAnchor: (cursor) => {
+    onAnchor: (cursor, offset) => {
       state.anchor = cursor;
-      writeUrl();
+      state.offset = offset;
+      writeUrlSoon();
+    },
+    onError: (error) => {
+      showError(gridErrorText, error ? error.message : "");
+      gridError.hidden = !error;
     },
   });
 
@@ -117,17 +128,27 @@ export async function explore(root, collectionId = null) {
     }
   }
 
-  function reload(anchor = null) {
+  function reload(anchor = null, offset = 0) {
     state.anchor = anchor;
+    state.offset = offset;
     writeUrl();
     selection.clear();
-    grid.reset(anchor);
+    gridError.hidden = true;
+    grid.reset(anchor, offset);
     showError(countError, "");
     loadCount();
     facets.load(selectionOf(state));
     fromStart.hidden = !anchor;
   }
 
+  const gridErrorText = h("span.error");
+  const gridError = h(
+    "p.grid-error",
+    { "data-testid": "grid-error", hidden: true },
+    gridErrorText,
+    " ",
+    h("button.link", { type: "button", on: { click: () => grid.retry() } }, "try again"),
+  );
   const fromStart = h(
     "button.link",
     { type: "button", hidden: true, on: { click: () => reload(null) } },
@@ -142,12 +163,11 @@ export async function explore(root, collectionId = null) {
       heading,
       h("div.toolbar", {}, queryBar.element, h("span.matches", {}, count, " files"), countError),
       controls,
-      h("div.explore-body", {}, facets.element, h("div.grid-wrap", {}, fromStart, scroller)),
+      h("div.explore-body", {}, facets.element, h("div.grid-wrap", {}, fromStart, gridError, scroller)),
       selection.element,
     ),
   );
-  grid.error = null;
-  reload(state.anchor);
+  reload(state.anchor, state.offset);
   if (collectionId) {
     const { collectionPanel } = await import("./collections.js");
     await collectionPanel(heading, collectionId);

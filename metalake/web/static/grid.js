@@ -9,17 +9,20 @@ const SETTLE_MS = 120;
  * (no thumbnail request, no shapes) and filled once scrolling settles: a fling past thousands of
  * files then costs neither their thumbnails nor their decoding. */
 const FAST_SHARE = 0.5;
+const PAGE_SIZE = 100;
+const MAX_PAGE_SIZE = 1000;
 
 export class Grid {
   /**
    * @param {HTMLElement} scroller the scrolling element
    * @param {{fetchPage: Function, renderTile: Function, onAnchor?: Function}} hooks
    */
-  constructor(scroller, { fetchPage, renderTile, onAnchor }) {
+  constructor(scroller, { fetchPage, renderTile, onAnchor, onError }) {
     this.scroller = scroller;
     this.fetchPage = fetchPage;
     this.renderTile = renderTile;
     this.onAnchor = onAnchor || (() => {});
+    this.onError = onError || (() => {});
     this.spacer = document.createElement("div");
     this.spacer.className = "grid-spacer";
     scroller.append(this.spacer);
@@ -33,8 +36,9 @@ export class Grid {
     this.reset(null);
   }
 
-  /** Start over from `cursor` (null: from the first item). */
-  reset(cursor) {
+  /** Start over from `cursor` (null: from the first item), scrolled down to the item
+   * `offset` places after it once its page is loaded. */
+  reset(cursor, offset = 0) {
     this.generation = (this.generation || 0) + 1;
     this.items = [];
     this.pageStarts = [];
@@ -42,8 +46,16 @@ export class Grid {
     this.done = false;
     this.loading = null;
     this.error = null;
+    this.pendingOffset = offset;
     this.scroller.scrollTop = 0;
     this.redraw();
+  }
+
+  /** Try again after a page failed to load. */
+  retry() {
+    this.error = null;
+    this.onError(null);
+    this.schedule();
   }
 
   setTileSize(size) {
@@ -77,8 +89,7 @@ export class Grid {
     const margin = height * MARGIN_SCREENS;
     const firstRow = Math.max(0, Math.floor((top - margin) / row));
     const lastRow = Math.ceil((top + height + margin) / row);
-    const rows = Math.ceil(this.items.length / columns) + (this.done ? 0 : 1);
-    this.spacer.style.height = `${rows * row + GAP}px`;
+    this.sizeSpacer(columns, row);
     const first = firstRow * columns;
     const last = Math.min(this.items.length, (lastRow + 1) * columns);
     const fast = Math.abs(top - this.lastTop) > height * FAST_SHARE;
@@ -100,37 +111,58 @@ export class Grid {
     }
     clearTimeout(this.settle);
     if (fast) this.settle = setTimeout(() => this.fillAll(), SETTLE_MS);
-    if (!this.done && (lastRow + 1) * columns > this.items.length) this.loadMore();
-    this.anchor(Math.floor(top / row) * columns);
+    const wanted = (lastRow + 1) * columns;
+    if (!this.done && wanted > this.items.length) this.loadMore(wanted - this.items.length);
+    if (!this.pendingOffset) this.anchor(Math.floor(top / row) * columns);
   }
 
-  /** Tell the page which page cursor the first visible tile belongs to (for the URL). */
+  sizeSpacer(columns, row) {
+    const rows = Math.ceil(this.items.length / columns) + (this.done ? 0 : 1);
+    this.spacer.style.height = `${rows * row + GAP}px`;
+  }
+
+  /** Tell the page where the first visible tile is (for the URL): the cursor of its page
+   * and its place after that cursor. */
   anchor(index) {
-    let start = null;
+    if (!this.pageStarts.length) return;
+    let start = this.pageStarts[0];
     for (const page of this.pageStarts) {
-      if (page.index <= index) start = page.cursor;
+      if (page.index <= index) start = page;
       else break;
     }
-    if (start !== this.lastAnchor) {
-      this.lastAnchor = start;
-      this.onAnchor(start);
+    const offset = Math.max(0, index - start.index);
+    if (start.cursor !== this.lastAnchor || offset !== this.lastOffset) {
+      this.lastAnchor = start.cursor;
+      this.lastOffset = offset;
+      this.onAnchor(start.cursor, offset);
     }
   }
 
-  loadMore() {
+  /** Fetch the next page: of 100 files, or as many as the screen is short of (a fling far past
+   * what is loaded), up to 1000, so that a long scroll needs few requests one after another. */
+  loadMore(short = PAGE_SIZE) {
     if (this.loading || this.done || this.error) return this.loading;
     const generation = this.generation;
     const cursor = this.nextCursor;
-    this.loading = this.fetchPage(cursor)
+    const size = Math.min(MAX_PAGE_SIZE, Math.max(PAGE_SIZE, short));
+    this.loading = this.fetchPage(cursor, size)
       .then((page) => {
         if (generation !== this.generation) return;
         this.pageStarts.push({ index: this.items.length, cursor });
         this.items.push(...page.items);
         this.nextCursor = page.next_cursor;
         this.done = page.next_cursor == null;
+        if (this.pendingOffset) {
+          const { columns, row } = this.layout();
+          this.sizeSpacer(columns, row);
+          this.scroller.scrollTop = Math.floor(Math.min(this.pendingOffset, this.items.length - 1) / columns) * row;
+          this.pendingOffset = 0;
+        }
       })
       .catch((error) => {
-        if (generation === this.generation) this.error = error;
+        if (generation !== this.generation) return;
+        this.error = error;
+        this.onError(error);
       })
       .finally(() => {
         if (generation !== this.generation) return;

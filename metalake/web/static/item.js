@@ -3,7 +3,7 @@
 // upload job, a copyable signed URL, and the previous and next file of the current query.
 
 import { get, post, withQuery } from "./api.js";
-import { bytes, date, h, number, showError } from "./dom.js";
+import { bytes, date, h, number, showError, typedValue } from "./dom.js";
 import { drawShapes, newSvg, shapeFilter, visible } from "./shapes.js";
 import { readState, selectionOf, sortOf, stateQuery } from "./view_state.js";
 
@@ -113,7 +113,7 @@ function imageViewer(item) {
 async function videoViewer(item) {
   const { url } = await get(withQuery("/files/url", { file_key: item.unique_name }));
   const video = h("video", { src: url, controls: true, preload: "metadata" });
-  const fps = item.fps || 25;
+  const fps = item.fps || 10; // without a known rate, the scrubber steps by tenths of a second
   const scrubber = h("input", { type: "range", name: "frame", min: "0", max: "0", step: "1", value: "0" });
   const label = h("span.small", {}, "frame 0");
   video.addEventListener("loadedmetadata", () => {
@@ -122,7 +122,9 @@ async function videoViewer(item) {
   video.addEventListener("timeupdate", () => {
     const frame = Math.round(video.currentTime * fps);
     scrubber.value = String(frame);
-    label.textContent = `frame ${number(frame)} of ${number(item.frame_count || Number(scrubber.max) + 1)}`;
+    label.textContent = item.fps
+      ? `frame ${number(frame)} of ${number(item.frame_count || Number(scrubber.max) + 1)}`
+      : `${video.currentTime.toFixed(1)} s`;
   });
   scrubber.addEventListener("input", () => {
     video.pause();
@@ -207,13 +209,6 @@ function annotationList(item, redraw) {
   );
 }
 
-/** A value typed in a metadata field: a number, true or false as such, else the text. */
-export function typedValue(text) {
-  const trimmed = text.trim();
-  if (trimmed === "true" || trimmed === "false") return trimmed === "true";
-  if (trimmed !== "" && !Number.isNaN(Number(trimmed)) && /^-?[\d.]+(e-?\d+)?$/i.test(trimmed)) return Number(trimmed);
-  return text;
-}
 
 function metadataEditor(item) {
   const rows = h("tbody");

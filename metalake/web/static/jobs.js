@@ -1,7 +1,7 @@
 // Jobs: running and recent jobs with progress, counts and per-file errors, updating live.
 
 import { get } from "./api.js";
-import { date, h, number } from "./dom.js";
+import { date, h, number, showError } from "./dom.js";
 
 const POLL_MS = 1000;
 
@@ -36,11 +36,20 @@ export async function jobsView(root) {
       h("table.list", { "data-testid": "jobs" }, h("thead", {}, h("tr", {}, ["job", "type", "status", "progress", "files", "created", "message"].map((t) => h("th", {}, t)))), body),
     ),
   );
+  const error = h("p.error", { "data-testid": "jobs-error", hidden: true });
+  body.closest("section").append(error);
   async function refresh() {
-    const jobs = await get("/jobs?limit=50");
-    body.replaceChildren(...jobs.map(jobRow));
-    if (!jobs.length) body.append(h("tr", {}, h("td", { colspan: "7" }, "No jobs yet.")));
-    if (document.body.contains(body)) setTimeout(refresh, jobs.some((j) => j.status !== "completed" && j.status !== "failed") ? POLL_MS : POLL_MS * 5);
+    let running = false;
+    try {
+      const jobs = await get("/jobs?limit=50");
+      body.replaceChildren(...jobs.map(jobRow));
+      if (!jobs.length) body.append(h("tr", {}, h("td", { colspan: "7" }, "No jobs yet.")));
+      running = jobs.some((j) => j.status !== "completed" && j.status !== "failed");
+      showError(error, "");
+    } catch (failure) {
+      showError(error, `${failure.message} (trying again)`);
+    }
+    if (document.body.contains(body)) setTimeout(refresh, running ? POLL_MS : POLL_MS * 5);
   }
   await refresh();
 }

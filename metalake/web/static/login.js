@@ -19,7 +19,11 @@ function showError(message) {
   error.hidden = false;
 }
 
-if (params.get("error")) showError(params.get("error"));
+const refused = document.cookie.match(/(?:^|;\s*)metalake_login_error=([^;]*)/);
+if (refused) {
+  showError(decodeURIComponent(refused[1]));
+  document.cookie = "metalake_login_error=; Max-Age=0; Path=/login; SameSite=Strict";
+}
 
 form.addEventListener("submit", async (event) => {
   event.preventDefault();

@@ -32,9 +32,8 @@ export class QueryBar {
     });
   }
 
-  /** Ask the Lake whether the query is valid; show its message if not. */
-  async check() {
-    const query = this.input.value;
+  /** Ask the Lake whether `query` (the input's text) is valid; show its message if not. */
+  async check(query = this.input.value) {
     const ticket = ++this.checked;
     const answer = await post("/query/check", { query });
     if (ticket !== this.checked) return answer;
@@ -58,8 +57,9 @@ export class QueryBar {
 
   async submit() {
     clearTimeout(this.timer);
-    const answer = await this.check();
-    if (answer.valid) this.onSubmit(this.input.value.trim());
+    const query = this.input.value;
+    const answer = await this.check(query);
+    if (answer.valid) this.onSubmit(query.trim());
   }
 
   /** Add `term` to the query with AND and run it. */
@@ -70,15 +70,24 @@ export class QueryBar {
   }
 }
 
+/** A double-quoted string of the query language (whose only escapes are \" and \\). */
+export function quoted(text) {
+  return `"${text.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
+}
+
 /** A term of the query language for a facet's value. */
 export function facetTerm(field, value) {
-  const quoted = typeof value === "string" ? JSON.stringify(value) : String(value);
-  if (field === "label") return `annotation.label = ${quoted}`;
-  if (field === "tag") return `tags = ${quoted}`;
-  if (field === "operation") return `annotation.operation = ${quoted}`;
+  const literal = typeof value === "string" ? quoted(value) : String(value);
+  if (field === "label") return `annotation.label = ${literal}`;
+  if (field === "tag") return `tags = ${literal}`;
+  if (field === "operation") return `annotation.operation = ${literal}`;
   const key = field.slice("metadata.".length);
-  const path = /^[A-Za-z_][A-Za-z0-9_]*$/.test(key) ? key : JSON.stringify(key);
-  return `metadata.${path} = ${quoted}`;
+  const path = /^[A-Za-z_][A-Za-z0-9_]*$/.test(key) ? key : quoted(key);
+  if (typeof value === "string" && /[\r\n]/.test(value)) {
+    // The query bar is one line: a value's line breaks become `?` wildcards of a `~` match.
+    return `metadata.${path} ~ ${quoted(value.replace(/[\r\n]/g, "?"))}`;
+  }
+  return `metadata.${path} = ${literal}`;
 }
 
 /** `unique_name IN [...]` queries for the names, each within the query length limit. */
@@ -87,14 +96,14 @@ export function nameQueries(names, limit = 9000) {
   let batch = [];
   let length = 0;
   for (const name of names) {
-    const quoted = JSON.stringify(name);
-    if (batch.length && (length + quoted.length + 2 > limit || batch.length >= 1000)) {
+    const literal = quoted(name);
+    if (batch.length && (length + literal.length + 2 > limit || batch.length >= 1000)) {
       queries.push(`unique_name IN [${batch.join(", ")}]`);
       batch = [];
       length = 0;
     }
-    batch.push(quoted);
-    length += quoted.length + 2;
+    batch.push(literal);
+    length += literal.length + 2;
   }
   if (batch.length) queries.push(`unique_name IN [${batch.join(", ")}]`);
   return queries;

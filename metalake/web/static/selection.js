@@ -120,7 +120,9 @@ export class SelectionBar {
   }
 
   async trash() {
-    const size = this.size();
+    const size = this.allMatching
+      ? (await post("/items/count", { selection: selectionOf(this.state) })).count
+      : this.names.size;
     if (!(await confirmDialog(`Move ${number(size)} files to the trash?`, "Move to trash"))) return;
     try {
       for (const selection of this.selections()) await post("/items/trash", { selection });

@@ -4,7 +4,7 @@
 // SHA-256, files already in the collection are skipped, and the upload job is followed live.
 
 import { get, post, withQuery } from "./api.js";
-import { bytes, h, number, showError } from "./dom.js";
+import { bytes, h, number, showError, typedValue } from "./dom.js";
 import { jobRow } from "./jobs.js";
 import { Sha256, base64, hex } from "./sha256.js";
 
@@ -120,7 +120,7 @@ function parseFields(fieldText, tagText) {
   for (const pair of fieldText.split(",").map((p) => p.trim()).filter(Boolean)) {
     const at = pair.indexOf("=");
     if (at < 1) throw new Error(`metadata "${pair}" is not field=value`);
-    metadata[pair.slice(0, at).trim()] = pair.slice(at + 1).trim();
+    metadata[pair.slice(0, at).trim()] = typedValue(pair.slice(at + 1));
   }
   const added = tagText.split(",").map((t) => t.trim()).filter(Boolean);
   if (added.length) metadata.Tags = added;
@@ -132,10 +132,11 @@ async function send(files, { collection, type, metadata }, list, status) {
   const request = { collection_name: collection, content_type: type, metadata, files: files.map((f) => ({ file_name: f.name, size: f.size })) };
   const described = JSON.stringify({ request, stamps: files.map((f) => f.lastModified), part: PART_SIZE });
   const fingerprint = hex(new Sha256().update(new TextEncoder().encode(described)).digest());
-  const session = await post("/uploads", { request, fingerprint, part_size: PART_SIZE });
-  if (session.checksum !== "sha256") {
+  const { checksum } = await get("/uploads/protocol");
+  if (checksum !== "sha256") {
     throw new Error("this server's store takes uploaded bytes straight into S3; upload from the SDK or `metalake upload` instead");
   }
+  const session = await post("/uploads", { request, fingerprint, part_size: PART_SIZE });
   localStorage.setItem(PENDING_KEY, JSON.stringify({ collection, files: files.length }));
   const rows = [...list.children];
   const mark = (seq, text, sent) => {

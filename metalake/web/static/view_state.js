@@ -21,6 +21,7 @@ export function readState(collectionId) {
     sortField: SORT_FIELDS[sortField] ? sortField : "date_modified",
     sortOrder: sortOrder === "ASC" ? "ASC" : "DESC",
     anchor: params.get("at") || null,
+    offset: Number(params.get("skip")) || 0,
     tileSize: Number(params.get("size")) || 180,
     minConfidence: Number(params.get("conf")) || 0,
     hidden: (params.get("hide") || "").split(",").filter(Boolean),
@@ -43,6 +44,7 @@ export function stateQuery(state, { withScope = false, withAnchor = true } = {})
   if (state.minConfidence) params.set("conf", state.minConfidence);
   if (state.hidden.length) params.set("hide", state.hidden.join(","));
   if (withAnchor && state.anchor) params.set("at", state.anchor);
+  if (withAnchor && state.offset) params.set("skip", state.offset);
   const text = params.toString();
   return text ? `?${text}` : "";
 }
