@@ -102,6 +102,9 @@ export async function explore(root, collectionId = null) {
       img.src = thumbnailUrl(item, size);
       drawShapes(svg, item.annotations, item.width, item.height);
     };
+    tile.release = () => {
+      if (!img.complete) img.removeAttribute("src"); // the browser drops the pending request
+    };
     tile.addEventListener("click", (event) => {
       if (event.target === check || event.shiftKey || event.metaKey || event.ctrlKey) {
         event.preventDefault();

@@ -7,7 +7,8 @@ const MARGIN_SCREENS = 1;
 const SETTLE_MS = 120;
 /** While the grid moves more than this share of a screen a frame, new tiles are drawn bare
  * (no thumbnail request, no shapes) and filled once scrolling settles: a fling past thousands of
- * files then costs neither their thumbnails nor their decoding. */
+ * files then costs neither their thumbnails nor their decoding. Tiles in the margin beyond the
+ * screen are filled only once scrolling settles, and a tile that leaves cancels its thumbnail. */
 const FAST_SHARE = 0.5;
 const PAGE_SIZE = 100;
 const MAX_PAGE_SIZE = 1000;
@@ -96,10 +97,13 @@ export class Grid {
     this.lastTop = top;
     for (const [index, tile] of this.tiles) {
       if (index < first || index >= last) {
+        if (tile.release) tile.release();
         tile.remove();
         this.tiles.delete(index);
       }
     }
+    const shownFirst = Math.floor(top / row) * columns;
+    const shownLast = Math.ceil((top + height) / row) * columns;
     for (let index = first; index < last; index += 1) {
       if (this.tiles.has(index)) continue;
       const tile = this.renderTile(this.items[index], index, size);
@@ -107,10 +111,10 @@ export class Grid {
       tile.style.width = tile.style.height = `${size}px`;
       this.spacer.append(tile);
       this.tiles.set(index, tile);
-      if (!fast && tile.fill) tile.fill();
+      if (!fast && tile.fill && index >= shownFirst && index < shownLast) tile.fill();
     }
     clearTimeout(this.settle);
-    if (fast) this.settle = setTimeout(() => this.fillAll(), SETTLE_MS);
+    this.settle = setTimeout(() => this.fillAll(), SETTLE_MS);
     const wanted = (lastRow + 1) * columns;
     if (!this.done && wanted > this.items.length) this.loadMore(wanted - this.items.length);
     if (!this.pendingOffset) this.anchor(Math.floor(top / row) * columns);
