@@ -125,6 +125,7 @@ export async function explore(root, collectionId = null) {
       if (ticket !== loadCount.ticket) return;
       lastCount = answer.count;
       count.textContent = number(answer.count);
+      grid.setTotal(answer.count);
       showError(countError, "");
     } catch (error) {
       if (ticket === loadCount.ticket) showError(countError, error.message);

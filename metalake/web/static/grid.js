@@ -12,6 +12,9 @@ const SETTLE_MS = 120;
 const FAST_SHARE = 0.5;
 const PAGE_SIZE = 100;
 const MAX_PAGE_SIZE = 1000;
+/** Once the count is known, the grid is this many files taller than what is loaded (never past
+ * the count), so a fling can go that far ahead and fetch it in large pages. */
+const AHEAD = 10_000;
 
 export class Grid {
   /**
@@ -48,6 +51,7 @@ export class Grid {
     this.loading = null;
     this.error = null;
     this.pendingOffset = offset;
+    this.total = null;
     this.scroller.scrollTop = 0;
     this.redraw();
   }
@@ -56,6 +60,12 @@ export class Grid {
   retry() {
     this.error = null;
     this.onError(null);
+    this.schedule();
+  }
+
+  /** The number of files the grid shows in all (its count), when known. */
+  setTotal(total) {
+    this.total = total;
     this.schedule();
   }
 
@@ -121,8 +131,11 @@ export class Grid {
   }
 
   sizeSpacer(columns, row) {
-    const rows = Math.ceil(this.items.length / columns) + (this.done ? 0 : 1);
-    this.spacer.style.height = `${rows * row + GAP}px`;
+    const loaded = this.items.length;
+    const shown = this.done
+      ? loaded
+      : Math.max(loaded + columns, Math.min(this.total ?? 0, loaded + AHEAD));
+    this.spacer.style.height = `${Math.ceil(shown / columns) * row + GAP}px`;
   }
 
   /** Tell the page where the first visible tile is (for the URL): the cursor of its page
