@@ -815,9 +815,9 @@ def table(rounds: list[dict[str, Any]]) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--items", type=int, default=1_000_000)
-    parser.add_argument("--keep", type=Path, default=Path("/work/h_ui_data/lake1m"))
+    parser.add_argument("--keep", type=Path, default=OUT / "ui-lake-1m", help="Lake folder.")
     parser.add_argument("--small-items", type=int, default=100_000)
-    parser.add_argument("--small-keep", type=Path, default=Path("/work/h_ui_data/lake100k"))
+    parser.add_argument("--small-keep", type=Path, default=OUT / "ui-lake-100k")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--port", type=int, default=18471)
     parser.add_argument("--no-small", action="store_true", help="Leave the 100k lake out.")
