@@ -51,18 +51,10 @@ from bench.common import OUT, FiftyOneChild
 from bench.query import FIFTYONE_LOAD, ItemFile, build, fiftyone_rows
 from metalake.lake.lake import lake_database
 from metalake.lake.trash import THUMBNAIL_PREFIX
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
 
 ROOT = Path(__file__).resolve().parent.parent
 METALAKE = ROOT / ".venv" / "bin" / "metalake"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 VIEWPORT = {"width": 1440, "height": 900}
 IMAGE_SIZE = (160, 120)
 IMAGE_COUNT = 64

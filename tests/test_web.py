@@ -25,18 +25,12 @@ from metalake import Client
 from metalake.errors import InvalidQueryError
 from metalake.lake.keys import create_key, revoke_key
 from metalake.lake.lake import lake_database
+from tests.browser import CHROMIUM as CHROMIUM_PATH
+from tests.browser import CHROMIUM_ARGS
 from tests.servers import Server, serve
 from tests.web_lake import IMAGE_SIZE, build_web_lake, car_box, make_scene
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+CHROMIUM = Path(CHROMIUM_PATH)
 VIEWPORT = {"width": 1400, "height": 900}
 TIMEOUT_MS = 15_000
 
