@@ -2,7 +2,7 @@
 // collection's explore view (its metadata and tags, editable, and its downloads).
 
 import { get, post, withQuery } from "./api.js";
-import { bytes, date, h, number, showError, typedValue } from "./dom.js";
+import { bytes, date, h, metadataFromText, number, showError } from "./dom.js";
 
 export async function collectionsView(root) {
   const body = h("tbody");
@@ -56,18 +56,8 @@ export async function collectionPanel(element, collectionId) {
   const error = h("p.error", { hidden: true });
   const save = h("button.secondary", { type: "button" }, "Save");
   save.addEventListener("click", async () => {
-    const metadata = {};
-    for (const pair of fields.value.split(",").map((p) => p.trim()).filter(Boolean)) {
-      const at = pair.indexOf("=");
-      if (at < 1) {
-        showError(error, `"${pair}" is not field=value`);
-        return;
-      }
-      metadata[pair.slice(0, at).trim()] = typedValue(pair.slice(at + 1));
-    }
-    const added = tags.value.split(",").map((t) => t.trim()).filter(Boolean);
-    if (added.length) metadata.Tags = added;
     try {
+      const metadata = metadataFromText(fields.value, tags.value);
       await post("/collections/metadata", { collection_name: c.name, content_type: c.content_type, metadata, apply_to_files: apply.checked });
       collectionPanel(element, collectionId);
     } catch (failure) {

@@ -32,6 +32,23 @@ export function typedValue(text) {
   return text;
 }
 
+/** The comma-separated entries of `text`, trimmed, empty ones left out. */
+export const listFromText = (text) => text.split(",").map((t) => t.trim()).filter(Boolean);
+
+/** A metadata object from `field=value, ...` text and comma-separated tags (`Tags`); Error
+ * naming a pair that is not field=value. */
+export function metadataFromText(fieldText, tagText) {
+  const metadata = {};
+  for (const pair of listFromText(fieldText)) {
+    const at = pair.indexOf("=");
+    if (at < 1) throw new Error(`metadata "${pair}" is not field=value`);
+    metadata[pair.slice(0, at).trim()] = typedValue(pair.slice(at + 1));
+  }
+  const tags = listFromText(tagText);
+  if (tags.length) metadata.Tags = tags;
+  return metadata;
+}
+
 export const number = (n) => Number(n).toLocaleString("en-US");
 
 export function bytes(n) {

@@ -3,7 +3,7 @@
 // upload job, a copyable signed URL, and the previous and next file of the current query.
 
 import { get, post, withQuery } from "./api.js";
-import { bytes, date, h, number, showError, typedValue } from "./dom.js";
+import { bytes, date, h, listFromText, number, showError, typedValue } from "./dom.js";
 import { drawShapes, newSvg, shapeFilter, visible } from "./shapes.js";
 import { readState, selectionOf, sortOf, stateQuery } from "./view_state.js";
 
@@ -238,7 +238,7 @@ function metadataEditor(item) {
       const old = item.metadata[key];
       metadata[key] = old !== undefined && String(old) === text ? old : typedValue(text);
     }
-    const added = newTags.value.split(",").map((t) => t.trim()).filter(Boolean);
+    const added = listFromText(newTags.value);
     if (added.length) metadata.Tags = added;
     saved.textContent = "";
     try {

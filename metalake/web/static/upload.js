@@ -4,7 +4,7 @@
 // SHA-256, files already in the collection are skipped, and the upload job is followed live.
 
 import { get, post, withQuery } from "./api.js";
-import { bytes, h, number, showError, typedValue } from "./dom.js";
+import { bytes, h, metadataFromText, number, showError } from "./dom.js";
 import { jobRow } from "./jobs.js";
 import { Sha256, base64, hex } from "./sha256.js";
 
@@ -90,7 +90,7 @@ export async function uploadView(root) {
     start.disabled = true;
     showError(error, "");
     try {
-      await send(files, { collection: collection.value.trim(), type: type.value, metadata: parseFields(metadata.value, tags.value) }, list, status);
+      await send(files, { collection: collection.value.trim(), type: type.value, metadata: metadataFromText(metadata.value, tags.value) }, list, status);
     } catch (failure) {
       showError(error, failure.message);
     } finally {
@@ -113,18 +113,6 @@ export async function uploadView(root) {
     ),
   );
   get("/collections").then((found) => names.replaceChildren(...found.map((c) => h("option", { value: c.name }))));
-}
-
-function parseFields(fieldText, tagText) {
-  const metadata = {};
-  for (const pair of fieldText.split(",").map((p) => p.trim()).filter(Boolean)) {
-    const at = pair.indexOf("=");
-    if (at < 1) throw new Error(`metadata "${pair}" is not field=value`);
-    metadata[pair.slice(0, at).trim()] = typedValue(pair.slice(at + 1));
-  }
-  const added = tagText.split(",").map((t) => t.trim()).filter(Boolean);
-  if (added.length) metadata.Tags = added;
-  return metadata;
 }
 
 async function send(files, { collection, type, metadata }, list, status) {
