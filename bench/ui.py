@@ -461,10 +461,7 @@ class MetaLakeApp:
             lake = navigate(page, self.base + "/", spec, ["screen", "count", "facets"])
             out.update(
                 first_screen_ms=lake.get("screen"),
-                lake_count_ms=lake.get("count_last"),
-                lake_count=digits(lake.get("count_value")),
-                lake_facets_ms=lake.get("facets_last"),
-                lake_facet_values=count_values(lake.get("facets_value")),
+                **count_and_facets("lake", lake),
                 first_screen_tiles=len(lake.get("screen_names") or []),
                 timed_out_lake=lake["timed_out"],
                 lake_requests=page.evaluate("() => __bench.requests('/api/')"),
@@ -473,10 +470,7 @@ class MetaLakeApp:
             names = query.get("screen_names") or []
             out.update(
                 query_results_ms=query.get("screen"),
-                query_count_ms=query.get("count_last"),
-                query_count=digits(query.get("count_value")),
-                query_facets_ms=query.get("facets_last"),
-                query_facet_values=count_values(query.get("facets_value")),
+                **count_and_facets("query", query),
                 query_url=page.url,
                 query_first_names=names[:5],
                 timed_out_query=query["timed_out"],
@@ -680,6 +674,16 @@ def scroll_summary(run: dict[str, Any]) -> dict[str, Any]:
         "scroll_settle_ms": run["settled"],
         "scroll_long_animation_frames": None if long is None else len(long),
         "scroll_longest_animation_frame_ms": max(long) if long else None,
+    }
+
+
+def count_and_facets(prefix: str, found: dict[str, Any]) -> dict[str, Any]:
+    """When a view's count and facets settled, and what they showed, under `prefix`."""
+    return {
+        f"{prefix}_count_ms": found.get("count_last"),
+        f"{prefix}_count": digits(found.get("count_value")),
+        f"{prefix}_facets_ms": found.get("facets_last"),
+        f"{prefix}_facet_values": count_values(found.get("facets_value")),
     }
 
 

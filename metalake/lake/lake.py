@@ -498,7 +498,11 @@ class Lake:
                 mine = listing.last_keys(conn, order, item["id"])
                 ids = listing.page_ids(bitmaps, selection, found, order, 0, 1, mine)
                 found_names[side] = (
-                    records.items_in_order(conn, ids)[0]["unique_name"] if ids else None
+                    conn.execute(
+                        sa.select(items.c.unique_name).where(items.c.id == ids[0])
+                    ).scalar_one()
+                    if ids
+                    else None
                 )
         return found_names
 
