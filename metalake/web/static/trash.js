@@ -53,7 +53,7 @@ export async function trashView(root) {
   const days = h("input", { type: "number", name: "older_than_days", min: "0", step: "any", value: "30" });
   const empty = h("button.danger", { type: "button", "data-testid": "empty-trash" }, "Empty");
   empty.addEventListener("click", async () => {
-    if (!(await confirmDialog(`Delete for good every file in the trash for more than ${days.value} days?`, "Delete"))) return;
+    if (!(await confirmDialog(`Delete for good every file in the trash for ${days.value} days or longer?`, "Delete"))) return;
     try {
       const answer = await post("/trash/empty", { older_than_days: days.valueAsNumber }); // blank: NaN, sent as null, refused
       status.textContent = answer.message || "emptied";
@@ -68,7 +68,7 @@ export async function trashView(root) {
       "section.page",
       {},
       h("h2", {}, "Trash"),
-      h("div.row", {}, restore, h("span", {}, "Empty what has been in the trash for more than "), days, h("span", {}, " days"), empty),
+      h("div.row", {}, restore, h("span", {}, "Delete for good what has been in the trash for at least "), days, h("span", {}, " days"), empty),
       status,
       error,
       h("table.list", {}, h("thead", {}, h("tr", {}, ["", "name", "type", "size", "trashed"].map((t) => h("th", {}, t)))), body),
