@@ -13,6 +13,8 @@ wrong and how to fix it::
     │   ├── InvalidQueryError       a query that does not parse or names an unknown field
     │   ├── PayloadTooLargeError    a request or part larger than its limit (HTTP 413)
     │   ├── ChecksumMismatchError   uploaded bytes that do not match their checksum
+    │   ├── InvalidDatasetFolderError  a folder that is not the training format it claims
+    │   ├── EmptySelectionError     a dataset selection that matches no file or no label
     │   └── MediaProbeError         a file that is not a readable image or video
     ├── NotFoundError               something named does not exist
     │   ├── CollectionNotFoundError
@@ -21,7 +23,9 @@ wrong and how to fix it::
     │   ├── OperationNotFoundError
     │   ├── ApiKeyNotFoundError
     │   ├── UploadSessionNotFoundError
-    │   └── SelectionNotFoundError
+    │   ├── SelectionNotFoundError
+    │   ├── DatasetNotFoundError
+    │   └── DatasetVersionNotFoundError
     ├── AuthenticationError         a missing, wrong or revoked API key or secret (HTTP 401)
     ├── CsrfError                   a web session's change without its CSRF token (HTTP 403)
     ├── SignatureError              a signed URL that expired or was altered (HTTP 403)
@@ -106,6 +110,19 @@ class ChecksumMismatchError(InvalidArgumentError):
     code = "checksum_mismatch"
 
 
+class InvalidDatasetFolderError(InvalidArgumentError):
+    """A folder given to `import_dataset` is not the format it is said to be; the message names
+    the file, the entry and the field."""
+
+    code = "invalid_dataset_folder"
+
+
+class EmptySelectionError(InvalidArgumentError):
+    """A dataset version would hold no file, or a label asked for matches no annotation."""
+
+    code = "empty_selection"
+
+
 class NotFoundError(MetaLakeError, LookupError):
     """Something named by the caller does not exist."""
 
@@ -138,6 +155,14 @@ class UploadSessionNotFoundError(NotFoundError):
 
 class SelectionNotFoundError(NotFoundError):
     code = "selection_not_found"
+
+
+class DatasetNotFoundError(NotFoundError):
+    code = "dataset_not_found"
+
+
+class DatasetVersionNotFoundError(NotFoundError):
+    code = "dataset_version_not_found"
 
 
 class AuthenticationError(MetaLakeError, PermissionError):
