@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import warnings
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from metalake.client.files import absolute_path, files_to_upload
@@ -16,6 +17,8 @@ from metalake.lake.annotations.store import AnnotationSelection
 from metalake.lake.catalog import check_catalog_page
 from metalake.lake.collections import check_collection_name
 from metalake.lake.content_types import check_content_type, from_legacy_code
+from metalake.lake.datasets.splits import DEFAULT_SPLIT_INFO
+from metalake.lake.datasets.versions import VersionRequest
 from metalake.lake.file_targets import FileTarget
 from metalake.lake.ingest import UploadFile, UploadRequest
 from metalake.lake.jobs import check_job_id
@@ -742,12 +745,153 @@ class Client:
         tally = downloads.download_files(page, folder, self._show_progress)
         return downloads.page_result(tally, folder, page_index)
 
+    # Datasets ------------------------------------------------------------------------------
+
+    def create_dataset(
+        self,
+        dataset_name: str,
+        collection_id: str | None = None,
+        content_type: str = "image",
+        query: str = "",
+        filter: dict[str, Any] = {},  # noqa: B006 - never mutated
+        operation_id_list: list[str] = [],  # noqa: B006 - never mutated
+        annotation_type: str = "all",
+        labels: list[str] = [],  # noqa: B006 - never mutated
+        split_info: Mapping[str, int | float] = DEFAULT_SPLIT_INFO,
+        seed: int = 0,
+    ) -> dict[str, Any]:
+        """Freeze version 1 of a new dataset: the files of a collection (or of the lake's
+        `content_type`) that match `query` and `filter`, with the annotations of
+        `operation_id_list` (else of `annotation_type`), only `labels` when named, split by
+        `split_info` percentages from `seed`. Returns `version_id` and counts per split."""
+        request = _version_request(
+            collection_id,
+            content_type,
+            query,
+            filter,
+            operation_id_list,
+            annotation_type,
+            labels,
+            split_info,
+            seed,
+        )
+        return self._transport.create_dataset(check_text(dataset_name, "dataset_name"), request)
+
+    def update_dataset(
+        self,
+        dataset_name: str,
+        collection_id: str | None = None,
+        content_type: str = "image",
+        query: str = "",
+        filter: dict[str, Any] = {},  # noqa: B006 - never mutated
+        operation_id_list: list[str] = [],  # noqa: B006 - never mutated
+        annotation_type: str = "all",
+        labels: list[str] = [],  # noqa: B006 - never mutated
+        split_info: Mapping[str, int | float] = DEFAULT_SPLIT_INFO,
+        seed: int = 0,
+    ) -> dict[str, Any]:
+        """Freeze the next version of a dataset from a new selection (as `create_dataset`);
+        with the same seed, files of the previous version keep their split where the counts
+        allow."""
+        request = _version_request(
+            collection_id,
+            content_type,
+            query,
+            filter,
+            operation_id_list,
+            annotation_type,
+            labels,
+            split_info,
+            seed,
+        )
+        return self._transport.update_dataset(check_text(dataset_name, "dataset_name"), request)
+
+    def get_dataset(self, dataset_name: str) -> dict[str, Any]:
+        """A dataset's versions, oldest first, each with counts per split and label."""
+        return self._transport.get_dataset(check_text(dataset_name, "dataset_name"))
+
+    def list_datasets(self) -> list[dict[str, Any]]:
+        """Every dataset by name, with its latest version."""
+        return self._transport.list_datasets()
+
+    def delete_dataset_version(self, version_id: str) -> dict[str, Any]:
+        """Delete a version (its dataset too, if it was the last); bytes that only it held
+        (of files emptied from the trash or replaced since) are deleted with it."""
+        return self._transport.delete_dataset_version(check_text(version_id, "version_id"))
+
+    def download_dataset(
+        self,
+        version_id: str,
+        export_type: str,
+        custom_download_path: str = "",
+        is_media_include: bool = True,
+    ) -> dict[str, Any]:
+        """Write a version as `COCO`, `YOLO`, `PASCAL VOC` or `MetaLake JSON` into
+        `<path>/<dataset>_v<version>_<format>/`, page by page; files already there with the
+        right size are kept."""
+        from metalake.client import dataset_downloads
+
+        return dataset_downloads.download_dataset(
+            self._transport,
+            check_text(version_id, "version_id"),
+            export_type,
+            custom_download_path,
+            bool(is_media_include),
+            self._show_progress,
+        )
+
+    def import_dataset(
+        self,
+        path: str,
+        format: str,
+        collection_name: str,
+        operation_unique_id: str,
+        is_model_run: bool = False,
+        is_normalized: bool | None = None,
+    ) -> dict[str, Any]:
+        """Upload a COCO, YOLO or Pascal VOC folder into a collection and its labels as one
+        annotation operation, through the ordinary upload and annotation checks; the labels
+        are read and checked whole first, so malformed ones upload nothing."""
+        from metalake.client import dataset_imports
+
+        return dataset_imports.import_dataset(
+            self._transport,
+            path,
+            format,
+            collection_name,
+            operation_unique_id,
+            is_model_run,
+            is_normalized,
+        )
+
     def get_thumbnail(self, unique_name: str, size: int = THUMBNAIL_SIZE) -> bytes:
         """A JPEG thumbnail (at most `size` px a side, one of 64, 128, 256, 512 and 1024) of an
         image, made on first request."""
         return self._transport.thumbnail(
             check_text(unique_name, "unique_name"), check_thumbnail_size(size)
         )
+
+
+def _version_request(
+    collection_id: str | None,
+    content_type: str,
+    query: str,
+    filter: dict[str, Any],
+    operation_id_list: list[str],
+    annotation_type: str,
+    labels: list[str],
+    split_info: Mapping[str, int | float],
+    seed: int,
+) -> VersionRequest:
+    if isinstance(operation_id_list, str) or not isinstance(operation_id_list, list | tuple):
+        raise InvalidArgumentError(
+            f"operation_id_list must be a list of operation ids, not {operation_id_list!r}"
+        )
+    selection = ItemSelection.of(
+        None if collection_id else content_type, collection_id or None, query, filter
+    )
+    annotations = AnnotationSelection(annotation_type, tuple(operation_id_list))
+    return VersionRequest.of(selection, annotations, labels, split_info, seed)
 
 
 def _read_annotation_file(

@@ -187,11 +187,11 @@ def download_collection(
                         in_flight.append((image["image"], job))
                     else:
                         bar.update()
-                _settle(previous, tally, bar)
+                settle(previous, tally, bar)
                 if page["next"] is None:
                     break
                 page = fetch_page(page["next"])
-            _settle(in_flight, tally, bar)
+            settle(in_flight, tally, bar)
             out.write(DOCUMENT_TAIL)
         partial.replace(target)
     finally:
@@ -200,7 +200,7 @@ def download_collection(
     return tally.result(folder, target, include_media)
 
 
-def _settle(in_flight: list[tuple[str, Future[bool]]], tally: DownloadTally, bar: tqdm) -> None:
+def settle(in_flight: list[tuple[str, Future[bool]]], tally: DownloadTally, bar: tqdm) -> None:
     for name, job in in_flight:
         try:
             if job.result():
@@ -240,7 +240,7 @@ def download_files(
                 )
                 for item in files
             ]
-            _settle(in_flight, tally, bar)
+            settle(in_flight, tally, bar)
     finally:
         fetcher.close()
     return tally

@@ -29,6 +29,7 @@ from metalake.client.wire import (
 from metalake.errors import InvalidArgumentError
 from metalake.lake.annotations.documents import AnnotationFile
 from metalake.lake.annotations.store import AnnotationSelection
+from metalake.lake.datasets.versions import VersionRequest
 from metalake.lake.file_targets import FileTarget
 from metalake.lake.ingest import UploadRequest, check_upload, with_file_metadata
 from metalake.lake.metadata import FileMetadataEntry, MetadataChange
@@ -287,6 +288,34 @@ class HttpTransport:
     def download_url(self, file_key: str, expires_in: float | None = None) -> str:
         params = {"file_key": file_key, "expires_in": expires_in}
         return self._call("GET", "/files/url", params=params)["url"]
+
+    def create_dataset(self, dataset_name: str, request: VersionRequest) -> dict[str, Any]:
+        body = {"dataset_name": dataset_name, "request": request.to_json()}
+        return self._call("POST", "/datasets", json=body, keyed=True)
+
+    def update_dataset(self, dataset_name: str, request: VersionRequest) -> dict[str, Any]:
+        body = {"dataset_name": dataset_name, "request": request.to_json()}
+        return self._call("POST", "/datasets/next-version", json=body, keyed=True)
+
+    def get_dataset(self, dataset_name: str) -> dict[str, Any]:
+        return self._call("GET", "/datasets/by-name", params={"dataset_name": dataset_name})
+
+    def list_datasets(self) -> list[dict[str, Any]]:
+        return self._call("GET", "/datasets")
+
+    def dataset_version(self, version_id: str) -> dict[str, Any]:
+        return self._call("GET", f"/dataset-versions/{quote(version_id, safe='')}")
+
+    def delete_dataset_version(self, version_id: str) -> dict[str, Any]:
+        path = f"/dataset-versions/{quote(version_id, safe='')}"
+        return self._call("DELETE", path, keyed=True)
+
+    def dataset_page(
+        self, version_id: str, split: str, after: str | None, limit: int, with_urls: bool
+    ) -> dict[str, Any]:
+        params = {"split": split, "after": after, "limit": limit, "with_urls": with_urls}
+        path = f"/dataset-versions/{quote(version_id, safe='')}/files"
+        return self._call("GET", path, params=params)
 
     def thumbnail(self, unique_name: str, size: int) -> bytes:
         params = {"unique_name": unique_name, "size": size}

@@ -43,6 +43,9 @@ COLLECTIONS = Family("collections", "is_success")
 """`create_or_update_collection` (files added to a collection)."""
 TRASH = Family("trash", "isSuccess")
 """`trash_objects_from_*`, `trash_collection`, `restore_from_trash`, `empty_trash`."""
+DATASETS = Family("datasets", "is_success")
+"""`create_dataset`, `update_dataset`, `delete_dataset_version`, `download_dataset`,
+`import_dataset`."""
 METADATA = Family("metadata", "isSuccess")
 """`upload_metadata_*` (and the head of a collection created with metadata)."""
 

@@ -36,6 +36,7 @@ from metalake.lake.annotations.uploads import (
 )
 from metalake.lake.clock import utcnow
 from metalake.lake.content_types import check_content_type
+from metalake.lake.datasets.holds import keep_held
 from metalake.lake.item_metadata import apply_changes
 from metalake.lake.jobs import MAX_ERRORS, Job, JobProgress, failure_reason, new_job_row
 from metalake.lake.limits import check_file_count, check_file_size, max_object_size
@@ -531,6 +532,7 @@ class UploadJob:
                         changes.append((existing["id"], task.change))
                     continue
                 if existing is not None:
+                    keep_held(conn, self._blobs, [existing["storage_key"]])
                     self._store(stored, existing["storage_key"])
                     replaced.append((existing["id"], stored))
                     changes.append((existing["id"], task.change))

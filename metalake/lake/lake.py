@@ -42,6 +42,8 @@ from metalake.lake.annotations.uploads import ANNOTATIONS, AnnotationJob
 from metalake.lake.clock import utcnow
 from metalake.lake.content_types import check_content_type
 from metalake.lake.cursors import decode_cursor, encode_cursor
+from metalake.lake.datasets import holds, versions
+from metalake.lake.datasets.versions import VersionRequest
 from metalake.lake.facets import check_facets, facets
 from metalake.lake.file_targets import FileTarget
 from metalake.lake.ingest import UPLOAD, UploadJob, UploadRequest, start_upload
@@ -75,7 +77,7 @@ from metalake.media.thumbnails import THUMBNAIL_SIZE, check_thumbnail_size, make
 from metalake.settings import url_expiry_s
 from metalake.store.database import Database, sqlite_url
 from metalake.store.lake_info import lake_id
-from metalake.store.schema import TIMESTAMP, collection_items, items
+from metalake.store.schema import TIMESTAMP, collection_items, dataset_files, items
 from metalake.store.schema import collections as collections_table
 from metalake.store.upsert import insert_ignore
 
@@ -631,6 +633,83 @@ class Lake:
             f"({total} files in it)",
         )
 
+    def create_dataset(
+        self, dataset_name: str, request: VersionRequest, request_id: str | None = None
+    ) -> dict[str, Any]:
+        """Make version 1 of a new dataset: `request`'s files and annotations, frozen now."""
+        return self._new_version(dataset_name, request, True, request_id)
+
+    def update_dataset(
+        self, dataset_name: str, request: VersionRequest, request_id: str | None = None
+    ) -> dict[str, Any]:
+        """Make the next version of a dataset from a new selection (files that stay keep their
+        split when the seed is the same)."""
+        return self._new_version(dataset_name, request, False, request_id)
+
+    def _new_version(
+        self, dataset_name: str, request: VersionRequest, new: bool, request_id: str | None
+    ) -> dict[str, Any]:
+        def create() -> dict[str, Any]:
+            with self.db.write() as conn:
+                version = versions.create_version(conn, dataset_name, request, new)
+            message = (
+                f"version {version['version']} of dataset {dataset_name!r}: "
+                f"{version['file_count']} files, {version['annotation_count']} annotations"
+            )
+            return answers.DATASETS.answer(True, message=message, **version)
+
+        operation = "create_dataset" if new else "update_dataset"
+        return self.requests.once(request_id, operation, [dataset_name, request.to_json()], create)
+
+    def get_dataset(self, dataset_name: str) -> dict[str, Any]:
+        """A dataset with its versions, their counts per split and label, oldest first."""
+        with self.db.read() as conn:
+            return versions.dataset_dict(conn, dataset_name)
+
+    def list_datasets(self) -> list[dict[str, Any]]:
+        with self.db.read() as conn:
+            return versions.list_datasets(conn)
+
+    def dataset_version(self, version_id: str) -> dict[str, Any]:
+        with self.db.read() as conn:
+            return versions.version_dict(conn, version_id)
+
+    def delete_dataset_version(
+        self, version_id: str, request_id: str | None = None
+    ) -> dict[str, Any]:
+        """Delete a version (and the dataset with its last one), and the bytes only it held."""
+
+        def delete() -> dict[str, Any]:
+            with self.db.write() as conn:
+                gone, keys = versions.delete_version(conn, version_id)
+                released = holds.release_held(conn, keys)
+            holds.delete_released(self.blobs, released)
+            message = f"version {gone['version']} of dataset {gone['dataset_name']!r} deleted"
+            return answers.DATASETS.answer(True, message=message, version_id=version_id)
+
+        return self.requests.once(request_id, "delete_dataset_version", version_id, delete)
+
+    def dataset_page(
+        self,
+        version_id: str,
+        split: str,
+        after: str | None = None,
+        limit: int = 1000,
+        with_urls: bool = False,
+        links: Links | None = None,
+    ) -> dict[str, Any]:
+        """One page of a version's files of one split, by export name, each with its annotations
+        and `size`, `sha256` (and `url` when `with_urls`); `next` is the `after` of the next."""
+        with self.db.read() as conn:
+            page, cursor = versions.version_page(conn, version_id, split, after, limit)
+        images: list[dict[str, Any]] = []
+        for image, row in page:
+            entry: dict[str, Any] = {**image, "size": row["size"], "sha256": row["sha256"]}
+            if with_urls:
+                entry["url"] = self._blob_url(row["storage_key"], self.url_expiry_s, links)
+            images.append(entry)
+        return {"version_id": version_id, "split": split, "images": images, "next": cursor}
+
     def download_url(
         self, file_key: str, expires_in: float | None = None, links: Links | None = None
     ) -> str:
@@ -655,12 +734,22 @@ class Lake:
         """The local file behind a download link of `key` (its signature checked by the way
         in): ItemNotFoundError once its item is in the trash or deleted."""
         with self.db.read() as conn:
-            live = conn.execute(
-                records.live_items().where(items.c.storage_key == key).limit(1)
-            ).first()
+            live = (
+                conn.execute(
+                    records.live_items().where(items.c.storage_key == key).limit(1)
+                ).first()
+                or conn.execute(
+                    sa.select(dataset_files.c.version_id)
+                    .where(dataset_files.c.storage_key == key)
+                    .limit(1)
+                ).first()
+            )
         path = self.blobs.path_of(key)  # type: ignore[attr-defined]  # local stores only
         if live is None or not path.is_file():
-            raise ItemNotFoundError("the file of this URL is in the trash or was deleted")
+            raise ItemNotFoundError(
+                "the file of this URL is in the trash or was deleted, and no dataset version "
+                "holds it"
+            )
         return path
 
     def thumbnail(self, unique_name: str, size: int = THUMBNAIL_SIZE) -> bytes:

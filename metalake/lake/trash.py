@@ -21,6 +21,7 @@ from metalake.errors import InvalidArgumentError, MetaLakeError
 from metalake.lake import answers, collections, records, snapshots
 from metalake.lake.clock import iso, utcnow
 from metalake.lake.content_types import check_content_type
+from metalake.lake.datasets.holds import keep_held
 from metalake.lake.ingest import UPLOAD
 from metalake.lake.jobs import QUEUED, RUNNING
 from metalake.lake.records import check_page
@@ -187,6 +188,7 @@ def empty_trash(
                 .limit(EMPTY_BATCH)
             ).all()
             ids = [row.id for row in batch]
+            keep_held(conn, blobs, [row.storage_key for row in batch])
             for table in (annotation_rows, item_labels, item_metadata, item_tags, collection_items):
                 conn.execute(table.delete().where(table.c.item_id.in_(ids)))
             conn.execute(items.delete().where(items.c.id.in_(ids)))

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from metalake.errors import InvalidArgumentError, InvalidQueryError
 from metalake.lake.annotations.documents import AnnotationFile
 from metalake.lake.annotations.store import AnnotationSelection
+from metalake.lake.datasets.versions import VersionRequest
 from metalake.lake.facets import DEFAULT_TOP, MAX_TOP
 from metalake.lake.file_targets import FileTarget
 from metalake.lake.ingest import request_from_json
@@ -114,6 +115,14 @@ class EmptyTrashBody(StrictBody):
 class AddToCollectionBody(SelectionBody):
     collection_name: str
     content_type: str
+
+
+class DatasetVersionBody(StrictBody):
+    dataset_name: str
+    request: dict[str, Any] = Field(
+        description="collection_id or content_type, query, filter, annotation_type, "
+        "operation_id_list, labels, split_info, seed"
+    )
 
 
 class RemoveAnnotationsBody(StrictBody):
@@ -577,6 +586,64 @@ def add_to_collection(
     """Create a collection if new and add the selected items to it."""
     selection = ItemSelection.from_json(body.selection)
     return lake.add_to_collection(body.collection_name, body.content_type, selection, rid)
+
+
+@api.post("/datasets", tags=["datasets"])
+def create_dataset(
+    body: DatasetVersionBody, lake: LakeDep, _key: KeyDep, rid: RequestIdDep
+) -> dict:
+    """Make version 1 of a new dataset: the selected files and annotations, frozen now."""
+    request = VersionRequest.from_json(body.request)
+    return lake.create_dataset(body.dataset_name, request, rid)
+
+
+@api.post("/datasets/next-version", tags=["datasets"])
+def update_dataset(
+    body: DatasetVersionBody, lake: LakeDep, _key: KeyDep, rid: RequestIdDep
+) -> dict:
+    """Make the next version of a dataset from a new selection."""
+    request = VersionRequest.from_json(body.request)
+    return lake.update_dataset(body.dataset_name, request, rid)
+
+
+@api.get("/datasets", tags=["datasets"])
+def list_datasets(lake: LakeDep, _key: KeyDep) -> list[dict]:
+    """Every dataset, with its latest version's counts."""
+    return lake.list_datasets()
+
+
+@api.get("/datasets/by-name", tags=["datasets"])
+def get_dataset(dataset_name: str, lake: LakeDep, _key: KeyDep) -> dict:
+    """A dataset and its versions with their counts per split and label."""
+    return lake.get_dataset(dataset_name)
+
+
+@api.get("/dataset-versions/{version_id}", tags=["datasets"])
+def get_dataset_version(version_id: str, lake: LakeDep, _key: KeyDep) -> dict:
+    """One version with its counts per split and label and its categories."""
+    return lake.dataset_version(version_id)
+
+
+@api.delete("/dataset-versions/{version_id}", tags=["datasets"])
+def delete_dataset_version(version_id: str, lake: LakeDep, _key: KeyDep, rid: RequestIdDep) -> dict:
+    """Delete a version (with its dataset, if it was the last) and the bytes only it held."""
+    return lake.delete_dataset_version(version_id, rid)
+
+
+@api.get("/dataset-versions/{version_id}/files", tags=["datasets"])
+def dataset_page(
+    version_id: str,
+    split: str,
+    links: LinksDep,
+    lake: LakeDep,
+    _key: KeyDep,
+    after: str | None = None,
+    limit: int = 1000,
+    with_urls: bool = False,
+) -> Response:
+    """A page of one split's files with their annotations; `next` is the next `after`."""
+    page = lake.dataset_page(version_id, split, after, limit, with_urls, links)
+    return Response(orjson.dumps(page), media_type="application/json")
 
 
 @signed.get(BLOB_ROUTE + "/{key:path}", tags=["files"])

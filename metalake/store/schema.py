@@ -402,3 +402,76 @@ lake_info = sa.Table(
     sa.Column("value", sa.String(255), nullable=False),
 )
 """Facts about the lake itself: `lake_id`, random, made with the database."""
+
+datasets = sa.Table(
+    "datasets",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("name", NAME, nullable=False, unique=True),
+    sa.Column("created", TIMESTAMP, nullable=False),
+    sa.Column("modified", TIMESTAMP, nullable=False),
+)
+"""Named datasets, each a series of frozen versions."""
+
+dataset_versions = sa.Table(
+    "dataset_versions",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("dataset_id", ID, sa.ForeignKey("datasets.id"), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("selection", sa.JSON, nullable=False),
+    sa.Column("counts", sa.JSON, nullable=False),
+    sa.Column("created", TIMESTAMP, nullable=False),
+    sa.UniqueConstraint("dataset_id", "version", name="uq_dataset_versions_version"),
+)
+"""One frozen version: the arguments that selected it and its counts per split and label."""
+
+dataset_files = sa.Table(
+    "dataset_files",
+    metadata,
+    sa.Column("version_id", ID, sa.ForeignKey("dataset_versions.id"), primary_key=True),
+    sa.Column("item_id", ID, primary_key=True),
+    sa.Column("split", sa.String(16), nullable=False),
+    sa.Column("file", NAME, nullable=False),
+    sa.Column("unique_name", NAME, nullable=False),
+    sa.Column("storage_key", NAME, nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("mime", sa.String(255), nullable=False),
+    sa.Column("width", sa.Integer),
+    sa.Column("height", sa.Integer),
+)
+"""The files of a version, as they were when it was made: a copy of the facts exports need (not
+a reference to `items`, which may change or go), `file` being the name exports give it. The item
+id is kept, without a foreign key, to find the same file in the next version."""
+sa.Index(
+    "ix_dataset_files_split",
+    dataset_files.c.version_id,
+    dataset_files.c.split,
+    dataset_files.c.file,
+)
+sa.Index("ix_dataset_files_storage_key", dataset_files.c.storage_key)
+
+dataset_annotations = sa.Table(
+    "dataset_annotations",
+    metadata,
+    sa.Column("version_id", ID, sa.ForeignKey("dataset_versions.id"), primary_key=True),
+    sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("item_id", ID, nullable=False),
+    sa.Column("operation_id", SERIAL, sa.ForeignKey("operations.id"), nullable=False),
+    sa.Column("type", sa.String(16), nullable=False),
+    sa.Column("label_id", SERIAL, sa.ForeignKey("labels.id"), nullable=False),
+    sa.Column("x", sa.Float, nullable=False),
+    sa.Column("y", sa.Float, nullable=False),
+    sa.Column("w", sa.Float, nullable=False),
+    sa.Column("h", sa.Float, nullable=False),
+    sa.Column("points", OPTIONAL_JSON),
+    sa.Column("confidence", sa.Float),
+    sa.Column("metadata", OPTIONAL_JSON),
+    sa.Column("attributes", OPTIONAL_JSON),
+)
+"""A copy of the annotations a version holds, as they were when it was made (`id` is the
+annotation's id then, which keeps their order)."""
+sa.Index(
+    "ix_dataset_annotations_item", dataset_annotations.c.version_id, dataset_annotations.c.item_id
+)

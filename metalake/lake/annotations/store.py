@@ -215,45 +215,58 @@ class AnnotationSelection:
         return [operations.c.is_model_run.is_(self.annotation_type == "machine")]
 
 
-SHAPE_COLUMNS = (
-    annotation_rows.c.item_id,
-    operations.c.name.label("operation"),
-    operations.c.is_model_run,
-    annotation_rows.c.type,
-    labels.c.name.label("label"),
-    annotation_rows.c.x,
-    annotation_rows.c.y,
-    annotation_rows.c.w,
-    annotation_rows.c.h,
-    annotation_rows.c.points,
-    annotation_rows.c.confidence,
-    annotation_rows.c.metadata,
-    annotation_rows.c.attributes,
-)
+def shape_columns(table: sa.Table) -> tuple[sa.ColumnElement[Any], ...]:
+    """What `shape_dict` reads of an annotation row of `table` (the lake's annotations or a
+    dataset version's copy of them), with its operation and label joined."""
+    return (
+        table.c.item_id,
+        operations.c.name.label("operation"),
+        operations.c.is_model_run,
+        table.c.type,
+        labels.c.name.label("label"),
+        table.c.x,
+        table.c.y,
+        table.c.w,
+        table.c.h,
+        table.c.points,
+        table.c.confidence,
+        table.c.metadata,
+        table.c.attributes,
+    )
 
 
-def annotation_dicts(
-    conn: Connection, item_ids: Sequence[str], selection: AnnotationSelection | None = None
+def shape_dicts(
+    conn: Connection,
+    table: sa.Table,
+    item_ids: Sequence[str],
+    conditions: Sequence[sa.ColumnElement[bool]],
 ) -> dict[str, list[dict[str, Any]]]:
-    """Each item's annotations in the upload format, with `operation_id` and `is_model_run`,
-    ordered by operation and then as uploaded."""
-    selection = selection or AnnotationSelection()
+    """Each item's annotation rows of `table` that meet `conditions`, in the upload format with
+    `operation_id` and `is_model_run`, ordered by operation and then as uploaded."""
     found: dict[str, list[dict[str, Any]]] = defaultdict(list)
     query = (
-        sa.select(*SHAPE_COLUMNS)
-        .join(labels, labels.c.id == annotation_rows.c.label_id)
-        .join(operations, operations.c.id == annotation_rows.c.operation_id)
-        .where(*selection.where())
-        .order_by(annotation_rows.c.item_id, annotation_rows.c.operation_id, annotation_rows.c.id)
+        sa.select(*shape_columns(table))
+        .join(labels, labels.c.id == table.c.label_id)
+        .join(operations, operations.c.id == table.c.operation_id)
+        .where(*conditions)
+        .order_by(table.c.item_id, table.c.operation_id, table.c.id)
     )
     for start in range(0, len(item_ids), READ_BATCH):
-        batch = query.where(annotation_rows.c.item_id.in_(item_ids[start : start + READ_BATCH]))
+        batch = query.where(table.c.item_id.in_(item_ids[start : start + READ_BATCH]))
         for row in conn.execute(batch).all():
             entry = shape_dict(row)
             entry["operation_id"] = row.operation
             entry["is_model_run"] = bool(row.is_model_run)
             found[row.item_id].append(entry)
     return found
+
+
+def annotation_dicts(
+    conn: Connection, item_ids: Sequence[str], selection: AnnotationSelection | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """Each item's annotations (those `selection` picks) as `shape_dicts` gives them."""
+    conditions = (selection or AnnotationSelection()).where()
+    return shape_dicts(conn, annotation_rows, item_ids, conditions)
 
 
 def remove_annotations(conn: Connection, collection_id: str, operation: str) -> int:

@@ -39,6 +39,16 @@ class VersionSummary:
     """(stable id, label name) of every label the version's annotations use, by id. The id is the
     lake's label id: the same label has the same id in every version and export."""
 
+    @classmethod
+    def of(cls, version: dict[str, Any]) -> VersionSummary:
+        """The summary of a version as `get_dataset` describes it."""
+        return cls(
+            dataset_name=version["dataset_name"],
+            version=version["version"],
+            splits=tuple(split for split in SPLITS if split in version["splits"]),
+            categories=tuple((c["id"], c["name"]) for c in version["categories"]),
+        )
+
 
 SplitReader = Callable[[str], Iterator[list[ExportImage]]]
 """Every file of one split, page by page, in one stable order; it may be called again for a
