@@ -262,3 +262,75 @@ def test_a_version_keeps_bytes_the_trash_and_replacing_uploads_would_lose(
     client.delete_dataset_version(v["version_id"])
     held = [p for p in lake.home.rglob("*") if ".held" in p.parts and p.is_file()]
     assert held == []
+
+
+FORMATS = ("COCO", "YOLO", "PASCAL VOC", "MetaLake JSON")
+
+
+def test_download_dataset_writes_every_format_with_its_files(
+    client: Client, streets: str, tmp_path: Path
+) -> None:
+    from pycocotools.coco import COCO
+
+    info = {"train": 50, "validation": 25, "test": 25}
+    v = client.create_dataset("every", collection_id=streets, split_info=info)
+    out = tmp_path / "out"
+    folders = {}
+    for export_type in FORMATS:
+        result = client.download_dataset(v["version_id"], export_type, str(out))
+        assert result["is_success"], result
+        assert result["file_count"] == COUNT
+        assert result["downloaded_count"] == COUNT
+        folders[export_type] = Path(result["path"])
+    coco = folders["COCO"]
+    for split, counts in v["splits"].items():
+        read = COCO(str(coco / "annotations" / f"instances_{split}.json"))
+        assert len(read.getImgIds()) == counts["file_count"]
+        kept = counts["annotation_count"] - counts["labels"].get("lane", 0)
+        assert len(read.getAnnIds()) == kept
+        for image in read.loadImgs(read.getImgIds()):
+            assert (coco / "images" / split / image["file_name"]).is_file()
+    result = client.download_dataset(v["version_id"], "YOLO Darknet", str(out))
+    assert result["kept_count"] == COUNT and result["dropped"] == {"line": 12, "points": 12}
+    assert (folders["YOLO"] / "data.yaml").is_file()
+    assert (folders["PASCAL VOC"] / "ImageSets" / "Main").is_dir()
+
+
+def test_a_coco_export_imports_back_to_the_same_annotations(
+    client: Client, streets: str, tmp_path: Path
+) -> None:
+    v = client.create_dataset("trip", collection_id=streets, operation_id_list=["review"])
+    exported = Path(client.download_dataset(v["version_id"], "COCO", str(tmp_path / "a"))["path"])
+    started = client.import_dataset(str(exported), "COCO", "street copy", "coco-gt")
+    assert started["file_count"] == COUNT
+    assert client.wait_for_job_complete(started["job_id"])["is_success"]
+    copy = client.get_collection_id_by_name("street copy", "image")
+    again = client.create_dataset("trip-back", collection_id=copy, operation_id_list=["coco-gt"])
+    assert again["labels"] == v["labels"]
+
+    def shapes(version: dict, prefix: str) -> dict[str, list]:
+        found = {}
+        for split in version["splits"]:
+            for f in pages(client, version["version_id"], split):
+                found[f["unique_name"].removeprefix(prefix)] = [
+                    {k: a[k] for k in a if k not in ("operation_id", "is_model_run")}
+                    for a in f["annotations"]
+                ]
+        return found
+
+    assert shapes(again, "street copy_") == shapes(v, "")
+    assert client.get_item_count_from_collection(copy, query="metadata.split = train") == COUNT
+
+
+def test_import_refuses_a_folder_that_is_not_its_format(client: Client, tmp_path: Path) -> None:
+    folder = tmp_path / "not-coco"
+    folder.mkdir()
+    make_scene(folder / "a.jpg", 0)
+    (folder / "instances_train.json").write_text('{"images": [], "annotations": [{"id": 1}]}')
+    from metalake.errors import InvalidDatasetFolderError
+
+    with pytest.raises(InvalidDatasetFolderError, match=r"instances_train\.json"):
+        client.import_dataset(str(folder), "COCO", "never", "op")
+    with pytest.raises(InvalidArgumentError, match=r"format must be one of"):
+        client.import_dataset(str(folder), "TFRecord", "never", "op")
+    assert client.list_collections() == []

@@ -27,9 +27,8 @@ from metalake.client.downloads import (
     settle,
 )
 from metalake.lake import answers
-from metalake.lake.datasets.formats.registry import DatasetFormat, dataset_format
+from metalake.lake.datasets.formats.registry import DatasetFormat, dataset_format, export_name
 from metalake.lake.datasets.records import ExportEntry, ExportImage, VersionSummary
-from metalake.lake.names import base_storage_name
 
 if TYPE_CHECKING:
     from metalake.client.transport import Transport
@@ -38,12 +37,6 @@ log = logging.getLogger(__name__)
 
 IN_FLIGHT = PARALLEL_FILES * 32
 """Media fetches queued at most before the download waits for the oldest half."""
-
-
-def export_folder(root: Path, version: dict[str, Any], found: DatasetFormat) -> Path:
-    """`<root>/<dataset>_v<version>_<format>`: one folder per version and format."""
-    name = f"{base_storage_name(version['dataset_name'])}_v{version['version']}_{found.slug}"
-    return root / check_key(name)
 
 
 def download_dataset(
@@ -57,7 +50,7 @@ def download_dataset(
     """Write the version in `export_type` under `custom_download_path` (see `export_folder`)."""
     found = dataset_format(export_type)
     version = transport.dataset_version(version_id)
-    folder = export_folder(download_root(custom_download_path), version, found)
+    folder = download_root(custom_download_path) / check_key(export_name(version, found))
     folder.mkdir(parents=True, exist_ok=True)
     summary = VersionSummary.of(version)
     urls: dict[str, tuple[str, int]] = {}

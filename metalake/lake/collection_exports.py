@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
+from typing import Any, BinaryIO
 
 from metalake.blobs.store import BlobStore
 from metalake.lake.annotations.exports import (
@@ -23,6 +24,7 @@ from metalake.lake.annotations.exports import (
     MEDIA_FOLDER,
     document_entry,
 )
+from metalake.lake.datasets.records import ExportEntry
 
 PageReader = Callable[[str | None], dict[str, Any]]
 """`Lake.annotation_page` with its collection and selection bound: the page after a cursor."""
@@ -79,6 +81,33 @@ class _Sink:
     def take(self) -> bytes:
         data, self._chunks = b"".join(self._chunks), []
         return data
+
+
+MediaOpener = Callable[[str], tuple[int, AbstractContextManager[BinaryIO]]]
+"""The size of a lake file named by its unique name, and what opens its bytes."""
+
+
+def entries_zip(entries: Iterable[ExportEntry], open_media: MediaOpener) -> Iterator[bytes]:
+    """A zip of a training-format export's entries (generated files and media), as it is made.
+    A generated file is limited to 2 GiB here (its size is not known ahead; see ZIP64_FROM)."""
+    sink = _Sink()
+    with zipfile.ZipFile(sink, "w", zipfile.ZIP_DEFLATED, compresslevel=0) as archive:
+        for entry in entries:
+            if entry.chunks is not None:
+                with archive.open(entry.path, "w") as target:
+                    for chunk in entry.chunks:
+                        target.write(chunk)
+                        yield sink.take()
+            else:
+                assert entry.unique_name is not None
+                size, media = open_media(entry.unique_name)
+                big = size >= ZIP64_FROM
+                with media as source, archive.open(entry.path, "w", force_zip64=big) as target:
+                    while data := source.read(CHUNK):
+                        target.write(data)
+                        yield sink.take()
+            yield sink.take()
+    yield sink.take()
 
 
 def collection_zip(

@@ -9,8 +9,9 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import sqlalchemy as sa
 
@@ -40,9 +41,12 @@ from metalake.lake.annotations.store import AnnotationSelection, add_colors, ann
 from metalake.lake.annotations.store import remove_annotations as remove_operation_annotations
 from metalake.lake.annotations.uploads import ANNOTATIONS, AnnotationJob
 from metalake.lake.clock import utcnow
+from metalake.lake.collection_exports import MediaOpener
 from metalake.lake.content_types import check_content_type
 from metalake.lake.cursors import decode_cursor, encode_cursor
 from metalake.lake.datasets import holds, versions
+from metalake.lake.datasets.formats.registry import DatasetFormat, dataset_format
+from metalake.lake.datasets.records import ExportEntry, ExportImage, VersionSummary
 from metalake.lake.datasets.versions import VersionRequest
 from metalake.lake.facets import check_facets, facets
 from metalake.lake.file_targets import FileTarget
@@ -709,6 +713,42 @@ class Lake:
                 entry["url"] = self._blob_url(row["storage_key"], self.url_expiry_s, links)
             images.append(entry)
         return {"version_id": version_id, "split": split, "images": images, "next": cursor}
+
+    def dataset_export(
+        self, version_id: str, export_type: str, with_media: bool
+    ) -> tuple[DatasetFormat, Iterator[ExportEntry], MediaOpener]:
+        """A version in a training format, as entries read page by page from the lake, and what
+        opens the bytes of a media entry (valid while its page is the one being read)."""
+        found = dataset_format(export_type)
+        summary = VersionSummary.of(self.dataset_version(version_id))
+        keys: dict[str, tuple[str, int]] = {}
+
+        def read_split(split: str) -> Iterator[list[ExportImage]]:
+            after = None
+            while True:
+                with self.db.read() as conn:
+                    page, after = versions.version_page(conn, version_id, split, after, 1000)
+                keys.clear()
+                keys.update(
+                    (image["unique_name"], (row["storage_key"], row["size"])) for image, row in page
+                )
+                yield [image for image, _row in page]
+                if after is None:
+                    return
+
+        entries = found.export_entries(summary, read_split, with_media, None)
+
+        def open_media(unique_name: str) -> tuple[int, AbstractContextManager[BinaryIO]]:
+            key, size = keys[unique_name]
+            return size, self.blobs.open(key)
+
+        return found, entries, open_media
+
+    def dataset_zip(self, version_id: str, export_type: str, with_media: bool) -> Iterator[bytes]:
+        """A zip of a version in a training format (with its files when `with_media`), in
+        chunks as it is made."""
+        _found, entries, open_media = self.dataset_export(version_id, export_type, with_media)
+        return collection_exports.entries_zip(entries, open_media)
 
     def download_url(
         self, file_key: str, expires_in: float | None = None, links: Links | None = None

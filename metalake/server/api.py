@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from metalake.errors import InvalidArgumentError, InvalidQueryError
 from metalake.lake.annotations.documents import AnnotationFile
 from metalake.lake.annotations.store import AnnotationSelection
+from metalake.lake.datasets.formats.registry import dataset_format, export_name
 from metalake.lake.datasets.versions import VersionRequest
 from metalake.lake.facets import DEFAULT_TOP, MAX_TOP
 from metalake.lake.file_targets import FileTarget
@@ -644,6 +645,24 @@ def dataset_page(
     """A page of one split's files with their annotations; `next` is the next `after`."""
     page = lake.dataset_page(version_id, split, after, limit, with_urls, links)
     return Response(orjson.dumps(page), media_type="application/json")
+
+
+@api.get("/dataset-versions/{version_id}/export.zip", tags=["datasets"])
+def dataset_zip(
+    version_id: str,
+    export_type: str,
+    lake: LakeDep,
+    _key: KeyDep,
+    with_media: bool = False,
+) -> StreamingResponse:
+    """A version in a training format (COCO, YOLO, PASCAL VOC, MetaLake JSON) as a zip, with
+    its files when `with_media`, streamed as it is made."""
+    found = dataset_format(export_type)
+    name = export_name(lake.dataset_version(version_id), found)
+    chunks = lake.dataset_zip(version_id, export_type, with_media)
+    return StreamingResponse(
+        chunks, media_type="application/zip", headers=_attachment(f"{name}.zip")
+    )
 
 
 @signed.get(BLOB_ROUTE + "/{key:path}", tags=["files"])

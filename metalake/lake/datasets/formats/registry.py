@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from metalake.errors import InvalidArgumentError
 from metalake.lake.datasets.formats import coco, metalake_json, voc, yolo
@@ -21,6 +22,7 @@ from metalake.lake.datasets.records import (
     SplitReader,
     VersionSummary,
 )
+from metalake.lake.names import base_storage_name
 
 Exporter = Callable[
     [VersionSummary, SplitReader, bool, "Counter[str] | None"], Iterator[ExportEntry]
@@ -75,6 +77,11 @@ def dataset_format(name: object, what: str = "export_type") -> DatasetFormat:
         names = ", ".join(repr(f.name) for f in FORMATS)
         raise InvalidArgumentError(f"{what} must be one of {names}, not {name!r}")
     return found
+
+
+def export_name(version: dict[str, Any], found: DatasetFormat) -> str:
+    """`<dataset>_v<version>_<format>`: the folder (or zip) an export of a version is named."""
+    return f"{base_storage_name(version['dataset_name'])}_v{version['version']}_{found.slug}"
 
 
 def import_reader(name: object) -> Reader:
