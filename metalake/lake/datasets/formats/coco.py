@@ -319,10 +319,12 @@ def _load(path: Path, file: str) -> dict[str, Any]:
 
 
 def _fail(where: str, problem: str) -> InvalidDatasetFolderError:
+    """The error for a problem at `where` (`file: entry[index].field`)."""
     return InvalidDatasetFolderError(f"{where}: {problem}")
 
 
 def _entry(value: Any, where: str) -> dict[str, Any]:
+    """An item of one of the lists, which must be an object."""
     if type(value) is not dict:
         raise _fail(where, "must be an object")
     return value
