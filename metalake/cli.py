@@ -756,6 +756,167 @@ def ls(
         _table(rows, LS_COLUMNS[listing])
 
 
+def _split_info(pairs: tuple[str, ...]) -> dict[str, float]:
+    """`--split train=80 --split test=20` as `split_info` (default: all files in train)."""
+    info: dict[str, float] = {}
+    for pair in pairs:
+        name, _, share = pair.partition("=")
+        try:
+            info[name.strip()] = float(share)
+        except ValueError:
+            raise click.BadParameter(
+                f"{pair!r} is not SPLIT=PERCENT", param_hint="--split"
+            ) from None
+    return info or {"train": 100}
+
+
+Decorator = Callable[[Callable[..., None]], Callable[..., None]]
+VERSION_OPTIONS: list[Decorator] = [
+    click.argument("name"),
+    click.argument("query", default=""),
+    _scope,
+    click.option("--operation", multiple=True, help="Annotations of these operations."),
+    click.option("--annotations", type=click.Choice(["all", "human", "machine"]), default="all",
+                 show_default=True, help="Annotations of this kind, without --operation."),
+    click.option("--label", multiple=True, help="Only annotations of these labels (repeatable)."),
+    click.option("--split", multiple=True, metavar="SPLIT=PERCENT",
+                 help="Share of a split: train, validation, test (repeatable; default train=100)."),
+    click.option("--seed", default=0, show_default=True, type=int, help="Seed of the split."),
+    click.pass_context,
+]  # fmt: skip
+
+
+def _version_command(command: Callable[..., None]) -> Callable[..., None]:
+    for option in reversed(VERSION_OPTIONS):
+        command = option(command)
+    return command
+
+
+@main.group()
+def dataset() -> None:
+    """Dataset versions: frozen selections of files and annotations, with splits."""
+
+
+def _make_version(update: bool, ctx: click.Context, name: str, query: str, scope: Scope,
+                  operation: tuple[str, ...], annotations: str, label: tuple[str, ...],
+                  split: tuple[str, ...], seed: int) -> None:  # fmt: skip
+    with _client(ctx) as client:
+        make = client.update_dataset if update else client.create_dataset
+        result = make(
+            name,
+            collection_id=scope.collection_id(client) or None,
+            content_type=scope.content_type,
+            query=query,
+            filter=scope.filter,
+            operation_id_list=list(operation),
+            annotation_type=annotations,
+            labels=list(label),
+            split_info=_split_info(split),
+            seed=seed,
+        )
+    click.echo(f"{result['version_id']}  {result['message']}")
+    for split_name, counts in result["splits"].items():
+        click.echo(f"  {split_name}: {counts['file_count']} files, {counts['annotation_count']} "
+                   "annotations")  # fmt: skip
+
+
+@dataset.command("create")
+@_version_command
+def dataset_create(ctx: click.Context, **options: Any) -> None:
+    """Freeze version 1 of a new dataset from the files QUERY picks (of --collection)."""
+    _make_version(False, ctx, **options)
+
+
+@dataset.command("update")
+@_version_command
+def dataset_update(ctx: click.Context, **options: Any) -> None:
+    """Freeze the next version of a dataset from a new selection."""
+    _make_version(True, ctx, **options)
+
+
+DATASET_COLUMNS = [
+    ("NAME", "dataset_name"),
+    ("VERSIONS", "version_count"),
+    ("LATEST", "latest_version"),
+    ("VERSION ID", "latest_version_id"),
+    ("FILES", "file_count"),
+    ("ANNOTATIONS", "annotation_count"),
+    ("MODIFIED", "modified"),
+]
+
+
+@dataset.command("list")
+@click.argument("name", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.pass_context
+def dataset_list(ctx: click.Context, name: str | None, as_json: bool) -> None:
+    """List datasets, or the versions of dataset NAME with counts per split and label."""
+    with _client(ctx) as client:
+        found: Any = client.get_dataset(name) if name else client.list_datasets()
+    if as_json:
+        click.echo(json.dumps(found, indent=2))
+    elif name is None:
+        _table(found, DATASET_COLUMNS)
+    else:
+        for version in found["versions"]:
+            counted = f"{version['file_count']} files, {version['annotation_count']} annotations"
+            click.echo(
+                f"v{version['version']}  {version['version_id']}  {version['created']}  {counted}"
+            )
+            for split_name, counts in version["splits"].items():
+                labels = ", ".join(f"{k} {v}" for k, v in counts["labels"].items())
+                click.echo(f"  {split_name}: {counts['file_count']} files ({labels})")
+
+
+@dataset.command("download")
+@click.argument("version_id")
+@click.option("--format", "export_type", default="COCO", show_default=True,
+              help="COCO, YOLO, PASCAL VOC or MetaLake JSON.")  # fmt: skip
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path(),
+              help="Folder to write <dataset>_v<n>_<format>/ into (default: here).")  # fmt: skip
+@click.option("--no-media", is_flag=True, help="Labels only, without the images.")
+@click.pass_context
+def dataset_download(
+    ctx: click.Context, version_id: str, export_type: str, out: Path, no_media: bool
+) -> None:
+    """Write a version in a training format."""
+    with _client(ctx) as client:
+        result = client.download_dataset(version_id, export_type, str(out.resolve()), not no_media)
+    click.echo(result["message"])
+    if not answers.DATASETS.succeeded(result):
+        sys.exit(1)
+
+
+@dataset.command("delete")
+@click.argument("version_id")
+@click.option("--yes", is_flag=True, help="Do not ask first.")
+@click.pass_context
+def dataset_delete(ctx: click.Context, version_id: str, yes: bool) -> None:
+    """Delete a version (and its dataset with its last version)."""
+    _confirm("dataset delete", f"Delete dataset version {version_id}?", yes)
+    with _client(ctx) as client:
+        click.echo(client.delete_dataset_version(version_id)["message"])
+
+
+@main.command("import-dataset")
+@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--format", "folder_format", required=True, help="COCO, YOLO or PASCAL VOC.")
+@click.option("--collection", required=True, help="Image collection to upload to.")
+@click.option("--operation", required=True, help="Operation id of the imported labels.")
+@click.option("--machine", is_flag=True, help="Machine annotations (is_model_run=True).")
+@NO_WAIT
+@click.pass_context
+def import_dataset(ctx: click.Context, path: Path, folder_format: str, collection: str,
+                   operation: str, machine: bool, no_wait: bool) -> None:  # fmt: skip
+    """Upload a COCO, YOLO or Pascal VOC folder: its images and its labels as one operation."""
+    with _client(ctx) as client:
+        result = client.import_dataset(
+            str(path.resolve()), folder_format, collection, operation, machine
+        )
+        click.echo(result["message"])
+        _follow(client, result["job_id"], no_wait)
+
+
 def run() -> None:
     """Entry point: MetaLake errors become one line on stderr and exit status 2."""
     try:

@@ -322,3 +322,37 @@ def test_the_key_hint_names_the_database_without_its_password(
         expected += f" --database-url {shlex.quote(shown)}"
     assert command == f"{expected} keys create --name NAME"
     assert "s3cret" not in command
+
+
+def test_dataset_create_list_download_delete_and_import(lake_home: Path, tmp_path: Path):
+    from tests.web_lake import build_web_lake
+
+    with Client(home=str(lake_home), show_progress=False) as client:
+        build_web_lake(client, tmp_path / "data", 4)
+    made = metalake(
+        "dataset", "create", "cars", "annotation.label = car", "--collection", "streets",
+        "--operation", "review", "--split", "train=50", "--split", "test=50", home=lake_home,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    version_id = made.stdout.split()[0]
+    assert "train: 2 files" in made.stdout and "test: 2 files" in made.stdout
+    listed = metalake("dataset", "list", home=lake_home)
+    assert "cars" in listed.stdout and version_id in listed.stdout
+    shown = json.loads(metalake("dataset", "list", "cars", "--json", home=lake_home).stdout)
+    assert shown["versions"][0]["labels"] == {"car": 4, "road": 4}
+    out = tmp_path / "out"
+    done = metalake("dataset", "download", version_id, "--format", "YOLO", "--out", str(out),
+                    home=lake_home)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    folder = out / "cars_v1_yolo"
+    assert len(list((folder / "images").rglob("*.jpg"))) == 4
+    imported = metalake("import-dataset", str(folder), "--format", "YOLO", "--collection",
+                        "copy", "--operation", "yolo-gt", home=lake_home)  # fmt: skip
+    assert imported.returncode == 0, imported.stderr
+    assert "completed" in imported.stdout
+    refused = metalake("dataset", "delete", version_id, home=lake_home)
+    assert refused.returncode == 2 and "--yes" in refused.stderr
+    gone = metalake("dataset", "delete", version_id, "--yes", home=lake_home)
+    assert gone.returncode == 0 and "deleted" in gone.stdout
+    bad = metalake("dataset", "download", version_id, home=lake_home)
+    assert bad.returncode == 2 and "no dataset version" in bad.stderr
