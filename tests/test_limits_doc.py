@@ -4,6 +4,7 @@ check here (or checked here and not documented) fails the first test."""
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 from collections.abc import Callable, Iterator
@@ -32,6 +33,8 @@ from metalake.lake import (
     upload_sessions,
 )
 from metalake.lake.annotations import documents, exports, shapes, store
+from metalake.lake.annotations.store import AnnotationSelection
+from metalake.lake.datasets import splits, versions
 from metalake.lake.ingest import UploadFile, UploadRequest, check_upload
 from metalake.lake.lake import Lake
 from metalake.lake.limits import DEFAULT_JOB_LIST, MAX_JOB_LIST
@@ -305,6 +308,38 @@ def check_trash_page(text: str, lake: Lake) -> None:
         refused(InvalidArgumentError, lambda limit=limit: lake.trash_page(limit=limit))
 
 
+def check_dataset_labels(text: str, lake: Lake) -> None:
+    mentions(text, versions.MAX_LABELS)
+    everything = ItemSelection.of("image")
+    names = [f"l{i}" for i in range(versions.MAX_LABELS + 1)]
+    request = functools.partial(versions.VersionRequest.of, everything, AnnotationSelection())
+    assert request(names[:-1], None, 0).labels == tuple(names[:-1])
+    refused(InvalidArgumentError, lambda: request(names, None, 0), "at most")
+
+
+def check_dataset_split_info(text: str, lake: Lake) -> None:
+    mentions(text, 100)
+    assert splits.check_split_info({"train": 100, "test": 0}) == {"train": 100, "test": 0}
+    for bad in ({"train": 99.5}, {"train": 101, "test": -1}, {"dev": 100}, {"train": "100"}):
+        refused(InvalidArgumentError, lambda bad=bad: splits.check_split_info(bad))
+
+
+def check_dataset_seed(text: str, lake: Lake) -> None:
+    mentions(text, splits.MAX_SEED)
+    assert splits.check_seed(splits.MAX_SEED) == splits.MAX_SEED
+    for bad in (-1, splits.MAX_SEED + 1, 1.5, True):
+        refused(InvalidArgumentError, lambda bad=bad: splits.check_seed(bad))
+
+
+def check_dataset_page(text: str, lake: Lake) -> None:
+    mentions(text, exports.MAX_PAGE_ITEMS)
+    for limit in (0, exports.MAX_PAGE_ITEMS + 1):
+        refused(
+            InvalidArgumentError,
+            lambda limit=limit: lake.dataset_page("000000000000000000000000", "train", None, limit),
+        )
+
+
 def check_thumbnail_size_limit(text: str, lake: Lake) -> None:
     mentions(text, *THUMBNAIL_SIZES)
     for size in (0, 100, 2048):
@@ -395,6 +430,10 @@ CHECKS: dict[str, Callable[[str, Lake], None]] = {
     "metadata_key": check_metadata_key,
     "trash_age": check_trash_age,
     "job_list": check_job_list,
+    "dataset_labels": check_dataset_labels,
+    "dataset_split_info": check_dataset_split_info,
+    "dataset_seed": check_dataset_seed,
+    "dataset_page": check_dataset_page,
     "trash_page": check_trash_page,
     "thumbnail_size": check_thumbnail_size_limit,
     "url_expiry": check_url_expiry,

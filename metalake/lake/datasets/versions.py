@@ -538,9 +538,9 @@ def version_page(
 ) -> tuple[list[tuple[ExportImage, RowMapping]], str | None]:
     """Up to `limit` files of one split after export name `after`, each with its annotations,
     and the `after` of the next page (None after the last)."""
-    _version_row(conn, version_id)
     check_split(split)
     check_page_limit(limit)
+    _version_row(conn, version_id)
     query = (
         sa.select(dataset_files)
         .where(dataset_files.c.version_id == version_id, dataset_files.c.split == split)
