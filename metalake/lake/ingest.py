@@ -532,6 +532,11 @@ class UploadJob:
                         changes.append((existing["id"], task.change))
                     continue
                 if existing is not None:
+                    # locked first, so that a dataset version being made now holds either the
+                    # old bytes (and keep_held sees it) or the new ones
+                    conn.execute(
+                        sa.select(items.c.id).where(items.c.id == existing["id"]).with_for_update()
+                    )
                     keep_held(conn, self._blobs, [existing["storage_key"]])
                     self._store(stored, existing["storage_key"])
                     replaced.append((existing["id"], stored))

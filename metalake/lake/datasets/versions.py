@@ -189,6 +189,9 @@ def create_version(
             )
             .where(*request.selection.where(conn))
             .order_by(items.c.unique_name)
+            # PostgreSQL: a replacing upload locks its item before it checks for versions that
+            # hold its bytes, so it waits for this version or this version for it
+            .with_for_update(read=True, of=items)
         )
         .mappings()
         .all()
