@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import zipfile
 from collections import Counter
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from metalake.errors import (
 from metalake.lake.datasets.splits import assign_splits, split_counts
 from metalake.lake.datasets.versions import export_names
 from tests.conftest import LakeUnderTest
+from tests.servers import Server
 from tests.web_lake import build_web_lake, make_scene
 
 COUNT = 12
@@ -332,3 +335,30 @@ def test_import_refuses_a_folder_that_is_not_its_format(client: Client, tmp_path
     with pytest.raises(InvalidArgumentError, match=r"format must be one of"):
         client.import_dataset(str(folder), "TFRecord", "never", "op")
     assert client.list_collections() == []
+
+
+def test_the_servers_zip_holds_what_the_sdk_download_writes(
+    fresh_server: Server, tmp_path: Path
+) -> None:
+    with Client(fresh_server.url, fresh_server.key, fresh_server.secret, show_progress=False) as c:
+        build_web_lake(c, tmp_path / "data", 4)
+        v = c.create_dataset("zipped", split_info={"train": 50, "test": 50})
+        auth = (fresh_server.key, fresh_server.secret)
+        route = f"{fresh_server.url}/api/v1/dataset-versions/{v['version_id']}/export.zip"
+        for export_type in FORMATS:
+            folder = Path(c.download_dataset(v["version_id"], export_type, str(tmp_path))["path"])
+            got = httpx.get(
+                route, params={"export_type": export_type, "with_media": True}, auth=auth
+            )
+            assert got.status_code == 200, got.text
+            assert folder.name in got.headers["content-disposition"]
+            with zipfile.ZipFile(io.BytesIO(got.content)) as archive:
+                zipped = {name: archive.read(name) for name in archive.namelist()}
+            written = {
+                p.relative_to(folder).as_posix(): p.read_bytes()
+                for p in folder.rglob("*")
+                if p.is_file()
+            }
+            assert zipped == written
+        refused = httpx.get(route, params={"export_type": "TFRecord"}, auth=auth)
+        assert refused.status_code == 400 and "export_type" in refused.json()["message"]
