@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
@@ -19,6 +20,18 @@ def make_image(path: Path, width: int = WIDTH, height: int = HEIGHT, shade: int 
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.new("RGB", (width, height), (shade, 120, 200 - shade)).save(path)
     return path
+
+
+def export_image(file: str, split: str, annotations: list[dict[str, Any]]) -> ExportImage:
+    """A version's file as exports see it, of WIDTH x HEIGHT, with unique name `lake/<file>`."""
+    return ExportImage(
+        unique_name=f"lake/{file}",
+        file=file,
+        split=split,
+        width=WIDTH,
+        height=HEIGHT,
+        annotations=annotations,
+    )
 
 
 def split_reader(images: list[ExportImage], page_size: int = 2) -> SplitReader:

@@ -12,7 +12,6 @@ from typing import Any
 
 import orjson
 import pytest
-from PIL import Image
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
@@ -21,9 +20,9 @@ from metalake.lake.annotations.documents import parse_document
 from metalake.lake.annotations.shapes import parse_shape
 from metalake.lake.datasets.formats.coco import export_entries, read_folder
 from metalake.lake.datasets.records import ExportImage, VersionSummary
+from tests.dataset_exports import HEIGHT, WIDTH, export_image, make_image, write_export
 from tests.fiftyone_venv import run_fiftyone
 
-WIDTH, HEIGHT = 64, 48
 SCRIPTS = Path(__file__).parent / "fiftyone_scripts"
 CATEGORIES = ((3, "car"), (7, "person"), (9, "lane"), (12, "joint"))
 PAGE = 2
@@ -45,19 +44,8 @@ def shape(kind: str, label: str, geometry: list[Any], **extra: Any) -> dict[str,
     }
 
 
-def image(file: str, split: str, annotations: list[dict[str, Any]]) -> ExportImage:
-    return ExportImage(
-        unique_name=f"lake/{file}",
-        file=file,
-        split=split,
-        width=WIDTH,
-        height=HEIGHT,
-        annotations=annotations,
-    )
-
-
 IMAGES = [
-    image(
+    export_image(
         "c1_a.jpg",
         "train",
         [
@@ -77,9 +65,9 @@ IMAGES = [
             shape("line", "lane", [[0, 0], [10, 10]]),
         ],
     ),
-    image("c1_b.jpg", "train", [shape("points", "joint", [[5, 6], [7.5, 9.25]])]),
-    image("c1_c.jpg", "train", []),
-    image(
+    export_image("c1_b.jpg", "train", [shape("points", "joint", [[5, 6], [7.5, 9.25]])]),
+    export_image("c1_c.jpg", "train", []),
+    export_image(
         "c1_d.jpg",
         "validation",
         [
@@ -103,12 +91,6 @@ def _by_split(images: list[ExportImage]) -> dict[str, list[ExportImage]]:
     return splits
 
 
-def make_image(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.new("RGB", (WIDTH, HEIGHT), (120, 30, 200)).save(path)
-    return path
-
-
 def export_to(
     folder: Path, images: list[ExportImage], with_media: bool = True, **summary: Any
 ) -> Counter[str]:
@@ -123,17 +105,13 @@ def export_to(
             yield files[start : start + PAGE]
 
     source = make_image(folder.parent / f"{folder.name}-source.jpg")
+    media = {item["unique_name"]: source for item in images}
     dropped: Counter[str] = Counter()
-    for entry in export_entries(summary_of(images, **summary), read_split, with_media, dropped):
-        path = folder / entry.path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if entry.chunks is not None:
-            with path.open("wb") as f:
-                for chunk in entry.chunks:
-                    f.write(chunk)
-        else:
-            assert entry.unique_name == f"lake/{path.name}"
-            shutil.copyfile(source, path)
+    write_export(
+        export_entries(summary_of(images, **summary), read_split, with_media, dropped),
+        folder,
+        media,
+    )
     assert set(passes.values()) == {3 if with_media else 2}
     return dropped
 
@@ -279,11 +257,11 @@ def test_cocoeval_of_two_exports_equals_cocoeval_of_the_same_boxes_by_hand(
     tmp_path: Path,
 ) -> None:
     truth = [
-        image(name, "test", [shape("rectangle", label, box) for label, box in boxes])
+        export_image(name, "test", [shape("rectangle", label, box) for label, box in boxes])
         for name, boxes in GROUND_TRUTH.items()
     ]
     machine = [
-        image(
+        export_image(
             name,
             "test",
             [shape("rectangle", label, box, confidence=score) for label, box, score in boxes],

@@ -16,8 +16,15 @@ import yaml
 from metalake.errors import InvalidArgumentError, InvalidDatasetFolderError
 from metalake.lake.annotations.documents import parse_document
 from metalake.lake.datasets.formats import metalake_json, voc, yolo
-from metalake.lake.datasets.records import ExportImage, VersionSummary
-from tests.dataset_exports import HEIGHT, WIDTH, make_image, split_reader, write_export
+from metalake.lake.datasets.records import VersionSummary
+from tests.dataset_exports import (
+    HEIGHT,
+    WIDTH,
+    export_image,
+    make_image,
+    split_reader,
+    write_export,
+)
 from tests.fiftyone_venv import run_fiftyone
 
 SCRIPTS = Path(__file__).parent / "fiftyone_scripts"
@@ -38,19 +45,8 @@ def shape(kind: str, label: str, geometry: Any, confidence: float | None = None)
     return result
 
 
-def image(file: str, split: str, annotations: list[dict[str, Any]]) -> ExportImage:
-    return ExportImage(
-        unique_name=f"u-{file}",
-        file=file,
-        split=split,
-        width=WIDTH,
-        height=HEIGHT,
-        annotations=annotations,
-    )
-
-
 IMAGES = [
-    image(
+    export_image(
         "a.jpg",
         "train",
         [
@@ -60,7 +56,7 @@ IMAGES = [
             shape("line", "lane", [[0, 0], [63, 47]]),
         ],
     ),
-    image(
+    export_image(
         "b.png",
         "train",
         [
@@ -68,8 +64,8 @@ IMAGES = [
             shape("points", "spot", [[3, 4]]),
         ],
     ),
-    image("c.jpg", "validation", [shape("rectangle", "person", [0, 0, 64, 48])]),
-    image("d.jpg", "test", []),
+    export_image("c.jpg", "validation", [shape("rectangle", "person", [0, 0, 64, 48])]),
+    export_image("d.jpg", "test", []),
 ]
 SUMMARY = VersionSummary("cars", 1, ("train", "validation", "test"), CATEGORIES)
 DROPPED = Counter({"line": 1, "points": 1})
@@ -78,7 +74,7 @@ DROPPED = Counter({"line": 1, "points": 1})
 @pytest.fixture
 def media(tmp_path: Path) -> dict[str, Path]:
     return {
-        f"u-{item['file']}": make_image(tmp_path / "lake" / f"u-{item['file']}", shade=40 + 30 * i)
+        f"lake/{item['file']}": make_image(tmp_path / "lake" / item["file"], shade=40 + 30 * i)
         for i, item in enumerate(IMAGES)
     }
 
@@ -185,7 +181,7 @@ def test_voc_folder_layout(tmp_path: Path, media: dict[str, Path]) -> None:
 
 
 def test_voc_escapes_label_names(tmp_path: Path, media: dict[str, Path]) -> None:
-    odd = image("e.jpg", "train", [shape("rectangle", 'a<b & "c"', [1, 2, 3, 4])])
+    odd = export_image("e.jpg", "train", [shape("rectangle", 'a<b & "c"', [1, 2, 3, 4])])
     summary = VersionSummary("odd", 1, ("train",), ((1, 'a<b & "c"'),))
     entries = voc.export_entries(summary, split_reader([odd]), False)
     write_export(entries, tmp_path / "voc", media)
@@ -212,12 +208,12 @@ def test_yolo_round_trip(tmp_path: Path, media: dict[str, Path]) -> None:
 
 
 def test_yolo_text_keeps_a_pixel_to_1e6_on_10000_px(tmp_path: Path) -> None:
-    wide = image(
+    wide = export_image(
         "w.png", "train", [shape("rectangle", "car", [1234.5678901, 1.23456789, 7.654321, 5.5])]
     )
     wide["width"], wide["height"] = 10000, 10
     summary = VersionSummary("wide", 1, ("train",), ((1, "car"),))
-    media = {"u-w.png": make_image(tmp_path / "w.png", width=10000, height=10)}
+    media = {"lake/w.png": make_image(tmp_path / "w.png", width=10000, height=10)}
     write_export(yolo.export_entries(summary, split_reader([wide]), True), tmp_path / "y", media)
     read = yolo.read_folder(tmp_path / "y")
     assert_close(
