@@ -33,6 +33,8 @@ PAGES = (
     "/collections",
     "/collections/{collection_id}",
     "/items/{unique_name:path}",
+    "/datasets",
+    "/datasets/{dataset_name:path}",
     "/trash",
     "/jobs",
     "/upload",

@@ -48,6 +48,7 @@ export async function api(method, path, body, { signal, base = "/api/v1" } = {})
 
 export const get = (path, options) => api("GET", path, undefined, options);
 export const post = (path, body, options) => api("POST", path, body, options);
+export const del = (path, options) => api("DELETE", path, undefined, options);
 
 /** `path?key=value&...` with the values that are set. */
 export function withQuery(path, params) {
