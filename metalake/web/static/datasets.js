@@ -17,7 +17,7 @@ function emptyState() {
     h("p", {}, "No datasets yet. A dataset freezes the files and annotations a query selects, split for training. Make one with the SDK:"),
     h("pre", {}, 'client.create_dataset("cars", collection_id=..., query="annotation.label = car",\n                      split_info={"train": 80, "validation": 10, "test": 10})'),
     h("p", {}, "or the command line:"),
-    h("pre", {}, "metalake dataset create cars --collection streets --query 'annotation.label = car'"),
+    h("pre", {}, "metalake dataset create cars 'annotation.label = car' --collection streets"),
   );
 }
 
