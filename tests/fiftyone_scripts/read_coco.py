@@ -1,7 +1,7 @@
-"""Read a COCO file with FiftyOne's importer; print, per file name, the detections and keypoints
-FiftyOne made of it (relative coordinates, as FiftyOne gives them) as JSON.
+"""Read COCO files with FiftyOne's importer; print, per file name, the detections and keypoints
+FiftyOne made of them (relative coordinates, as FiftyOne gives them) as JSON.
 
-Usage: read_coco.py DATA_DIR LABELS_JSON
+Usage: read_coco.py DATA_DIR LABELS_JSON [DATA_DIR LABELS_JSON ...] (one FiftyOne start for all)
 """
 
 import json
@@ -19,8 +19,7 @@ def labels(sample: fo.Sample, field: str) -> list:
     return getattr(sample[field], field)
 
 
-def main() -> None:
-    data_path, labels_path = sys.argv[1:3]
+def read(data_path: str, labels_path: str) -> dict:
     dataset = fo.Dataset.from_dir(
         dataset_type=fo.types.COCODetectionDataset,
         data_path=data_path,
@@ -47,6 +46,14 @@ def main() -> None:
                 for k in keypoints
             ],
         }
+    return result
+
+
+def main() -> None:
+    paths = sys.argv[1:]
+    result = {}
+    for data_path, labels_path in zip(paths[::2], paths[1::2], strict=True):
+        result.update(read(data_path, labels_path))
     print(json.dumps(result))
 
 
