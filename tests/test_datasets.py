@@ -23,7 +23,7 @@ from metalake.errors import (
 from metalake.lake.datasets.splits import assign_splits, split_counts
 from metalake.lake.datasets.versions import export_names
 from tests.conftest import LakeUnderTest
-from tests.servers import Server
+from tests.servers import Server, serve
 from tests.web_lake import build_web_lake, make_scene
 
 COUNT = 12
@@ -362,3 +362,28 @@ def test_the_servers_zip_holds_what_the_sdk_download_writes(
             assert zipped == written
         refused = httpx.get(route, params={"export_type": "TFRecord"}, auth=auth)
         assert refused.status_code == 400 and "export_type" in refused.json()["message"]
+
+
+def test_on_s3_a_version_downloads_files_the_trash_emptied(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    storage = request.getfixturevalue("s3_storage")
+    env = request.getfixturevalue("s3").env
+    with (
+        serve(tmp_path / "lake", storage=storage, env=env) as server,
+        Client(server.url, server.key, server.secret, show_progress=False) as client,
+    ):
+        build_web_lake(client, tmp_path / "data", 3)
+        v = client.create_dataset("on-s3")
+        cid = client.get_collection_id_by_name("streets", "image")
+        client.trash_objects_from_collection(cid)
+        assert client.empty_trash(0)["deleted_count"] == 3
+        done = client.download_dataset(v["version_id"], "COCO", str(tmp_path / "out"))
+        assert done["is_success"] and done["downloaded_count"] == 3, done
+        page = client._transport.dataset_page(v["version_id"], "train", None, 10, True)
+        for entry in page["images"]:
+            assert "X-Amz-Signature=" in entry["url"]
+            image = Path(done["path"]) / "images" / "train" / entry["file"]
+            assert hashlib.sha256(image.read_bytes()).hexdigest() == entry["sha256"]
+        client.delete_dataset_version(v["version_id"])
+        assert client.get_item_count_from_metalake("image") == 0
