@@ -7,12 +7,14 @@ import io
 import json
 import zipfile
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
 from metalake import Client
+from metalake.blobs.store import open_blob_store
 from metalake.errors import (
     DatasetNotFoundError,
     DatasetVersionNotFoundError,
@@ -22,6 +24,7 @@ from metalake.errors import (
 )
 from metalake.lake.datasets.splits import assign_splits, split_counts
 from metalake.lake.datasets.versions import export_names
+from metalake.lake.doctor import find_orphans
 from tests.conftest import LakeUnderTest
 from tests.servers import Server, serve
 from tests.web_lake import build_web_lake, make_scene
@@ -259,6 +262,9 @@ def test_a_version_keeps_bytes_the_trash_and_replacing_uploads_would_lose(
         )
         assert hashlib.sha256(data).hexdigest() == entry["sha256"]
     assert {e["unique_name"]: e["sha256"] for e in page}[first] == original
+    with lake.database() as db:
+        orphans = find_orphans(db, open_blob_store(None, lake.home), timedelta(0))
+    assert orphans.blobs == []
     # deleting the version releases the held copies
     client.delete_dataset_version(v["version_id"])
     held = [p for p in lake.home.rglob("*") if ".held" in p.parts and p.is_file()]

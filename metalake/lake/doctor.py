@@ -21,7 +21,7 @@ from metalake.lake.clock import as_utc, utcnow
 from metalake.lake.staging import STAGING_PREFIXES, session_states, staged_objects
 from metalake.lake.trash import THUMBNAIL_PREFIX
 from metalake.store.database import Database
-from metalake.store.schema import items
+from metalake.store.schema import dataset_files, items
 
 BATCH = 500
 SHOWN_KEYS = 100
@@ -68,9 +68,13 @@ def find_orphans(
     )
     for batch in _batches(candidates):
         keys = [o.key for o in batch]
-        query = sa.select(items.c.storage_key).where(items.c.storage_key.in_(keys))
+        of_items = sa.select(items.c.storage_key).where(items.c.storage_key.in_(keys))
+        # bytes a dataset version holds (its files' keys, and `.held/` copies) are not orphans
+        of_versions = sa.select(dataset_files.c.storage_key).where(
+            dataset_files.c.storage_key.in_(keys)
+        )
         with db.read() as conn:
-            named = set(conn.execute(query).scalars())
+            named = set(conn.execute(of_items).scalars()) | set(conn.execute(of_versions).scalars())
         report.blobs.extend(o for o in batch if o.key not in named)
     found = staged_objects(blobs)
     states = session_states(db, [sid for sid in found if sid])
