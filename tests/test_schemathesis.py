@@ -35,6 +35,7 @@ SIGNED_PATHS = (
     "/api/v1/uploads/{session_id}/files/{seq}/parts/{part}",
     "/api/v1/uploads/{session_id}/bundles/{first}-{last}",
     "/blobs/{key}",
+    "/dataset/exports/{version_id}/{slug}/{name}",
 )
 OPEN_PATHS = ("/healthz", *SIGNED_PATHS)
 BAD_CREDENTIALS = {

@@ -44,7 +44,7 @@ from metalake.lake.clock import utcnow
 from metalake.lake.collection_exports import MediaOpener
 from metalake.lake.content_types import check_content_type
 from metalake.lake.cursors import decode_cursor, encode_cursor
-from metalake.lake.datasets import holds, versions
+from metalake.lake.datasets import holds, parts, versions
 from metalake.lake.datasets.formats.registry import DatasetFormat, dataset_format
 from metalake.lake.datasets.records import ExportEntry, ExportImage, VersionSummary
 from metalake.lake.datasets.versions import VersionRequest
@@ -562,6 +562,12 @@ class Lake:
         """Keep the ids the selection picks now under a `selection_id` (for `trash_snapshot`)."""
         return snapshots.take(self.db, selection)
 
+    def snapshot_selection(self, selection_id: str) -> ItemSelection:
+        """The selection a snapshot was taken of (SelectionNotFoundError once it is gone)."""
+        check_text(selection_id, "selection_id")
+        with self.db.read() as conn:
+            return snapshots.load(conn, selection_id)[0]
+
     def trash_snapshot(self, selection_id: str) -> dict[str, Any]:
         """Move the items a snapshot picked to the trash, as `trash` does."""
         return trash.move_snapshot_to_trash(self.db, selection_id)
@@ -743,6 +749,34 @@ class Lake:
             return size, self.blobs.open(key)
 
         return found, entries, open_media
+
+    def dataset_media(
+        self, version_id: str, skip: int, limit: int, links: Links | None = None
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """Up to `limit` files of a version after the first `skip`, in export order, each with
+        its `split`, export name (`file`) and `url`; and whether more follow."""
+        with self.db.read() as conn:
+            rows, more = versions.version_files(conn, version_id, skip, limit)
+        files = [
+            {
+                "split": row["split"],
+                "file": row["file"],
+                "url": self._blob_url(row["storage_key"], self.url_expiry_s, links),
+            }
+            for row in rows
+        ]
+        return files, more
+
+    def dataset_part(self, version_id: str, export_type: str, name: str) -> Iterator[bytes]:
+        """One download of a version's generated files (see `parts`): a zip of one top-level
+        folder, or one file at the export's root, in chunks as it is made."""
+        found = dataset_format(export_type)
+        splits = VersionSummary.of(self.dataset_version(version_id)).splits
+        is_zip = parts.check_part(found, splits, name)
+        _found, entries, open_media = self.dataset_export(version_id, export_type, False)
+        if is_zip:
+            return collection_exports.entries_zip(parts.folder_entries(entries, name), open_media)
+        return parts.root_file(entries, name)
 
     def dataset_zip(self, version_id: str, export_type: str, with_media: bool) -> Iterator[bytes]:
         """A zip of a version in a training format (with its files when `with_media`), in

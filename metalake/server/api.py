@@ -122,7 +122,7 @@ class DatasetVersionBody(StrictBody):
     dataset_name: str
     request: dict[str, Any] = Field(
         description="collection_id or content_type, query, filter, annotation_type, "
-        "operation_id_list, labels, split_info, seed"
+        "operation_id_list, labels, split_info, seed, with_annotations, snapshot_id"
     )
 
 

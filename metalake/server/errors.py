@@ -29,7 +29,7 @@ from metalake.errors import (
     StorageUnavailableError,
     TooManyRequestsError,
 )
-from metalake.server.layernext.errors import LAYERNEXT_PREFIX, layernext_error
+from metalake.server.layernext.errors import is_layernext_path, layernext_error
 from metalake.server.middleware import HttpMiddleware, WatchedSend
 from metalake.server.protocol import SESSION_COOKIE, WEB_HEADER
 
@@ -87,7 +87,7 @@ def _error_for_path(
     headers: dict[str, str] | None = None,
     challenge: bool = True,
 ) -> JSONResponse:
-    if path.startswith(LAYERNEXT_PREFIX + "/"):
+    if is_layernext_path(path):
         return layernext_error(status, code, message, refused, headers)
     if status == 401 and challenge:
         headers = {**(headers or {}), "WWW-Authenticate": 'Basic realm="metalake"'}

@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from metalake.lake.signing import UrlSigner
-from metalake.server.protocol import blob_path, bundle_path, part_path
+from metalake.server.protocol import blob_path, bundle_path, export_path, part_path
 
 
 class SignedRoutes:
-    """Signed URLs of this server's blob and part routes, for one request's base URL."""
+    """Signed URLs of this server's blob, part and export routes, for one request's base URL."""
 
     def __init__(self, signer: UrlSigner, base_url: str) -> None:
         self._signer = signer
@@ -24,6 +24,12 @@ class SignedRoutes:
 
     def download(self, key: str, expires_in: float) -> str:
         return self._base + self._signer.sign("GET", blob_path(key), expires_in)
+
+    def export(self, version_id: str, slug: str, name: str, expires_in: float) -> str:
+        """A generated file (or folder zip) of a dataset export: made by this server whatever
+        the storage, so never a presigned store URL."""
+        path = export_path(version_id, slug, name)
+        return self._base + self._signer.sign("GET", path, expires_in)
 
     def part(self, session_id: str, seq: int, part: int, expires_in: float) -> str:
         return self._base + self._signer.sign("PUT", part_path(session_id, seq, part), expires_in)

@@ -31,6 +31,14 @@ def blob_path(key: str) -> str:
     return f"{BLOB_ROUTE}/{key}"
 
 
+EXPORT_ROUTE = "/dataset/exports"
+"""Signed downloads of a dataset version's generated files (LayerNext's `download_dataset`)."""
+
+
+def export_path(version_id: str, slug: str, name: str) -> str:
+    return f"{EXPORT_ROUTE}/{version_id}/{slug}/{name}"
+
+
 SESSION_COOKIE = "metalake_session"
 """The web app's session cookie (HttpOnly, SameSite=Strict): the token of a web session."""
 CSRF_COOKIE = "metalake_csrf"

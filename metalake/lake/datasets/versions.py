@@ -24,7 +24,7 @@ from metalake.errors import (
     InvalidArgumentError,
 )
 from metalake.ids import new_id
-from metalake.lake import collections
+from metalake.lake import collections, snapshots
 from metalake.lake.annotations.exports import check_page_limit
 from metalake.lake.annotations.store import AnnotationSelection, shape_dicts
 from metalake.lake.clock import iso, utcnow
@@ -86,6 +86,8 @@ REQUEST_KEYS = (
     "labels",
     "split_info",
     "seed",
+    "with_annotations",
+    "snapshot_id",
 )
 
 
@@ -99,6 +101,11 @@ class VersionRequest:
     labels: tuple[str, ...]
     split_info: dict[str, int | float]
     seed: int
+    with_annotations: bool = True
+    """False freezes the files without any annotation (LayerNext's `operations: []`)."""
+    snapshot_id: str | None = None
+    """The files are then exactly the live ones of this snapshot of `selection`
+    (`snapshots.take`, LayerNext's `getSelectionId`), not `selection` evaluated again."""
 
     @classmethod
     def of(
@@ -108,6 +115,8 @@ class VersionRequest:
         labels: Any,
         split_info: Any,
         seed: Any,
+        with_annotations: bool = True,
+        snapshot_id: str | None = None,
     ) -> VersionRequest:
         """A request from the SDK's arguments, checked."""
         if labels is None:
@@ -118,12 +127,20 @@ class VersionRequest:
             raise InvalidArgumentError(f"labels must be a list of label names, not {labels!r}")
         if len(labels) > MAX_LABELS:
             raise InvalidArgumentError(f"labels names {len(labels)} labels; at most {MAX_LABELS}")
+        if type(with_annotations) is not bool:
+            raise InvalidArgumentError(
+                f"with_annotations must be true or false, not {with_annotations!r}"
+            )
+        if snapshot_id is not None:
+            check_text(snapshot_id, "snapshot_id")
         return cls(
             selection,
             annotations,
             tuple(dict.fromkeys(labels)),
             check_split_info(split_info),
             check_seed(seed),
+            with_annotations,
+            snapshot_id,
         )
 
     @classmethod
@@ -153,6 +170,8 @@ class VersionRequest:
             data.get("labels"),
             data.get("split_info"),
             data.get("seed", 0),
+            data.get("with_annotations", True),
+            data.get("snapshot_id"),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -163,6 +182,8 @@ class VersionRequest:
             "labels": list(self.labels),
             "split_info": self.split_info,
             "seed": self.seed,
+            "with_annotations": self.with_annotations,
+            "snapshot_id": self.snapshot_id,
         }
 
 
@@ -187,7 +208,7 @@ def create_version(
                 items.c.width,
                 items.c.height,
             )
-            .where(*request.selection.where(conn))
+            .where(*_picked(conn, request))
             .order_by(items.c.unique_name)
             # PostgreSQL: a replacing upload locks its item before it checks for versions that
             # hold its bytes, so it waits for this version or this version for it
@@ -235,7 +256,8 @@ def create_version(
         for row, split, file in zip(picked, splits, files, strict=True)
     ]
     insert_rows(conn, dataset_files, FILE_COLUMNS, rows)
-    _copy_annotations(conn, version_id, request.annotations, label_ids)
+    if request.with_annotations:
+        _copy_annotations(conn, version_id, request.annotations, label_ids)
     counts = _counts(conn, version_id)
     missing = [label for label in request.labels if label not in counts["labels"]]
     if missing:
@@ -248,6 +270,15 @@ def create_version(
     )
     conn.execute(datasets.update().where(datasets.c.id == dataset["id"]).values(modified=now))
     return version_dict(conn, version_id)
+
+
+def _picked(conn: Connection, request: VersionRequest) -> list[sa.ColumnElement[bool]]:
+    """Conditions on `items` for the files of the request: its selection now, or the live
+    files of its snapshot."""
+    if request.snapshot_id is None:
+        return request.selection.where(conn)
+    _taken_of, ids = snapshots.load(conn, request.snapshot_id)
+    return [items.c.id.in_(ids), items.c.trashed_at.is_(None)]
 
 
 def _dataset_for(conn: Connection, name: str, new: bool) -> RowMapping:
@@ -534,6 +565,35 @@ def check_split(split: Any) -> str:
     if split not in SPLITS:
         raise InvalidArgumentError(f"split must be one of {', '.join(SPLITS)}, not {split!r}")
     return str(split)
+
+
+def version_files(
+    conn: Connection, version_id: str, skip: int, limit: int
+) -> tuple[list[RowMapping], bool]:
+    """Up to `limit` files of a version after the first `skip`, in export order (SPLITS order,
+    then export name), and whether more follow: the pages of a download by number."""
+    counts = _version_row(conn, version_id)["counts"]["splits"]
+    check_page_limit(limit)
+    if type(skip) is not int or skip < 0:
+        raise InvalidArgumentError(f"skip must be an integer from 0, not {skip!r}")
+    found: list[RowMapping] = []
+    for split in SPLITS:
+        in_split = counts.get(split, {}).get("file_count", 0)
+        if skip >= in_split:
+            skip -= in_split
+            continue
+        query = (
+            sa.select(dataset_files)
+            .where(dataset_files.c.version_id == version_id, dataset_files.c.split == split)
+            .order_by(dataset_files.c.file)
+            .offset(skip)
+            .limit(limit + 1 - len(found))
+        )
+        found.extend(conn.execute(query).mappings().all())
+        skip = 0
+        if len(found) > limit:
+            break
+    return found[:limit], len(found) > limit
 
 
 def version_page(

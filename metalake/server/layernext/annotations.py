@@ -15,7 +15,7 @@ from metalake.lake.annotations.store import AnnotationSelection
 from metalake.lake.file_targets import FileTarget
 from metalake.server.auth import KeyDep, LakeDep
 from metalake.server.layernext import wire
-from metalake.server.layernext.bodies import JOB_WAIT_S, Body, ok, router
+from metalake.server.layernext.bodies import JOB_WAIT_S, Body, download_page, ok, router
 from metalake.server.links import SignedRoutes
 
 log = logging.getLogger(__name__)
@@ -146,17 +146,15 @@ def annotation_page(
         }
         for image in page["images"]
     ]
-    return {
-        "data": {
-            "identifier": collection_id,
-            "rawFileName": ANNOTATION_FILE,
-            "format": ANNOTATION_FORMAT,
-            "groupUniqueName": page["storage_name"],
-            "creatableDirectories": [MEDIA_FOLDER],
-            "nextPage": page["next"] is not None,
-            "resourceArray": resources,
-        }
-    }
+    return download_page(
+        collection_id,
+        ANNOTATION_FILE,
+        ANNOTATION_FORMAT,
+        page["storage_name"],
+        [MEDIA_FOLDER],
+        resources,
+        page["next"] is not None,
+    )
 
 
 @routes.post("/job/updateJob/basicAuthRequest")

@@ -16,9 +16,10 @@ JOB_WAIT_S = 600.0
 is not finished only every 30 s, so answering once it is done saves its users that wait."""
 
 
-def router() -> APIRouter:
-    """A router for a family of the client's routes, under `/datalake/api`."""
-    return APIRouter(prefix=LAYERNEXT_PREFIX + "/api", tags=["layernext"], responses=ERRORS)
+def router(prefix: str = LAYERNEXT_PREFIX) -> APIRouter:
+    """A router for a family of the client's routes, under `<prefix>/api` (`/datalake/api`, or
+    `/dataset/api` for its dataset service)."""
+    return APIRouter(prefix=prefix + "/api", tags=["layernext"], responses=ERRORS)
 
 
 async def body_of(request: Request) -> dict[str, Any]:
@@ -50,6 +51,31 @@ def refused(message: str) -> dict[str, Any]:
     """The client's shape of a call answered without success: `{"isSuccess": false, message}`
     (the client turns it into its own `is_success` answer)."""
     return {"isSuccess": False, "message": message}
+
+
+def download_page(
+    identifier: str,
+    raw_file_name: str,
+    format_name: str,
+    group: str,
+    directories: list[str],
+    resources: list[dict[str, Any]],
+    has_next: bool,
+) -> dict[str, Any]:
+    """One page of a client download (collections and dataset versions): the client writes
+    each resource under `<group>/`, after making `directories` there, and asks for the next
+    page while `nextPage` is true."""
+    return {
+        "data": {
+            "identifier": identifier,
+            "rawFileName": raw_file_name,
+            "format": format_name,
+            "groupUniqueName": group,
+            "creatableDirectories": directories,
+            "nextPage": has_next,
+            "resourceArray": resources,
+        }
+    }
 
 
 def warning_on_refusal(call: Callable[[], dict[str, Any]]) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Errors as the LayerNext client reads them: LoopBack's `{"error": {statusCode, name, message}}`.
 
 The client shows `error.message` to the user where the status is 406 (validation), so every
-request the lake refuses as invalid, or that names something missing, answers 406.
+request the lake refuses as invalid, names something missing, or asks for what MetaLake does not
+support, answers 406.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 LAYERNEXT_PREFIX = "/datalake"
-VALIDATION_STATUSES = (400, 404)
+DATASET_PREFIX = "/dataset"
+"""The client's dataset service: its own base URL, with the same error form."""
+PREFIXES = (LAYERNEXT_PREFIX, DATASET_PREFIX)
+VALIDATION_STATUSES = (400, 404, 501)
 NAMES = {
     401: "UnauthorizedError",
     403: "ForbiddenError",
@@ -45,10 +49,15 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 """The error answers, documented on every route of the client's."""
 
 
+def is_layernext_path(path: str) -> bool:
+    """Whether a request path is one of the client's, which gets this error form."""
+    return any(path.startswith(prefix + "/") for prefix in PREFIXES)
+
+
 def layernext_error(
     status: int, code: str, message: str, refused: bool, headers: dict[str, str] | None = None
 ) -> JSONResponse:
-    """The error as the client reads it; what the lake `refused` (400, 404) answers 406."""
+    """The error as the client reads it; what the lake `refused` (400, 404, 501) answers 406."""
     status = 406 if refused and status in VALIDATION_STATUSES else status
     name = NAMES.get(status, "Error")
     body = {"error": {"statusCode": status, "name": name, "code": code, "message": message}}

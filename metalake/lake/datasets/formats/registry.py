@@ -32,26 +32,52 @@ Reader = Callable[[Path, "bool | None"], ImportedDataset]
 
 @dataclass(frozen=True)
 class DatasetFormat:
-    """A training format: its name, the other names it answers to, its folder suffix."""
+    """A training format: its name, the other names it answers to, its folder suffix, and
+    where its export puts files (so a download can list them without running the export)."""
 
     name: str
     slug: str
     aliases: tuple[str, ...]
     export_entries: Exporter
     read_folder: Reader | None
+    media_folder: Callable[[str], str]
+    """The folder `export_entries(with_media=True)` puts a split's media in."""
+    generated_roots: Callable[[tuple[str, ...]], tuple[str, ...]]
+    """The top-level names of the generated files of a version with these splits, a folder's
+    name ending with `/`."""
+
+
+def _split_folder(parent: str) -> Callable[[str], str]:
+    return lambda split: f"{parent}/{split}"
 
 
 FORMATS = (
-    DatasetFormat("COCO", "coco", ("COCO JSON",), coco.export_entries, coco.read_folder),
+    DatasetFormat(
+        "COCO",
+        "coco",
+        ("COCO JSON",),
+        coco.export_entries,
+        coco.read_folder,
+        _split_folder("images"),
+        lambda _splits: ("annotations/",),
+    ),
     DatasetFormat(
         "YOLO",
         "yolo",
         ("YOLO Darknet", "YOLOv5", "Ultralytics"),
         yolo.export_entries,
         yolo.read_folder,
+        _split_folder("images"),
+        lambda _splits: (yolo.YAML_NAME, "labels/"),
     ),
     DatasetFormat(
-        "PASCAL VOC", "voc", ("VOC", "Pascal VOC XML"), voc.export_entries, voc.read_folder
+        "PASCAL VOC",
+        "voc",
+        ("VOC", "Pascal VOC XML"),
+        voc.export_entries,
+        voc.read_folder,
+        lambda _split: "JPEGImages",
+        lambda _splits: ("Annotations/", "ImageSets/"),
     ),
     DatasetFormat(
         "MetaLake JSON",
@@ -59,6 +85,8 @@ FORMATS = (
         ("JSON", "RAW", "LayerNext JSON"),
         metalake_json.export_entries,
         metalake_json.read_folder,
+        _split_folder(metalake_json.MEDIA_FOLDER),
+        lambda splits: tuple(f"{split}.json" for split in splits),
     ),
 )
 
