@@ -37,9 +37,11 @@ def take(db: Database, selection: ItemSelection) -> dict[str, Any]:
             )
         )
         picked = sa.select(sa.literal(selection_id, sa.String), items.c.id).where(*selected)
+        conn.execute(selection_items.insert().from_select(["selection_id", "item_id"], picked))
+        # counted, not the insert's rowcount: psycopg reports -1 for INSERT ... SELECT here
         count = conn.execute(
-            selection_items.insert().from_select(["selection_id", "item_id"], picked)
-        ).rowcount
+            sa.select(sa.func.count()).where(selection_items.c.selection_id == selection_id)
+        ).scalar_one()
         conn.execute(
             selections.update().where(selections.c.id == selection_id).values(item_count=count)
         )
