@@ -35,3 +35,21 @@ def env_number(name: str, default: float, whole: bool = False) -> float:
         kind = "a whole number" if whole else "a number"
         raise InvalidArgumentError(f"{name} must be {kind} greater than 0, not {text!r}")
     return value
+
+
+DEFAULT_CACHE_BYTES = 10 << 30
+
+
+def cache_folder() -> Path:
+    """Where fetched file bytes are kept for the next epoch: `$METALAKE_CACHE_DIR`, else
+    `$XDG_CACHE_HOME/metalake/files`, else `~/.cache/metalake/files`."""
+    named = os.environ.get("METALAKE_CACHE_DIR")
+    if named:
+        return Path(named)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "metalake" / "files"
+
+
+def cache_bytes() -> int:
+    """The byte budget of that cache: `$METALAKE_CACHE_BYTES`, default 10 GiB."""
+    return int(env_number("METALAKE_CACHE_BYTES", DEFAULT_CACHE_BYTES, whole=True))

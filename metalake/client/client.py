@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from metalake.client.files import absolute_path, files_to_upload
@@ -83,13 +84,19 @@ class Client:
         self._http: HttpTransport | None = None
         self._show_progress = show_progress
         self._transport: Transport
+        self._reopen: dict[str, Any]
+        """The arguments that open this lake again, e.g. in a DataLoader worker process."""
         if url:
             from metalake.client.http import HttpTransport
 
+            api_key = api_key or os.environ.get("METALAKE_API_KEY")
+            secret = secret or os.environ.get("METALAKE_SECRET")
+            self._reopen = {"url": url, "api_key": api_key, "secret": secret}
+            self._reopen["retry_budget_s"] = retry_budget_s
             self._transport = self._http = HttpTransport(
                 url,
-                api_key or os.environ.get("METALAKE_API_KEY"),
-                secret or os.environ.get("METALAKE_SECRET"),
+                api_key,
+                secret,
                 show_progress=show_progress,
                 part_size=part_size,
                 parallel_files=parallel_files,
@@ -98,10 +105,13 @@ class Client:
             return
         from metalake.client.transport import open_lakes
 
+        self._reopen = {
+            "home": str(lake_home(home).resolve()),
+            "database_url": database_url or os.environ.get("METALAKE_DATABASE_URL"),
+            "storage": storage or os.environ.get("METALAKE_STORAGE"),
+        }
         self._lake = open_lakes.acquire(
-            lake_home(home),
-            database_url or os.environ.get("METALAKE_DATABASE_URL"),
-            storage or os.environ.get("METALAKE_STORAGE"),
+            Path(self._reopen["home"]), self._reopen["database_url"], self._reopen["storage"]
         )
         self._transport = self._lake
 
@@ -813,6 +823,21 @@ class Client:
     def list_datasets(self) -> list[dict[str, Any]]:
         """Every dataset by name, with its latest version."""
         return self._transport.list_datasets()
+
+    def dataset_files(
+        self, version_id: str, split: str, *, with_urls: bool = False, page_size: int = 1000
+    ) -> Iterator[dict[str, Any]]:
+        """Every file of one split of a version, by export name, each with its annotations,
+        `width`, `height`, `size`, `sha256` (and a download `url` when `with_urls`), read
+        `page_size` files at a time."""
+        version_id = check_text(version_id, "version_id")
+        after = None
+        while True:
+            page = self._transport.dataset_page(version_id, split, after, page_size, with_urls)
+            yield from page["images"]
+            after = page["next"]
+            if after is None:
+                return
 
     def delete_dataset_version(self, version_id: str) -> dict[str, Any]:
         """Delete a version (its dataset too, if it was the last); bytes that only it held

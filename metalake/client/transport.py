@@ -6,6 +6,7 @@ transport is the lake, shared by every Client in the process that opens the same
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -98,6 +99,16 @@ class _OpenLakes:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._lakes: dict[tuple[Path, str | None, str | None], tuple[Lake, int]] = {}
+        self._inherited: list[Lake] = []
+
+    def forget_after_fork(self) -> None:
+        """In a forked child (a DataLoader worker), set the parent's lakes aside: their database
+        connections and job thread belong to the parent, so the child opens lakes of its own.
+        They are kept referenced, never closed, so that no connection of the parent is closed
+        from the child."""
+        self._lock = threading.Lock()
+        self._inherited.extend(lake for lake, _users in self._lakes.values())
+        self._lakes = {}
 
     def acquire(self, home: Path, database_url: str | None, storage: str | None) -> Lake:
         key = (home.resolve(), database_url, storage)
@@ -121,3 +132,4 @@ class _OpenLakes:
 
 
 open_lakes = _OpenLakes()
+os.register_at_fork(after_in_child=open_lakes.forget_after_fork)
