@@ -37,8 +37,10 @@ def export_image(file: str, split: str, annotations: list[dict[str, Any]]) -> Ex
 def split_reader(images: list[ExportImage], page_size: int = 2) -> SplitReader:
     """A SplitReader over `images`, `page_size` at a time, as the lake's pages would come."""
 
-    def read(split: str) -> Iterator[list[ExportImage]]:
+    def read(split: str, with_annotations: bool = True) -> Iterator[list[ExportImage]]:
         chosen = [image for image in images if image["split"] == split]
+        if not with_annotations:
+            chosen = [{**image, "annotations": []} for image in chosen]  # type: ignore[misc]
         for start in range(0, len(chosen), page_size):
             yield chosen[start : start + page_size]
 

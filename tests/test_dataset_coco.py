@@ -98,9 +98,11 @@ def export_to(
     splits = _by_split(images)
     passes: Counter[str] = Counter()
 
-    def read_split(split: str) -> Iterator[list[ExportImage]]:
+    def read_split(split: str, with_annotations: bool = True) -> Iterator[list[ExportImage]]:
         passes[split] += 1
         files = splits[split]
+        if not with_annotations:
+            files = [ExportImage(**{**f, "annotations": []}) for f in files]
         for start in range(0, len(files), PAGE):
             yield files[start : start + PAGE]
 
@@ -142,9 +144,11 @@ def test_export_layout_and_dropped_lines(tmp_path: Path) -> None:
 
 def test_export_reads_the_lake_only_as_its_chunks_are_read() -> None:
     passes: Counter[str] = Counter()
+    asked: list[bool] = []
 
-    def read_split(split: str) -> Iterator[list[ExportImage]]:
+    def read_split(split: str, with_annotations: bool = True) -> Iterator[list[ExportImage]]:
         passes[split] += 1
+        asked.append(with_annotations)
         yield [item for item in IMAGES if item["split"] == split]
 
     entries = export_entries(summary_of(IMAGES), read_split, with_media=False)
@@ -156,6 +160,7 @@ def test_export_reads_the_lake_only_as_its_chunks_are_read() -> None:
     assert next(chunks).startswith(b'{"id":1,"file_name":"c1_a.jpg"')
     assert passes == Counter({"train": 1})
     assert b"".join(chunks).endswith(b"]}") and passes == Counter({"train": 2})
+    assert asked == [False, True]  # the images pass reads no annotations
 
 
 def test_export_without_media_writes_only_the_json(tmp_path: Path) -> None:

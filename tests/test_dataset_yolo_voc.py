@@ -287,9 +287,9 @@ def test_split_files_are_generated_lazily(media: dict[str, Path]) -> None:
     calls: list[str] = []
     reader = split_reader(IMAGES, page_size=1)
 
-    def counting(split: str):
+    def counting(split: str, with_annotations: bool = True):
         calls.append(split)
-        return reader(split)
+        return reader(split, with_annotations)
 
     entries = list(voc.export_entries(SUMMARY, counting, False))
     assert calls == ["train", "validation", "test"]

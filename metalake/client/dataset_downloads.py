@@ -60,12 +60,20 @@ def download_dataset(
     fetcher = MediaFetcher()
     disable = None if show_progress is None else not show_progress
 
-    def read_split(split: str) -> Iterator[list[ExportImage]]:
-        counting = split not in first_pass
-        first_pass.add(split)
+    def read_split(split: str, with_annotations: bool = True) -> Iterator[list[ExportImage]]:
+        counting = with_annotations and split not in first_pass
+        if with_annotations:
+            first_pass.add(split)
         after = None
         while True:
-            page = transport.dataset_page(version_id, split, after, PAGE_ITEMS, include_media)
+            page = transport.dataset_page(
+                version_id,
+                split,
+                after,
+                PAGE_ITEMS,
+                include_media,
+                with_annotations=with_annotations,
+            )
             urls.clear()  # a format writes a page's media before it reads the next page
             images: list[ExportImage] = []
             for entry in page["images"]:
@@ -90,10 +98,11 @@ def download_dataset(
             ) as bar,
         ):
             in_flight: list[tuple[str, Future[bool]]] = []
+            generated = GeneratedFiles(folder)
             entries = found.export_entries(summary, read_split, include_media, dropped)
             for entry in entries:
                 if entry.chunks is not None:
-                    _write(folder, entry)
+                    generated.write(entry)
                     continue
                 in_flight.append(_fetch(pool, fetcher, folder, entry, urls))
                 if len(in_flight) >= IN_FLIGHT:
@@ -116,19 +125,29 @@ def _export_image(entry: dict[str, Any]) -> ExportImage:
     )
 
 
-def _write(folder: Path, entry: ExportEntry) -> None:
-    """Write a generated file whole under a `.part` name, then rename it."""
-    assert entry.chunks is not None
-    target = folder / check_key(entry.path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".part")
-    try:
-        with partial.open("wb") as out:
-            for chunk in entry.chunks:
-                out.write(chunk)
-        partial.replace(target)
-    finally:
-        partial.unlink(missing_ok=True)
+class GeneratedFiles:
+    """Writes generated files whole under a `.part` name, then renames them; parent folders are
+    made once each (a YOLO export writes a label file per image: syscalls count)."""
+
+    def __init__(self, folder: Path) -> None:
+        self._folder = folder
+        self._made: set[Path] = set()
+
+    def write(self, entry: ExportEntry) -> None:
+        assert entry.chunks is not None
+        target = self._folder / check_key(entry.path)
+        if target.parent not in self._made:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._made.add(target.parent)
+        partial = target.with_name(target.name + ".part")
+        try:
+            with partial.open("wb") as out:
+                for chunk in entry.chunks:
+                    out.write(chunk)
+            partial.replace(target)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
 
 
 def _fetch(

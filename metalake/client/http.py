@@ -311,9 +311,22 @@ class HttpTransport:
         return self._call("DELETE", path, keyed=True)
 
     def dataset_page(
-        self, version_id: str, split: str, after: str | None, limit: int, with_urls: bool
+        self,
+        version_id: str,
+        split: str,
+        after: str | None,
+        limit: int,
+        with_urls: bool,
+        *,
+        with_annotations: bool = True,
     ) -> dict[str, Any]:
-        params = {"split": split, "after": after, "limit": limit, "with_urls": with_urls}
+        params = {
+            "split": split,
+            "after": after,
+            "limit": limit,
+            "with_urls": with_urls,
+            "with_annotations": with_annotations,
+        }
         path = f"/dataset-versions/{quote(version_id, safe='')}/files"
         return self._call("GET", path, params=params)
 

@@ -89,7 +89,14 @@ class Transport(Protocol):
     def dataset_version(self, version_id: str) -> dict[str, Any]: ...
     def delete_dataset_version(self, version_id: str) -> dict[str, Any]: ...
     def dataset_page(
-        self, version_id: str, split: str, after: str | None, limit: int, with_urls: bool
+        self,
+        version_id: str,
+        split: str,
+        after: str | None,
+        limit: int,
+        with_urls: bool,
+        *,
+        with_annotations: bool = True,
     ) -> dict[str, Any]: ...
 
 

@@ -707,11 +707,15 @@ class Lake:
         limit: int = 1000,
         with_urls: bool = False,
         links: Links | None = None,
+        with_annotations: bool = True,
     ) -> dict[str, Any]:
         """One page of a version's files of one split, by export name, each with its annotations
-        and `size`, `sha256` (and `url` when `with_urls`); `next` is the `after` of the next."""
+        (unless not `with_annotations`) and `size`, `sha256` (and `url` when `with_urls`); `next`
+        is the `after` of the next."""
         with self.db.read() as conn:
-            page, cursor = versions.version_page(conn, version_id, split, after, limit)
+            page, cursor = versions.version_page(
+                conn, version_id, split, after, limit, with_annotations
+            )
         images: list[dict[str, Any]] = []
         for image, row in page:
             entry: dict[str, Any] = {**image, "size": row["size"], "sha256": row["sha256"]}
@@ -729,11 +733,13 @@ class Lake:
         summary = VersionSummary.of(self.dataset_version(version_id))
         keys: dict[str, tuple[str, int]] = {}
 
-        def read_split(split: str) -> Iterator[list[ExportImage]]:
+        def read_split(split: str, with_annotations: bool = True) -> Iterator[list[ExportImage]]:
             after = None
             while True:
                 with self.db.read() as conn:
-                    page, after = versions.version_page(conn, version_id, split, after, 1000)
+                    page, after = versions.version_page(
+                        conn, version_id, split, after, 1000, with_annotations
+                    )
                 keys.clear()
                 keys.update(
                     (image["unique_name"], (row["storage_key"], row["size"])) for image, row in page

@@ -641,9 +641,10 @@ def dataset_page(
     after: str | None = None,
     limit: int = 1000,
     with_urls: bool = False,
+    with_annotations: bool = True,
 ) -> Response:
     """A page of one split's files with their annotations; `next` is the next `after`."""
-    page = lake.dataset_page(version_id, split, after, limit, with_urls, links)
+    page = lake.dataset_page(version_id, split, after, limit, with_urls, links, with_annotations)
     return Response(orjson.dumps(page), media_type="application/json")
 
 

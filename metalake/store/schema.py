@@ -456,9 +456,16 @@ dataset_annotations = sa.Table(
     "dataset_annotations",
     metadata,
     sa.Column("version_id", ID, sa.ForeignKey("dataset_versions.id"), primary_key=True),
+    sa.Column("item_id", ID, primary_key=True),
+    sa.Column(
+        "operation_id",
+        SERIAL,
+        sa.ForeignKey("operations.id"),
+        primary_key=True,
+        autoincrement=False,
+    ),
     sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
-    sa.Column("item_id", ID, nullable=False),
-    sa.Column("operation_id", SERIAL, sa.ForeignKey("operations.id"), nullable=False),
+    sa.Column("split", sa.String(16), nullable=False),
     sa.Column("type", sa.String(16), nullable=False),
     sa.Column("label_id", SERIAL, sa.ForeignKey("labels.id"), nullable=False),
     sa.Column("x", sa.Float, nullable=False),
@@ -469,9 +476,8 @@ dataset_annotations = sa.Table(
     sa.Column("confidence", sa.Float),
     sa.Column("metadata", OPTIONAL_JSON),
     sa.Column("attributes", OPTIONAL_JSON),
+    sqlite_with_rowid=False,
 )
 """A copy of the annotations a version holds, as they were when it was made (`id` is the
-annotation's id then, which keeps their order)."""
-sa.Index(
-    "ix_dataset_annotations_item", dataset_annotations.c.version_id, dataset_annotations.c.item_id
-)
+annotation's id then, which keeps their order), with its file's split (for counts). Keyed, and
+on SQLite stored, in the order exports read them: a file's annotations lie together."""

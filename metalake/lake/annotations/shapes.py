@@ -207,23 +207,26 @@ def place(shape: Shape, width: int, height: int, normalized: bool) -> PlacedShap
     return (shape.type, shape.label, left, top, max(xs) - left, max(ys) - top, points, *shape[3:])
 
 
-def shape_dict(shape: Any) -> dict[str, Any]:
+def shape_dict(
+    kind: str,
+    label: str,
+    x: float,
+    y: float,
+    w: float,
+    h: float,
+    points: list[Any] | None,
+    confidence: float | None,
+    metadata: dict[str, Any] | None,
+    attributes: dict[str, Any] | None,
+) -> dict[str, Any]:
     """The annotation in the upload format (what a download writes and re-upload reads), from
-    an object with attributes named as the fields of a `PlacedShape`, such as a database row."""
-    if shape.points is None:
-        result: dict[str, Any] = {
-            "type": shape.type,
-            "bbox": [shape.x, shape.y, shape.w, shape.h],
-            "label": shape.label,
-        }
+    the fields of a `PlacedShape` (as a database row holds them)."""
+    if points is None:
+        result: dict[str, Any] = {"type": kind, "bbox": [x, y, w, h], "label": label}
     else:
-        result = {
-            "type": shape.type,
-            OUTPUT_POINT_KEY[shape.type]: shape.points,
-            "label": shape.label,
-        }
-    if shape.confidence is not None:
-        result["confidence"] = shape.confidence
-    result["metadata"] = shape.metadata or {}
-    result["attributes"] = shape.attributes or {}
+        result = {"type": kind, OUTPUT_POINT_KEY[kind]: points, "label": label}
+    if confidence is not None:
+        result["confidence"] = confidence
+    result["metadata"] = metadata or {}
+    result["attributes"] = attributes or {}
     return result

@@ -3,10 +3,10 @@ entries (generated files and media to copy) an export is made of."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple, TypedDict
+from typing import Any, NamedTuple, Protocol, TypedDict
 
 SPLITS = ("train", "validation", "test")
 """The splits a version may have, in the order exports list them."""
@@ -50,9 +50,14 @@ class VersionSummary:
         )
 
 
-SplitReader = Callable[[str], Iterator[list[ExportImage]]]
-"""Every file of one split, page by page, in one stable order; it may be called again for a
-second pass over the same split (a COCO file lists images before annotations)."""
+class SplitReader(Protocol):
+    """Every file of one split, page by page, in one stable order; it may be called again for a
+    second pass over the same split (a COCO file lists images before annotations). A pass that
+    needs no annotations says so: its files then come with none, which is cheaper."""
+
+    def __call__(
+        self, split: str, with_annotations: bool = True
+    ) -> Iterator[list[ExportImage]]: ...
 
 
 class ExportEntry(NamedTuple):

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 from typing import Any
 
 import sqlalchemy as sa
@@ -343,24 +342,32 @@ def _previous_splits(conn: Connection, latest: RowMapping | None, seed: int) -> 
     return dict(conn.execute(query).all())
 
 
+def _stem_and_suffix(name: str) -> tuple[str, str]:
+    """`a.b.jpg` -> (`a.b`, `.jpg`), as `PurePosixPath` splits a name, without its cost."""
+    stem, dot, ending = name.rpartition(".")
+    if not dot or not stem or not ending:
+        return name, ""
+    return stem, f".{ending}"
+
+
 def export_names(unique_names: Sequence[str]) -> list[str]:
     """The name each file has in exports: its unique name, unless another file has the same stem
     (`x_a.jpg`, `x_a.png`), which YOLO and VOC label files are named by; then `x_a_png.png`."""
-    stems = Counter(PurePosixPath(name).stem for name in unique_names)
+    parts = [_stem_and_suffix(name) for name in unique_names]
+    stems = Counter(stem for stem, _ in parts)
     taken = set(unique_names)
     names: list[str] = []
-    for name in unique_names:
-        path = PurePosixPath(name)
-        if stems[path.stem] == 1 or not path.suffix:
+    for name, (stem, suffix) in zip(unique_names, parts, strict=True):
+        if stems[stem] == 1 or not suffix:
             names.append(name)
             continue
-        candidate = f"{path.stem}_{path.suffix[1:]}{path.suffix}"
+        candidate = f"{stem}_{suffix[1:]}{suffix}"
         number = 1
-        while candidate in taken or PurePosixPath(candidate).stem in stems:
-            candidate = f"{path.stem}_{path.suffix[1:]}_{number}{path.suffix}"
+        while candidate in taken or _stem_and_suffix(candidate)[0] in stems:
+            candidate = f"{stem}_{suffix[1:]}_{number}{suffix}"
             number += 1
         taken.add(candidate)
-        stems[PurePosixPath(candidate).stem] = 1
+        stems[_stem_and_suffix(candidate)[0]] = 1
         names.append(candidate)
     return names
 
@@ -373,6 +380,7 @@ def _copy_annotations(
     query = (
         sa.select(
             sa.literal(version_id, sa.String).label("version_id"),
+            held.c.split,
             *(source.c[name] for name in COPIED_COLUMNS),
         )
         .select_from(
@@ -384,7 +392,7 @@ def _copy_annotations(
     )
     if label_ids:
         query = query.where(source.c.label_id.in_(label_ids))
-    columns = ["version_id", *COPIED_COLUMNS]
+    columns = ["version_id", "split", *COPIED_COLUMNS]
     conn.execute(dataset_annotations.insert().from_select(columns, query))
 
 
@@ -399,19 +407,18 @@ def _counts(conn: Connection, version_id: str) -> dict[str, Any]:
         split: {"file_count": count, "annotation_count": 0, "labels": {}}
         for split, count in conn.execute(files).all()
     }
-    shapes = (
-        sa.select(dataset_files.c.split, labels.c.id, labels.c.name, sa.func.count())
-        .select_from(
-            dataset_annotations.join(
-                dataset_files,
-                sa.and_(
-                    dataset_files.c.version_id == dataset_annotations.c.version_id,
-                    dataset_files.c.item_id == dataset_annotations.c.item_id,
-                ),
-            ).join(labels, labels.c.id == dataset_annotations.c.label_id)
+    counted = (
+        sa.select(
+            dataset_annotations.c.split,
+            dataset_annotations.c.label_id,
+            sa.func.count().label("count"),
         )
         .where(dataset_annotations.c.version_id == version_id)
-        .group_by(dataset_files.c.split, labels.c.id, labels.c.name)
+        .group_by(dataset_annotations.c.split, dataset_annotations.c.label_id)
+        .subquery()
+    )
+    shapes = sa.select(counted.c.split, labels.c.id, labels.c.name, counted.c.count).join(
+        labels, labels.c.id == counted.c.label_id
     )
     totals: Counter[str] = Counter()
     categories: dict[int, str] = {}
@@ -597,10 +604,15 @@ def version_files(
 
 
 def version_page(
-    conn: Connection, version_id: str, split: str, after: str | None, limit: int
+    conn: Connection,
+    version_id: str,
+    split: str,
+    after: str | None,
+    limit: int,
+    with_annotations: bool = True,
 ) -> tuple[list[tuple[ExportImage, RowMapping]], str | None]:
-    """Up to `limit` files of one split after export name `after`, each with its annotations,
-    and the `after` of the next page (None after the last)."""
+    """Up to `limit` files of one split after export name `after`, each with its annotations
+    (none unless `with_annotations`), and the `after` of the next page (None after the last)."""
     check_split(split)
     check_page_limit(limit)
     _version_row(conn, version_id)
@@ -615,7 +627,7 @@ def version_page(
     rows = conn.execute(query).mappings().all()
     more = len(rows) > limit
     rows = rows[:limit]
-    ids = [row["item_id"] for row in rows]
+    ids = [row["item_id"] for row in rows] if with_annotations else []
     shapes = shape_dicts(
         conn, dataset_annotations, ids, [dataset_annotations.c.version_id == version_id]
     )

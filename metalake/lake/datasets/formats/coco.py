@@ -61,7 +61,7 @@ def export_entries(
         chunks = _instances_chunks(summary, read_split, split, dropped)
         yield ExportEntry(f"annotations/instances_{split}.json", chunks=chunks)
         if with_media:
-            for page in read_split(split):
+            for page in read_split(split, with_annotations=False):
                 for image in page:
                     path = f"images/{split}/{image['file']}"
                     yield ExportEntry(path, unique_name=image["unique_name"])
@@ -77,7 +77,7 @@ def _instances_chunks(
         {"id": id_, "name": name, "supercategory": ""} for id_, name in summary.categories
     ]
     yield b'{"info":%b,"categories":%b,"images":[' % (orjson.dumps(info), orjson.dumps(categories))
-    yield from _joined(_image_pages(read_split(split)))
+    yield from _joined(_image_pages(read_split(split, with_annotations=False)))
     yield b'],"annotations":['
     label_ids = {name: id_ for id_, name in summary.categories}
     yield from _joined(
@@ -129,13 +129,17 @@ def _annotation_pages(
                     dropped[annotation["type"]] += 1
                     continue
                 annotation_id += 1
-                entry |= {
-                    "id": annotation_id,
-                    "image_id": image_id,
-                    "category_id": label_ids[annotation["label"]],
-                    "iscrowd": 0,
-                }
-                entries.append(entry | _extras(annotation))
+                entry["id"] = annotation_id
+                entry["image_id"] = image_id
+                entry["category_id"] = label_ids[annotation["label"]]
+                entry["iscrowd"] = 0
+                if (
+                    annotation.get("confidence") is not None
+                    or annotation.get("attributes")
+                    or annotation.get("metadata")
+                ):
+                    entry |= _extras(annotation)
+                entries.append(entry)
         yield entries
 
 
@@ -144,7 +148,7 @@ def _coco_annotation(annotation: dict[str, Any]) -> dict[str, Any] | None:
     kind = annotation["type"]
     if kind == "rectangle":
         bbox = annotation["bbox"]
-        return {"bbox": bbox, "area": bbox[2] * bbox[3], "segmentation": [_flat(_corners(bbox))]}
+        return {"bbox": bbox, "area": bbox[2] * bbox[3], "segmentation": [_box_polygon(bbox)]}
     if kind == "polygon":
         points = annotation["polygon"]
         return {
@@ -158,7 +162,7 @@ def _coco_annotation(annotation: dict[str, Any]) -> dict[str, Any] | None:
         return {
             "bbox": bbox,
             "area": bbox[2] * bbox[3],
-            "segmentation": [_flat(_corners(bbox))],
+            "segmentation": [_box_polygon(bbox)],
             "keypoints": [value for x, y in points for value in (x, y, VISIBLE)],
             "num_keypoints": len(points),
         }
@@ -186,10 +190,10 @@ def _plain_value(values: list[dict[str, Any]]) -> Any:
     return values
 
 
-def _corners(bbox: list[Any]) -> list[tuple[Any, Any]]:
-    """A box's corners, clockwise from the top left."""
+def _box_polygon(bbox: list[Any]) -> list[Any]:
+    """A box's corners as a flat COCO polygon, clockwise from the top left."""
     x, y, w, h = bbox
-    return [(x, y), (x + w, y), (x + w, y + h), (x, y + h)]
+    return [x, y, x + w, y, x + w, y + h, x, y + h]
 
 
 def _flat(points: Iterable[Iterable[Any]]) -> list[Any]:
@@ -488,7 +492,10 @@ def _polygon(
     if len(polygons) > 1:
         notes["segmentations in parts read as their largest part"] += 1
     polygon = max(polygons, key=_polygon_area)
-    if len(polygon) == 4 and {tuple(point) for point in polygon} == set(_corners(bbox)):
+    corners = _box_polygon(bbox)
+    if len(polygon) == 4 and {tuple(p) for p in polygon} == set(
+        zip(corners[::2], corners[1::2], strict=True)
+    ):
         return None
     return polygon
 

@@ -53,7 +53,7 @@ def export_entries(
     for split in summary.splits:
         yield ExportEntry(f"{split}.json", chunks=_document_chunks(split, read_split))
         if with_media:
-            for page in read_split(split):
+            for page in read_split(split, with_annotations=False):
                 for image in page:
                     yield ExportEntry(
                         f"{MEDIA_FOLDER}/{split}/{image['file']}", unique_name=image["unique_name"]

@@ -104,7 +104,7 @@ def _xml_chunks(image: ExportImage, dropped: Counter[str] | None) -> Iterator[by
 
 def _set_chunks(split: str, read_split: SplitReader) -> Iterator[bytes]:
     """A split's ImageSets listing, a page of stems at a time (a second pass over the split)."""
-    for page in read_split(split):
+    for page in read_split(split, with_annotations=False):
         yield "".join(f"{stem(image['file'])}\n" for image in page).encode()
 
 

@@ -3,7 +3,8 @@
 A version copies the facts of its files (storage key, size, hash, dimensions) and its annotations
 at the moment it is made, so that later uploads, edits and the trash do not move it. Files are
 found by (version, split, export name) for pages; the storage key index tells the trash and
-replacing uploads which bytes a version still holds.
+replacing uploads which bytes a version still holds. Annotations are keyed (and on SQLite
+stored, without a rowid) by version, file, operation and id: the order exports read them in.
 
 Revision ID: 0014
 Revises: 0013
@@ -62,9 +63,16 @@ def upgrade() -> None:
     op.create_table(
         "dataset_annotations",
         sa.Column("version_id", ID, sa.ForeignKey("dataset_versions.id"), primary_key=True),
+        sa.Column("item_id", ID, primary_key=True),
+        sa.Column(
+            "operation_id",
+            SERIAL,
+            sa.ForeignKey("operations.id"),
+            primary_key=True,
+            autoincrement=False,
+        ),
         sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
-        sa.Column("item_id", ID, nullable=False),
-        sa.Column("operation_id", SERIAL, sa.ForeignKey("operations.id"), nullable=False),
+        sa.Column("split", sa.String(length=16), nullable=False),
         sa.Column("type", sa.String(length=16), nullable=False),
         sa.Column("label_id", SERIAL, sa.ForeignKey("labels.id"), nullable=False),
         sa.Column("x", sa.Float, nullable=False),
@@ -75,12 +83,11 @@ def upgrade() -> None:
         sa.Column("confidence", sa.Float),
         sa.Column("metadata", OPTIONAL_JSON),
         sa.Column("attributes", OPTIONAL_JSON),
+        sqlite_with_rowid=False,
     )
-    op.create_index("ix_dataset_annotations_item", "dataset_annotations", ["version_id", "item_id"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_dataset_annotations_item", table_name="dataset_annotations")
     op.drop_table("dataset_annotations")
     op.drop_index("ix_dataset_files_storage_key", table_name="dataset_files")
     op.drop_index("ix_dataset_files_split", table_name="dataset_files")
