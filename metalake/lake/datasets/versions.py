@@ -25,7 +25,7 @@ from metalake.errors import (
 from metalake.ids import new_id
 from metalake.lake import collections, snapshots
 from metalake.lake.annotations.exports import check_page_limit
-from metalake.lake.annotations.store import AnnotationSelection, shape_dicts
+from metalake.lake.annotations.store import ROW_COLUMNS, AnnotationSelection, shape_dicts
 from metalake.lake.clock import iso, utcnow
 from metalake.lake.datasets.records import SPLITS, ExportImage
 from metalake.lake.datasets.splits import assign_splits, check_seed, check_split_info
@@ -58,21 +58,8 @@ FILE_COLUMNS = (
     "width",
     "height",
 )
-COPIED_COLUMNS = (
-    "id",
-    "item_id",
-    "operation_id",
-    "type",
-    "label_id",
-    "x",
-    "y",
-    "w",
-    "h",
-    "points",
-    "confidence",
-    "metadata",
-    "attributes",
-)
+COPIED_COLUMNS = ("id", *ROW_COLUMNS)
+"""What a version copies of each annotation row: its id (which keeps the order) and the rest."""
 
 
 REQUEST_KEYS = (
