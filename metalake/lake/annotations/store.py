@@ -258,7 +258,7 @@ def shape_dicts(
     )
     for start in range(0, len(item_ids), READ_BATCH):
         batch = query.where(table.c.item_id.in_(item_ids[start : start + READ_BATCH]))
-        rows = conn.execute(batch).tuples().all()
+        rows = conn.execute(batch).all()
         for row in rows:
             item_id, operation, machine, kind, label, x, y, w, h = row[:9]
             points, confidence, metadata, attributes = row[9:]
