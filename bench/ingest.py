@@ -1,16 +1,22 @@
-"""Ingest benchmark: upload N 1920x1080 JPEGs into a fresh embedded lake.
+"""Ingest benchmark: upload N 1920x1080 JPEGs into a fresh embedded lake, against the copy floor.
 
-Prints files/s, MB/s and peak RSS for the lake, and in the same run times on the same files:
+Runs rounds of interleaved contenders on the same files (floor, embedded, [remote], [fiftyone],
+floor, embedded, ...), each after `sync` so that none inherits the previous one's writeback, all
+on a warm page cache for the sources; prints every round, then the median (min-max) of each:
   floor     a single-threaded loop that copies every file to a temp folder while hashing it
             (sha256): the least work an upload into a lake can do;
+  embedded  `upload_files_to_collection` + `wait_for_job_complete` into a fresh embedded lake;
+  remote    the same through a `metalake serve` process on loopback (--remote), with the client's
+            and the server's CPU (user and kernel) per file;
   fiftyone  FiftyOne's add_images_dir + compute_metadata (registers files in place, no copy:
             a reference, not the same work), from the separate venv `make bench-deps` builds.
+Ratios are per round (floor / embedded, embedded / remote), then their median.
+With --storage s3 both lakes keep their bytes in a SeaweedFS S3 server started for the run.
+With --breakdown, one more embedded upload runs under py-spy (`pip install py-spy`) and the
+samples of its threads are split into stages (file creation, copy, hash, probe, database, ...).
 
-With --remote it also uploads the same files through a `metalake serve` process on loopback
-(client and server peak RSS reported); with --storage s3 both the embedded and the served lake
-keep their bytes in a SeaweedFS S3 server started for the run.
-
-Usage: python bench/ingest.py N [--folder DIR] [--no-fiftyone] [--remote] [--storage s3]
+Usage: python bench/ingest.py N [--rounds 3] [--folder DIR] [--no-fiftyone] [--remote]
+                              [--storage s3] [--breakdown]
 """
 
 from __future__ import annotations
@@ -21,9 +27,12 @@ import json
 import os
 import resource
 import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
@@ -36,20 +45,25 @@ CHUNK = 1 << 20
 UNIQUE_IMAGES = 2000
 
 LAKE_CHILD = """
-import json, resource, sys, time
+import json, os, resource, sys, time
 from metalake import Client
 # What a client imports on first use, imported before the clock starts: start-up is timed by
 # bench/startup.py, not here.
 import av, PIL.Image, metalake.lake.lake, metalake.client.http, metalake.client.sender
 where, folder = json.loads(sys.argv[1]), sys.argv[2]
+cpu = os.times()
 start = time.perf_counter()
 with Client(**where, show_progress=False) as client:
     result = client.upload_files_to_collection(folder, "image", "bench")
     status = client.wait_for_job_complete(result["job_id"])
     job = client.get_job(result["job_id"])
 seconds = time.perf_counter() - start
+used = os.times()
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-print(json.dumps({"seconds": seconds, "rss": rss, "status": status, "done": job["done"]}))
+print(json.dumps({
+    "seconds": seconds, "rss": rss, "status": status, "done": job["done"],
+    "user": used.user - cpu.user, "system": used.system - cpu.system,
+}))
 """
 
 FIFTYONE_CHILD = """
@@ -112,9 +126,10 @@ def warm(files: list[Path]) -> int:
     return total
 
 
-def floor(files: list[Path]) -> float:
-    """Seconds to copy and sha256 every file, one thread, into a temp folder."""
+def floor(files: list[Path]) -> dict:
+    """Copy and sha256 every file, one thread, into a temp folder: seconds and CPU."""
     target = Path(tempfile.mkdtemp(dir=OUT, prefix="floor_"))
+    cpu = os.times()
     start = time.perf_counter()
     for path in files:
         digest = hashlib.sha256()
@@ -123,8 +138,9 @@ def floor(files: list[Path]) -> float:
                 digest.update(chunk)
                 dst.write(chunk)
     seconds = time.perf_counter() - start
+    used = os.times()
     shutil.rmtree(target)
-    return seconds
+    return {"seconds": seconds, "user": used.user - cpu.user, "system": used.system - cpu.system}
 
 
 def lake(folder: Path, storage: str | None, env: dict[str, str]) -> dict:
@@ -139,14 +155,28 @@ def lake(folder: Path, storage: str | None, env: dict[str, str]) -> dict:
         shutil.rmtree(home)
 
 
+def process_cpu(pid: int) -> tuple[float, float]:
+    """User and kernel CPU seconds a running process (all its threads) has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
 def served_lake(folder: Path, storage: str | None, env: dict[str, str]) -> dict:
-    """Upload through a `metalake serve` process on loopback; adds the server's peak RSS."""
+    """Upload through a `metalake serve` process on loopback; adds the server's peak RSS and
+    the CPU it used during the upload."""
     home = Path(tempfile.mkdtemp(dir=OUT, prefix="served_"))
     try:
         with serve(home, storage=storage, env=env) as server:
             where = {"url": server.url, "api_key": server.key, "secret": server.secret}
+            before = process_cpu(server.process.pid)
+            os.sync()
             result = run_child(sys.executable, LAKE_CHILD, json.dumps(where), str(folder))
+            after = process_cpu(server.process.pid)
             result["server_rss"] = peak_rss(server.process.pid)
+            result["server_user"], result["server_system"] = (
+                a - b for a, b in zip(after, before, strict=True)
+            )
         return result
     finally:
         shutil.rmtree(home)
@@ -156,13 +186,96 @@ def fiftyone(folder: Path) -> dict | None:
     return run_fiftyone(FIFTYONE_CHILD, str(folder))
 
 
+STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("create file", ("mkstemp", "_mkstemp_inner", "copy_to_new_file")),
+    ("probe", ("probe", "probe_image")),
+    ("rename into place", ("LocalBlobStore.commit",)),
+    ("database", ("sqlalchemy", "metalake/store/", "_register_chunk", "_pending_chunks", "_plan")),
+    ("waiting", ("Condition.wait", "Future.result", "Queue.get", "Event.wait", "select")),
+    ("imports", ("_find_and_load",)),
+)
+"""Stages of an upload, by the functions (or paths) on a sample's stack, checked in order."""
+
+
+def _stage_of(frames: list[str]) -> str:
+    """The stage a py-spy sample's stack (root first) belongs to."""
+    leaf_function, _, where = frames[-1].partition(" (")
+    path, _, line = where.rstrip(")").rpartition(":")
+    if "metalake/blobs" in path:
+        import linecache
+
+        text = linecache.getline(str(Path(__file__).resolve().parent.parent / path), int(line))
+        for stage, marks in (
+            ("hash", ("digest", "sha256")),
+            ("write", ("write", "copy_file_range", "sendfile")),
+            ("read", ("read",)),
+        ):
+            if any(mark in text for mark in marks):
+                return stage
+    for stage, marks in STAGES:
+        if any(mark in frame for frame in frames for mark in marks):
+            return stage
+    return f"other Python ({leaf_function})"
+
+
+def breakdown(folder: Path, files: int) -> None:
+    """One embedded upload under py-spy: where each thread's samples went, in ms per file."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(spy).exists():
+        print("breakdown skipped: `pip install py-spy` first", file=sys.stderr)
+        return
+    home = Path(tempfile.mkdtemp(dir=OUT, prefix="lake_"))
+    raw = home.with_suffix(".raw")
+    rate = 250
+    where = json.dumps({"home": str(home)})
+    command = [spy, "record", "-r", str(rate), "-t", "-f", "raw", "-o", str(raw), "--"]
+    try:
+        os.sync()
+        subprocess.run(
+            [*command, sys.executable, "-c", LAKE_CHILD, where, str(folder)],
+            check=True,
+            capture_output=True,
+        )
+        stages: dict[str, dict[str, int]] = {}
+        for record in raw.read_text().splitlines():
+            stack, _, count = record.rpartition(" ")
+            frames = stack.split(";")
+            thread = frames[0].split(": ", 1)[-1].rstrip("0123456789-")
+            stage = _stage_of(frames[1:]) if len(frames) > 1 else "idle"
+            by_thread = stages.setdefault(stage, {})
+            by_thread[thread] = by_thread.get(thread, 0) + int(count)
+    finally:
+        shutil.rmtree(home)
+        raw.unlink(missing_ok=True)
+    threads = sorted({t for counts in stages.values() for t in counts})
+    print(f"\nbreakdown of one embedded upload (py-spy, {rate} Hz), ms per file per thread:")
+    print(f"{'stage':<40}" + "".join(f"{t[:18]:>19}" for t in threads))
+    ordered = sorted(stages.items(), key=lambda kv: -sum(kv[1].values()))
+    for stage, counts in ordered[:16]:
+        cells = "".join(f"{counts.get(t, 0) * 1000 / rate / files:>19.3f}" for t in threads)
+        print(f"{stage[:40]:<40}{cells}")
+
+
+def median_spread(values: list[float], digits: int = 2) -> str:
+    """`median (min-max)` of a bench's rounds."""
+    low, middle, high = min(values), statistics.median(values), max(values)
+    return f"{middle:.{digits}f} ({low:.{digits}f}-{high:.{digits}f})"
+
+
+def ratios(slower: list[dict], faster: list[dict]) -> list[float]:
+    """Per round, how many times faster one contender ran than another."""
+    return [s["seconds"] / f["seconds"] for s, f in zip(slower, faster, strict=True)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("n", type=int, help="number of 1920x1080 JPEGs")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--folder", type=Path, help="use the JPEGs of this folder instead")
     parser.add_argument("--no-fiftyone", action="store_true")
     parser.add_argument("--remote", action="store_true", help="also upload through a server")
     parser.add_argument("--storage", choices=["local", "s3"], default="local")
+    parser.add_argument("--breakdown", action="store_true", help="profile one more upload")
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
     folder = args.folder.resolve() if args.folder else generate(args.n)
@@ -174,7 +287,8 @@ def main() -> None:
         raise SystemExit(f"{folder} holds more than {args.n} files; pass --folder")
     total = warm(files)
     mb = total / 1e6
-    floor_s = floor(files)
+    n = len(files)
+    runs: dict[str, list[dict]] = {}
     with ExitStack() as stack:
         storage, env = None, {}
         if args.storage == "s3":
@@ -182,34 +296,63 @@ def main() -> None:
             stack.callback(shutil.rmtree, s3_dir, True)
             env = stack.enter_context(seaweedfs(s3_dir)).env
             storage = "s3://bench-embedded/blobs"
-        result = lake(folder, storage, env)
-        assert result["done"] == len(files), result
-        remote = None
+        contenders: list[tuple[str, Callable[[], dict | None]]] = [
+            ("floor", lambda: floor(files)),
+            ("embedded", lambda: lake(folder, storage, env)),
+        ]
         if args.remote:
-            remote = served_lake(folder, storage and "s3://bench-served/blobs", env)
-            assert remote["done"] == len(files), remote
-    fo = None if args.no_fiftyone else fiftyone(folder)
-
-    def line(name: str, seconds: float, rss: int | None) -> str:
+            served = storage and "s3://bench-served/blobs"
+            contenders.append(("remote", lambda: served_lake(folder, served, env)))
+        if not args.no_fiftyone:
+            contenders.append(("fiftyone", lambda: fiftyone(folder)))
+        print(f"{n} files, {mb:.0f} MB, {os.cpu_count()} cores, storage {args.storage}")
+        for number in range(1, args.rounds + 1):
+            cells = []
+            for name, run in contenders:
+                os.sync()
+                result = run()
+                if result is None:
+                    continue
+                assert result.get("done", n) == n and result.get("count", n) == n, result
+                runs.setdefault(name, []).append(result)
+                cells.append(f"{name} {result['seconds']:.2f} s")
+            floor_s, lake_s = runs["floor"][-1]["seconds"], runs["embedded"][-1]["seconds"]
+            cells.append(f"embedded/floor {floor_s / lake_s:.2f}x")
+            if "remote" in runs:
+                cells.append(f"remote/embedded {lake_s / runs['remote'][-1]['seconds']:.2f}x")
+            print(f"round {number}: " + ", ".join(cells), flush=True)
+    print(f"\nmedian (min-max) of {args.rounds} interleaved rounds")
+    print(f"{'':<34} {'seconds':>18} {'files/s':>8} {'MB/s':>6} {'RSS MiB':>8}")
+    for name, results in runs.items():
+        seconds = [r["seconds"] for r in results]
+        rss = max((r.get("rss") or 0) for r in results)
         peak = f"{rss / 2**20:8.0f}" if rss else "       -"
-        return f"{name:<34} {seconds:8.2f} {len(files) / seconds:9.0f} {mb / seconds:8.0f} {peak}"
-
-    print(f"{len(files)} files, {mb:.0f} MB, {os.cpu_count()} cores")
-    print(f"{'':<34} {'seconds':>8} {'files/s':>9} {'MB/s':>8} {'RSS MiB':>8}")
-    print(line("floor (copy + sha256, 1 thread)", floor_s, None))
-    print(line(f"metalake embedded upload ({args.storage})", result["seconds"], result["rss"]))
-    if remote:
-        print(line(f"metalake remote upload ({args.storage})", remote["seconds"], remote["rss"]))
-        print(f"{'  server peak RSS':<62} {remote['server_rss'] / 2**20:8.0f}")
-    if fo:
-        print(line("fiftyone add_images_dir+metadata", fo["seconds"], fo["rss"]))
-    print(f"metalake / floor throughput:    {floor_s / result['seconds']:.2f}x")
-    if remote:
-        print(f"remote / embedded throughput:   {result['seconds'] / remote['seconds']:.2f}x")
-    if fo:
-        print(f"metalake / fiftyone throughput: {fo['seconds'] / result['seconds']:.2f}x")
+        middle = statistics.median(seconds)
+        spread = median_spread(seconds)
+        print(f"{name:<34} {spread:>18} {n / middle:8.0f} {mb / middle:6.0f} {peak}")
+    versus = median_spread(ratios(runs["floor"], runs["embedded"]))
+    print(f"embedded / floor throughput:  {versus}x")
+    if "remote" in runs:
+        remote = runs["remote"]
+        print(f"remote / embedded throughput: {median_spread(ratios(runs['embedded'], remote))}x")
+        server_rss = max(r["server_rss"] for r in remote)
+        print(f"remote server peak RSS: {server_rss / 2**20:.0f} MiB")
+    if "fiftyone" in runs:
+        versus = median_spread(ratios(runs["fiftyone"], runs["embedded"]))
+        print(f"embedded / fiftyone throughput: {versus}x")
+    print("\nCPU per file (ms), median of rounds: user + kernel")
+    for name in ("floor", "embedded", "remote"):
+        for side, prefix in (("", ""), (" server", "server_")):
+            results = [r for r in runs.get(name, []) if f"{prefix}user" in r]
+            if not results:
+                continue
+            user = statistics.median(r[f"{prefix}user"] for r in results) * 1000 / n
+            kernel = statistics.median(r[f"{prefix}system"] for r in results) * 1000 / n
+            print(f"  {name + side:<20} {user:6.2f} + {kernel:6.2f}")
     max_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
     print(f"largest child peak RSS: {max_rss / 2**20:.0f} MiB")
+    if args.breakdown:
+        breakdown(folder, n)
 
 
 if __name__ == "__main__":

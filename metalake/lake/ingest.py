@@ -64,6 +64,13 @@ CHUNK = 64
 PENDING, DONE, SKIPPED, FAILED = "pending", "done", "skipped", "failed"
 
 
+FILE_STATE = (
+    job_files.update()
+    .where(job_files.c.job_id == sa.bindparam("job"), job_files.c.seq == sa.bindparam("file_seq"))
+    .values(state=sa.bindparam("new_state"), item_id=sa.bindparam("new_item"))
+)
+"""What became of one file of a job: one statement, run for a whole chunk at once."""
+
 STAGED = "blob:"
 """Prefix of a job file's source that names bytes already in the object store (a remote upload)."""
 
@@ -552,15 +559,18 @@ class UploadJob:
                 new_items.append(
                     self._item_row(item_id, key, task, stored, collection, job.id, now)
                 )
-                changes.append((item_id, task.change))
+                if not task.change.is_empty():  # a new item's `modified` is `now` already
+                    changes.append((item_id, task.change))
                 states[task.seq] = (DONE, item_id)
             self._register(conn, collection, new_items, replaced, now)
             apply_changes(conn, changes)
-            for seq, (state, file_item_id) in states.items():
+            if states:
                 conn.execute(
-                    job_files.update()
-                    .where(job_files.c.job_id == job.id, job_files.c.seq == seq)
-                    .values(state=state, item_id=file_item_id)
+                    FILE_STATE,
+                    [
+                        {"job": job.id, "file_seq": seq, "new_state": state, "new_item": item}
+                        for seq, (state, item) in states.items()
+                    ],
                 )
             counts = [s for s, _ in states.values()]
             progress.record(
@@ -643,7 +653,7 @@ class UploadJob:
         if new_items:
             for row, seq in zip(new_items, next_seqs(conn, len(new_items)), strict=True):
                 row["seq"] = seq
-            conn.execute(items.insert(), new_items)
+            conn.execute(items.insert().values(new_items))
             insert_ignore(
                 conn,
                 collection_items,

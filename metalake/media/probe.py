@@ -13,6 +13,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, BinaryIO
 
 from metalake.errors import MediaProbeError
+from metalake.media.jpeg import HEADER_BYTES, JpegHeader, read_header
 
 if TYPE_CHECKING:
     import av.container
@@ -46,7 +47,22 @@ Source = Path | BinaryIO
 
 
 def probe_image(path: Source) -> MediaFacts:
-    """Width and height as displayed (EXIF orientation applied), and the format's mime type."""
+    """Width and height as displayed (EXIF orientation applied), and the format's mime type.
+
+    An ordinary JPEG is read from its header bytes (`media/jpeg.py`); every other file, and
+    any JPEG that reader declines, is opened with Pillow.
+    """
+    header = _jpeg_header(path)
+    if header is not None:
+        width, height = header.width, header.height
+        if header.orientation in ROTATED_ORIENTATIONS:
+            width, height = height, width
+        return MediaFacts(mime="image/jpeg", width=width, height=height)
+    return pillow_image_facts(path)
+
+
+def pillow_image_facts(path: Source) -> MediaFacts:
+    """`probe_image` as Pillow answers it (for every file the header reader declines)."""
     from PIL import UnidentifiedImageError
 
     image = pillow()
@@ -62,6 +78,25 @@ def probe_image(path: Source) -> MediaFacts:
     if orientation in ROTATED_ORIENTATIONS:
         width, height = height, width
     return MediaFacts(mime=mime, width=width, height=height)
+
+
+def _jpeg_header(source: Source) -> JpegHeader | None:
+    """The header of an ordinary JPEG, read from the start of `source` (a stream is left where
+    it was); None for anything else, including a file that cannot be read."""
+    try:
+        if isinstance(source, Path):
+            with source.open("rb") as f:
+                data = f.read(HEADER_BYTES)
+        else:
+            where = source.tell()
+            data = source.read(HEADER_BYTES)
+            source.seek(where)
+    except OSError:
+        return None
+    header = read_header(data)
+    if header is None or header.width * header.height > MAX_IMAGE_PIXELS:
+        return None
+    return header
 
 
 def _without_paths(exc: Exception) -> str:
