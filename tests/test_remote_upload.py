@@ -16,6 +16,8 @@ import pytest
 import sqlalchemy as sa
 
 from metalake import Client, InvalidArgumentError
+from metalake.client.sender import UploadSender
+from metalake.errors import MetaLakeError
 from metalake.lake.ingest import UploadFile, UploadRequest, request_to_json
 from metalake.lake.lake import lake_database
 from metalake.store.schema import items, upload_parts
@@ -119,6 +121,64 @@ def test_small_files_travel_in_bundles_checked_file_by_file(server: Server, lake
         assert client.get_file_details("damaged_two.bin")["sha256"] == (
             hashlib.sha256(two).hexdigest()
         )
+
+
+def test_bundles_sent_side_by_side_each_arrive_once(server: Server, lake_home: Path):
+    """Bundles are written outside the write lock: the same bundle sent twice at once and
+    other bundles beside it end with every file received once, its own bytes in place and no
+    temp file left."""
+    files = [hashlib.shake_256(bytes([i])).digest(3000 + i) for i in range(12)]
+    session = _open_session(server, [(f"f{i}.bin", len(f)) for i, f in enumerate(files)])
+    assert [b["seqs"] for b in session["bundles"]] == [list(range(12))]
+    [bundle] = session["bundles"]
+    headers = {
+        "x-metalake-files": ",".join(str(i) for i in range(12)),
+        "x-amz-checksum-sha256": ",".join(b64sha256(f) for f in files),
+    }
+    answers: list[dict] = []
+
+    def send() -> None:
+        answers.append(httpx.put(bundle["url"], content=b"".join(files), headers=headers).json())
+
+    senders = [threading.Thread(target=send) for _ in range(4)]
+    for sender in senders:
+        sender.start()
+    for sender in senders:
+        sender.join()
+    received = {str(i): "received" for i in range(12)}
+    assert answers == [{"states": received}] * 4
+    staged = sorted((lake_home / "blobs" / ".staging" / session["session_id"]).iterdir())
+    assert [p.read_bytes() for p in sorted(staged, key=lambda p: int(p.name))] == files
+    assert not list((lake_home / "blobs" / ".tmp").iterdir())
+
+
+def test_a_file_that_changes_before_its_bundle_is_sent_is_refused(server: Server, tmp_path: Path):
+    folder = tmp_path / "changing"
+    sources = [random_file(folder / f"{i}.bin", 2000 + i, seed=i) for i in range(3)]
+    with remote(server) as client:
+        transport = client._transport
+
+        def grow_after_opening(method: str, path: str, **options: object) -> object:
+            answer = transport._call(method, path, **options)  # type: ignore[attr-defined]
+            if (method, path) == ("POST", "/uploads"):
+                sources[1].write_bytes(sources[1].read_bytes() + b"more")
+            return answer
+
+        sender = UploadSender(
+            grow_after_opening,
+            retries=0,
+            retry_budget_s=5,
+            part_size=None,
+            parallel_files=2,
+            show_progress=False,
+            timeout_s=10,
+        )
+        request = UploadRequest("changing", "other", [UploadFile(p.name, str(p)) for p in sources])
+        try:
+            with pytest.raises(MetaLakeError, match="changed while it was being uploaded"):
+                sender.send(request)
+        finally:
+            sender.close()
 
 
 def test_completing_before_every_file_arrived_is_refused(server: Server):

@@ -102,6 +102,19 @@ class LocalBlobStore:
         except OSError as exc:
             raise StorageError(f"cannot read {source}: {exc.strerror or exc}") from exc
 
+    def stage_bytes(self, data: bytes | memoryview, sha256: str) -> StagedBlob:
+        """Write bytes already hashed (a received file) to a temp file; `commit` it next."""
+        with _space_checked(StorageFullError.STAGING):
+            fd, name = tempfile.mkstemp(dir=self._tmp, prefix=self._prefix())
+            try:
+                _pwrite_all(fd, data, 0)
+            except BaseException:
+                Path(name).unlink(missing_ok=True)
+                raise
+            finally:
+                os.close(fd)
+        return StagedBlob(name, len(data), sha256)
+
     def commit(self, staged: StagedBlob, key: str) -> None:
         """Make staged bytes visible under `key`, atomically replacing any previous bytes."""
         target = self.path_of(key)

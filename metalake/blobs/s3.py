@@ -148,6 +148,12 @@ class S3BlobStore:
             )
         return StagedBlob(token, reader.size, reader.sha256.hexdigest())
 
+    def stage_bytes(self, data: bytes | memoryview, sha256: str) -> StagedBlob:
+        """Upload bytes already hashed to a temp key."""
+        token = f"{TMP_PREFIX}/{owner_tag()}~{uuid.uuid4().hex}"
+        self.put_bytes(token, bytes(data))
+        return StagedBlob(token, len(data), sha256)
+
     def commit(self, staged: StagedBlob, key: str) -> None:
         self.copy(staged.token, key)
         self.delete(staged.token)

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from tqdm import tqdm
@@ -36,6 +36,21 @@ log = logging.getLogger(__name__)
 
 Call = Callable[..., Any]
 AWAITING = "awaiting"
+SEND_SLICE = 64 << 10
+"""Bytes per write of a bundle: small enough that the HTTP layer's copy of each reuses memory."""
+
+
+class _Buffers(threading.local):
+    """One growing buffer per sending thread, reused for every bundle that thread sends."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+
+    def of(self, size: int) -> bytearray:
+        """A buffer of at least `size` bytes (this thread's, grown if it was smaller)."""
+        if len(self._buffer) < size:
+            self._buffer = bytearray(size)
+        return self._buffer
 
 
 def fingerprint(request: UploadRequest, stats: list[os.stat_result], part_size: int) -> str:
@@ -74,6 +89,7 @@ class UploadSender:
         limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
         # Part URLs carry their own signature: no credentials go to them (nor to S3).
         self._parts = httpx.Client(timeout=timeout_s, limits=limits)
+        self._buffers = _Buffers()
 
     def close(self) -> None:
         self._parts.close()
@@ -176,29 +192,44 @@ class UploadSender:
         advance: Callable[[int, int], None],
         budget: RetryBudget,
     ) -> None:
-        """Several small files in one PUT, each with its own SHA-256."""
-        body = bytearray()
-        checksums = []
+        """Several small files in one PUT, each with its own SHA-256.
+
+        The files are read into the sending thread's own buffer and sent in slices of it: a
+        new bytes object per file, joined per bundle, made eight senders' freed memory pile up
+        (a client's peak RSS rose to 360 MB for 2,000 1080p JPEGs)."""
+        size = sum(source.size or 0 for source in sources)
+        view = memoryview(self._buffers.of(size))[:size]
+        checksums, offset = [], 0
         for source in sources:
-            data = Path(source.source).read_bytes()
-            if len(data) != source.size:
-                raise MetaLakeError(f"{source.source} changed while it was being uploaded")
-            checksums.append(_b64(hashlib.sha256(data).digest()))
-            body += data
+            end = offset + (source.size or 0)
+            with Path(source.source).open("rb") as f:
+                if f.readinto(view[offset:end]) != end - offset or f.read(1):
+                    raise MetaLakeError(f"{source.source} changed while it was being uploaded")
+            checksums.append(_b64(hashlib.sha256(view[offset:end]).digest()))
+            offset = end
         headers = {
             BUNDLE_FILES_HEADER: ",".join(str(seq) for seq in bundle["seqs"]),
             CHECKSUM_HEADER: ",".join(checksums),
+            "Content-Length": str(size),
         }
-        self._put_part(bundle["url"], bytes(body), headers, sources[0].file_name, budget)
-        advance(len(body), len(sources))
+        pieces = [view[start : start + SEND_SLICE] for start in range(0, size, SEND_SLICE)]
+        self._put_part(bundle["url"], pieces, headers, sources[0].file_name, budget)
+        advance(size, len(sources))
 
     def _put_part(
-        self, url: str, data: bytes, headers: dict[str, str], file_name: str, budget: RetryBudget
+        self,
+        url: str,
+        data: bytes | list[memoryview],
+        headers: dict[str, str],
+        file_name: str,
+        budget: RetryBudget,
     ) -> tuple[str, str]:
-        """PUT one part with its checksum header; a part damaged in transit is sent again."""
+        """PUT one part (its bytes, or pieces of them in order, with their Content-Length) with
+        its checksum header; a part damaged in transit is sent again."""
+        content = cast("bytes | list[bytes]", data)  # httpx sends memoryviews as they are
         for attempt in range(self._retries + 1):
             response = with_retries(
-                lambda: self._parts.put(url, content=data, headers=headers),
+                lambda: self._parts.put(url, content=content, headers=headers),
                 f"sending {file_name!r}",
                 self._retries,
                 budget=budget,

@@ -55,7 +55,6 @@ from metalake.media.probe import MediaFacts, probe
 from metalake.store.database import Database
 from metalake.store.item_changes import next_seqs
 from metalake.store.schema import collection_items, items, job_files, jobs
-from metalake.store.upsert import insert_ignore
 
 log = logging.getLogger(__name__)
 
@@ -653,10 +652,9 @@ class UploadJob:
         if new_items:
             for row, seq in zip(new_items, next_seqs(conn, len(new_items)), strict=True):
                 row["seq"] = seq
-            conn.execute(items.insert().values(new_items))
-            insert_ignore(
-                conn,
-                collection_items,
+            conn.execute(items.insert(), new_items)
+            conn.execute(  # new ids: nothing to collide with
+                collection_items.insert(),
                 [
                     {"collection_id": collection["id"], "item_id": r["id"], "added": now}
                     for r in new_items

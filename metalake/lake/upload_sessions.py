@@ -80,6 +80,16 @@ MAX_SESSION_PARTS = 100_000
 """Parts of all the files of one upload session: what one answer describes at most."""
 
 
+MARK_RECEIVED = (
+    upload_files.update()
+    .where(
+        upload_files.c.session_id == sa.bindparam("session"),
+        upload_files.c.seq == sa.bindparam("file_seq"),
+    )
+    .values(state=RECEIVED, sha256=sa.bindparam("hash"))
+)
+
+
 def _bundles(files: list[RowMapping], part_size: int) -> list[list[int]]:
     """Awaited small files grouped in seq order, each group at most MAX_BUNDLE_BYTES."""
     limit = min(part_size, MAX_BUNDLE_BYTES)
@@ -480,35 +490,55 @@ class UploadSessions:
             raise InvalidArgumentError("a bundle needs distinct file numbers, one checksum each")
         if not all(seq_range[0] <= seq <= seq_range[1] for seq in seqs):
             raise InvalidArgumentError(f"a bundle's files must lie in {seq_range}")
-        with self._db.write() as conn:
-            rows = {
-                r["seq"]: r
-                for r in conn.execute(
-                    sa.select(upload_files).where(
-                        upload_files.c.session_id == session_id, upload_files.c.seq.in_(seqs)
-                    )
-                ).mappings()
-            }
-            if len(rows) != len(seqs):
-                raise UploadSessionNotFoundError(f"upload session {session_id!r} lacks a file")
-            if sum(rows[seq]["size"] for seq in seqs) != len(data):
-                raise InvalidArgumentError("a bundle's length is not the sum of its files' sizes")
-            view, offset, states, checked = memoryview(data), 0, {}, []
-            for seq, checksum in zip(seqs, checksums, strict=True):
-                f = rows[seq]
-                piece = view[offset : offset + f["size"]]
-                offset += f["size"]
-                states[seq] = f["state"]
-                if f["state"] == AWAITING:
-                    digest = hashlib.sha256(piece)
-                    _check_checksum(digest.digest(), checksum, f["file_name"], 1, checksum_name)
-                    checked.append((seq, piece, digest.hexdigest()))
-            # Every file checked: only now write any of them.
-            for seq, piece, sha256 in checked:
-                self._blobs.write_part(_staging_key(session_id, seq), 0, piece)
-                self._mark_received(conn, session_id, seq, sha256)
-                states[seq] = RECEIVED
-        return {"states": states}
+        with self._db.read() as conn:
+            rows = self._bundle_files(conn, session_id, seqs)
+        if sum(rows[seq]["size"] for seq in seqs) != len(data):
+            raise InvalidArgumentError("a bundle's length is not the sum of its files' sizes")
+        view, offset, checked = memoryview(data), 0, []
+        for seq, checksum in zip(seqs, checksums, strict=True):
+            f = rows[seq]
+            piece = view[offset : offset + f["size"]]
+            offset += f["size"]
+            if f["state"] == AWAITING:
+                digest = hashlib.sha256(piece)
+                _check_checksum(digest.digest(), checksum, f["file_name"], 1, checksum_name)
+                checked.append((seq, piece, digest.hexdigest()))
+        # Every file checked: only now write any of them. The bytes go to temp files first,
+        # outside the write lock, so that bundles sent side by side are written side by side;
+        # under the lock each one still waiting is renamed into place and marked received.
+        staged = [(seq, self._blobs.stage_bytes(piece, sha)) for seq, piece, sha in checked]
+        try:
+            with self._db.write() as conn:
+                states = {
+                    seq: row["state"]
+                    for seq, row in self._bundle_files(conn, session_id, seqs).items()
+                }
+                received = []
+                for seq, blob in staged:
+                    if states[seq] == AWAITING:
+                        self._blobs.commit(blob, _staging_key(session_id, seq))
+                        received.append((seq, blob.sha256))
+                        states[seq] = RECEIVED
+                self._mark_all_received(conn, session_id, received)
+        finally:
+            for _, blob in staged:
+                self._blobs.discard(blob)  # nothing left after a commit
+        return {"states": {seq: states[seq] for seq in seqs}}
+
+    @staticmethod
+    def _bundle_files(conn: Connection, session_id: str, seqs: list[int]) -> dict[int, RowMapping]:
+        """The files of a bundle by number; UploadSessionNotFoundError if one is missing."""
+        rows = {
+            r["seq"]: r
+            for r in conn.execute(
+                sa.select(upload_files).where(
+                    upload_files.c.session_id == session_id, upload_files.c.seq.in_(seqs)
+                )
+            ).mappings()
+        }
+        if len(rows) != len(seqs):
+            raise UploadSessionNotFoundError(f"upload session {session_id!r} lacks a file")
+        return rows
 
     def _release_staging(self, session_id: str) -> int:
         """Delete every byte a session staged and mark its files as not sent (the bytes go
@@ -530,11 +560,18 @@ class UploadSessions:
 
     @staticmethod
     def _mark_received(conn: Connection, session_id: str, seq: int, sha256: str) -> None:
-        conn.execute(
-            upload_files.update()
-            .where(upload_files.c.session_id == session_id, upload_files.c.seq == seq)
-            .values(state=RECEIVED, sha256=sha256)
-        )
+        UploadSessions._mark_all_received(conn, session_id, [(seq, sha256)])
+
+    @staticmethod
+    def _mark_all_received(
+        conn: Connection, session_id: str, received: list[tuple[int, str]]
+    ) -> None:
+        """Mark files (number, SHA-256) as received, in one statement run for them all."""
+        if received:
+            conn.execute(
+                MARK_RECEIVED,
+                [{"session": session_id, "file_seq": seq, "hash": sha} for seq, sha in received],
+            )
 
     def finish_file(
         self, session_id: str, seq: int, etags: list[str], sha256: str

@@ -15,19 +15,6 @@ def _from_select(rows: sa.Select) -> sa.Select:
     return rows.where(sa.true())
 
 
-MAX_PARAMETERS = 30_000
-"""Bound values per statement, under SQLite's limit of 32,766 (PostgreSQL allows 65,535)."""
-
-
-def _batches(rows: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    """Rows in groups small enough for one multi-row INSERT each: one statement per group, so
-    that SQLite journals each page it changes once per group, not once per row."""
-    if not rows:
-        return []
-    size = max(1, MAX_PARAMETERS // max(1, len(rows[0])))
-    return [list(rows[start : start + size]) for start in range(0, len(rows), size)]
-
-
 def _insert(conn: Connection, table: sa.Table) -> Any:
     if conn.dialect.name == "postgresql":
         return postgresql.insert(table)
@@ -42,9 +29,8 @@ def insert_ignore(
     if isinstance(rows, sa.Select):
         names = list(rows.selected_columns.keys())
         conn.execute(stmt.from_select(names, _from_select(rows)).on_conflict_do_nothing())
-    else:
-        for batch in _batches(rows):
-            conn.execute(stmt.values(batch).on_conflict_do_nothing())
+    elif rows:
+        conn.execute(stmt.on_conflict_do_nothing(), list(rows))
 
 
 def upsert(
