@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import subprocess
 import sys
 import threading
@@ -14,10 +15,13 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
+from hypothesis import given
+from hypothesis import strategies as st
 
 from metalake import Client, InvalidArgumentError
 from metalake.client.sender import UploadSender
 from metalake.errors import MetaLakeError
+from metalake.lake import upload_sessions
 from metalake.lake.ingest import UploadFile, UploadRequest, request_to_json
 from metalake.lake.lake import lake_database
 from metalake.store.schema import items, upload_parts
@@ -277,3 +281,15 @@ def test_four_clients_uploading_to_one_collection_neither_lose_nor_duplicate(
     assert len(blob_files(env_home)) == len(expected)
     assert not list((env_home / "blobs" / ".tmp").iterdir())
     assert not list((env_home / "blobs" / ".staging").glob("*/*")), "staged copies were left"
+
+
+@given(st.lists(st.binary(max_size=40), max_size=12), st.data())
+def test_a_bundles_chunks_are_cut_at_its_files_boundaries(chunks: list[bytes], data: st.DataObject):
+    body = b"".join(chunks)
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(body)), max_size=6)))
+    bounds = [0, *cuts, len(body)]
+    sizes = [end - start for start, end in itertools.pairwise(bounds)]
+    files = upload_sessions._split(chunks, sizes)
+    assert [b"".join(pieces) for pieces in files] == [
+        body[start:end] for start, end in itertools.pairwise(bounds)
+    ]

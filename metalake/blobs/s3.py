@@ -12,7 +12,7 @@ import hashlib
 import io
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -148,10 +148,11 @@ class S3BlobStore:
             )
         return StagedBlob(token, reader.size, reader.sha256.hexdigest())
 
-    def stage_bytes(self, data: bytes | memoryview, sha256: str) -> StagedBlob:
+    def stage_bytes(self, pieces: Sequence[bytes | memoryview], sha256: str) -> StagedBlob:
         """Upload bytes already hashed to a temp key."""
         token = f"{TMP_PREFIX}/{owner_tag()}~{uuid.uuid4().hex}"
-        self.put_bytes(token, bytes(data))
+        data = b"".join(pieces)
+        self.put_bytes(token, data)
         return StagedBlob(token, len(data), sha256)
 
     def commit(self, staged: StagedBlob, key: str) -> None:

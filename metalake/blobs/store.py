@@ -6,7 +6,7 @@ Two stores satisfy `BlobStore`: `LocalBlobStore` (a folder, the default) and `S3
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,8 +42,9 @@ class BlobStore(Protocol):
     """True if clients send upload parts to the store itself (presigned), not to the server."""
 
     def stage_file(self, source: Path) -> StagedBlob: ...
-    def stage_bytes(self, data: bytes | memoryview, sha256: str) -> StagedBlob:
-        """Put bytes whose SHA-256 the caller checked already in a temp object."""
+    def stage_bytes(self, pieces: Sequence[bytes | memoryview], sha256: str) -> StagedBlob:
+        """Put bytes (`pieces`, in order) whose SHA-256 the caller checked already in a temp
+        object."""
         ...
 
     def commit(self, staged: StagedBlob, key: str) -> None: ...

@@ -17,7 +17,7 @@ import functools
 import hashlib
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import IO, Any, Concatenate, ParamSpec, TypeVar
 
@@ -88,6 +88,23 @@ MARK_RECEIVED = (
     )
     .values(state=RECEIVED, sha256=sa.bindparam("hash"))
 )
+
+
+def _split(chunks: Sequence[bytes], sizes: list[int]) -> list[list[memoryview]]:
+    """Chunks of a body cut at the files' boundaries: each file's bytes as views of them."""
+    files: list[list[memoryview]] = []
+    views = iter([memoryview(chunk) for chunk in chunks if chunk])
+    current = memoryview(b"")
+    for size in sizes:
+        pieces = []
+        while size:
+            if not current:
+                current = next(views)
+            piece, current = current[:size], current[size:]
+            pieces.append(piece)
+            size -= len(piece)
+        files.append(pieces)
+    return files
 
 
 def _bundles(files: list[RowMapping], part_size: int) -> list[list[int]]:
@@ -478,10 +495,11 @@ class UploadSessions:
         seq_range: tuple[int, int],
         seqs: list[int],
         checksums: list[str],
-        data: bytes,
+        data: Sequence[bytes],
         checksum_name: str = "checksum",
     ) -> dict[str, Any]:
-        """Several whole small files in one body, in `seqs` order, each with its checksum.
+        """Several whole small files in one body (`data`, the chunks it arrived in), in `seqs`
+        order, each with its checksum.
 
         One request and one transaction for up to a part's worth of small files: per-request
         costs would otherwise dominate uploads of many small images.
@@ -492,21 +510,22 @@ class UploadSessions:
             raise InvalidArgumentError(f"a bundle's files must lie in {seq_range}")
         with self._db.read() as conn:
             rows = self._bundle_files(conn, session_id, seqs)
-        if sum(rows[seq]["size"] for seq in seqs) != len(data):
+        sizes = [rows[seq]["size"] for seq in seqs]
+        if sum(sizes) != sum(len(chunk) for chunk in data):
             raise InvalidArgumentError("a bundle's length is not the sum of its files' sizes")
-        view, offset, checked = memoryview(data), 0, []
-        for seq, checksum in zip(seqs, checksums, strict=True):
+        checked = []
+        for seq, checksum, pieces in zip(seqs, checksums, _split(data, sizes), strict=True):
             f = rows[seq]
-            piece = view[offset : offset + f["size"]]
-            offset += f["size"]
             if f["state"] == AWAITING:
-                digest = hashlib.sha256(piece)
+                digest = hashlib.sha256()
+                for piece in pieces:
+                    digest.update(piece)
                 _check_checksum(digest.digest(), checksum, f["file_name"], 1, checksum_name)
-                checked.append((seq, piece, digest.hexdigest()))
+                checked.append((seq, pieces, digest.hexdigest()))
         # Every file checked: only now write any of them. The bytes go to temp files first,
         # outside the write lock, so that bundles sent side by side are written side by side;
         # under the lock each one still waiting is renamed into place and marked received.
-        staged = [(seq, self._blobs.stage_bytes(piece, sha)) for seq, piece, sha in checked]
+        staged = [(seq, self._blobs.stage_bytes(pieces, sha)) for seq, pieces, sha in checked]
         try:
             with self._db.write() as conn:
                 states = {

@@ -30,7 +30,7 @@ from metalake.lake.signing import expiry_from_text
 from metalake.lake.upload_sessions import DEFAULT_PART_SIZE, MAX_BUNDLE_BYTES
 from metalake.media.thumbnails import THUMBNAIL_SIZE
 from metalake.server.auth import KeyDep, LakeDep, get_lake
-from metalake.server.bodies import capped_body, capped_bytes
+from metalake.server.bodies import capped_body, capped_chunks
 from metalake.server.links import LinksDep, check_signed
 from metalake.server.protocol import (
     BLOB_ROUTE,
@@ -231,7 +231,7 @@ async def put_bundle(
         seqs = [int(seq) for seq in files.split(",")]
     except ValueError as exc:
         raise InvalidArgumentError(f"{BUNDLE_FILES_HEADER} must list file numbers") from exc
-    data = await capped_bytes(request, MAX_BUNDLE_BYTES, "a bundle")
+    data = await capped_chunks(request, MAX_BUNDLE_BYTES, "a bundle")
     return await run_in_threadpool(
         lake.uploads.receive_bundle,
         session_id,

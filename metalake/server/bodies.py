@@ -53,9 +53,12 @@ async def _chunks(request: Request, limit: int, what: str) -> AsyncIterator[byte
         yield chunk
 
 
-async def capped_bytes(request: Request, limit: int, what: str = "the request body") -> bytes:
-    """The whole body of a small request (a bundle), refused past `limit` bytes."""
-    return b"".join([chunk async for chunk in _chunks(request, limit, what)])
+async def capped_chunks(
+    request: Request, limit: int, what: str = "the request body"
+) -> list[bytes]:
+    """The whole body of a small request (a bundle) as the chunks it arrived in, refused past
+    `limit` bytes: not joined, since that copy cost a bundle's receiver a fifth of its time."""
+    return [chunk async for chunk in _chunks(request, limit, what)]
 
 
 @contextlib.asynccontextmanager
