@@ -141,6 +141,9 @@ class LocalBlobStore:
         temp = self._tmp / f"{self._prefix()}{uuid.uuid4().hex}"
         with _space_checked(StorageFullError.BLOBS):
             target.parent.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(OSError):  # a new key: one link, already atomic
+                os.link(source, target)
+                return
             try:
                 os.link(source, temp)
             except FileNotFoundError as exc:
