@@ -245,6 +245,7 @@ class Client:
             timeout,
             poll_interval,
             self._show_progress,
+            *(() if self._lake is None else (self._lake.jobs.pause,)),
         )
         if job["status"] == "failed":
             log.warning("job %s failed: %s", job_id, job["message"])
