@@ -9,20 +9,28 @@ Times, on the same images and boxes:
             COCO detection export of it (labels only, no media), from the separate venv
             `make bench-deps` builds.
 Images (320x240 JPEGs) and the annotation file are made once and cached in `bench/out/`.
+With --database-url the lake's database is a fresh PostgreSQL database made on that server for
+the run (and dropped after it).
 
 Usage: python bench/annotations.py [--images 10000] [--boxes 5] [--no-fiftyone] [--remote]
+                                   [--database-url postgresql://postgres@127.0.0.1:5432/postgres]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import random
 import shutil
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
+
+import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import OUT, run_fiftyone
@@ -119,6 +127,27 @@ def make_annotations(n: int, boxes: int) -> Path:
     return path
 
 
+@contextlib.contextmanager
+def fresh_database(admin_url: str | None) -> Iterator[str | None]:
+    """None (the embedded SQLite database), or a new PostgreSQL database on the server of
+    `admin_url`, dropped on exit."""
+    if admin_url is None:
+        yield None
+        return
+    if admin_url.startswith("postgresql://"):
+        admin_url = "postgresql+psycopg://" + admin_url.removeprefix("postgresql://")
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    name = f"metalake_bench_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin.url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
 def timed_upload(client: Client, operation: str, annotation_file: Path) -> tuple[float, dict]:
     start = time.perf_counter()
     result = client.upload_annotations_for_collection(
@@ -164,6 +193,10 @@ def main() -> None:
     parser.add_argument("--boxes", type=int, default=5, help="boxes per image")
     parser.add_argument("--no-fiftyone", action="store_true")
     parser.add_argument("--remote", action="store_true", help="also through a server")
+    parser.add_argument(
+        "--database-url",
+        help="a PostgreSQL server where the run makes (and drops) the lake's database",
+    )
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
     folder = make_images(args.images)
@@ -171,16 +204,20 @@ def main() -> None:
     expected = args.images * args.boxes
     home = Path(tempfile.mkdtemp(dir=OUT, prefix="lake_"))
     try:
-        with Client(home=home, show_progress=False) as client:
-            start = time.perf_counter()
-            upload = client.upload_files_to_collection(str(folder), "image", "bench")
-            client.wait_for_job_complete(upload["job_id"])
-            print(f"{args.images} images uploaded in {time.perf_counter() - start:.1f} s")
-            results = {"embedded": measure(client, upload["collection_id"], annotation_file, "e")}
-        if args.remote:
-            with serve(home) as server, Client(server.url, server.key, server.secret) as client:
-                client_id = upload["collection_id"]
-                results["remote"] = measure(client, client_id, annotation_file, "r")
+        with fresh_database(args.database_url) as url:
+            with Client(home=home, database_url=url, show_progress=False) as client:
+                start = time.perf_counter()
+                upload = client.upload_files_to_collection(str(folder), "image", "bench")
+                client.wait_for_job_complete(upload["job_id"])
+                print(f"{args.images} images uploaded in {time.perf_counter() - start:.1f} s")
+                collection_id = upload["collection_id"]
+                results = {"embedded": measure(client, collection_id, annotation_file, "e")}
+            if args.remote:
+                with (
+                    serve(home, url) as server,
+                    Client(server.url, server.key, server.secret) as client,
+                ):
+                    results["remote"] = measure(client, collection_id, annotation_file, "r")
     finally:
         shutil.rmtree(home)
     fo = None
@@ -190,6 +227,8 @@ def main() -> None:
         )
 
     print(f"{args.images} images x {args.boxes} boxes = {expected} boxes")
+    if args.database_url:
+        print("the lake's database on PostgreSQL")
     print(f"{'':<48} {'seconds':>8} {'boxes/s':>10}")
 
     def line(name: str, seconds: float) -> None:

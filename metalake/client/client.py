@@ -28,6 +28,7 @@ from metalake.lake.metadata import (
     FileMetadataEntry,
     parse_file_metadata,
     parse_metadata_object,
+    read_file_bytes,
     read_json_file,
 )
 from metalake.lake.names import check_text
@@ -244,6 +245,7 @@ class Client:
             timeout,
             poll_interval,
             self._show_progress,
+            *(() if self._lake is None else (self._lake.jobs.pause,)),
         )
         if job["status"] == "failed":
             log.warning("job %s failed: %s", job_id, job["message"])
@@ -419,7 +421,7 @@ class Client:
         shape_type: str | None = None,
     ) -> dict[str, Any]:
         annotation_file = _read_annotation_file(
-            json_path, operation_id, is_normalized, is_model_run, shape_type
+            json_path, operation_id, is_normalized, is_model_run, shape_type, self._lake is not None
         )
         return self._transport.upload_annotations(target, annotation_file)
 
@@ -925,7 +927,15 @@ def _read_annotation_file(
     is_normalized: bool,
     is_model_run: bool,
     shape_type: str | None = None,
+    typed: bool = False,
 ) -> AnnotationFile:
+    """An annotation file read; `typed` decodes it for the fast path of an embedded lake (which
+    checks it without a plain JSON parse of the whole document)."""
+    if typed:
+        data = read_file_bytes(Path(json_path), "annotation file")
+        return AnnotationFile.from_bytes(
+            data, operation_id, is_model_run, is_normalized, shape_type, json_path
+        )
     document = read_json_file(json_path, "annotation file", InvalidAnnotationFileError)
     return AnnotationFile(
         document, operation_id, is_model_run, is_normalized, shape_type, str(json_path)

@@ -11,12 +11,22 @@ from metalake.errors import JobTimeoutError
 FINISHED = ("completed", "failed")
 
 
+Pause = Callable[[str, float, bool], None]
+"""Sleep between looks at a job: (job id, seconds, whether nobody watches its progress); an
+embedded lake's wakes early when the job ends (`JobRunner.pause`)."""
+
+
+def _sleep(_job_id: str, seconds: float, _unwatched: bool) -> None:
+    time.sleep(seconds)
+
+
 def wait_for_job(
     get_job: Callable[[str], dict[str, Any]],
     job_id: str,
     timeout: float | None,
     poll_interval: float,
     show_progress: bool | None,
+    pause: Pause = _sleep,
 ) -> dict[str, Any]:
     """Poll a job until it finishes, showing its progress; return its final record."""
     from tqdm import tqdm  # on first use: it reads package metadata, tens of ms at start-up
@@ -36,5 +46,8 @@ def wait_for_job(
                     f"job {job_id} is still {job['status']} after {timeout} s "
                     f"({job['progress']}% done); call wait_for_job_complete again to keep waiting"
                 )
-            time.sleep(poll_interval)
+            seconds = poll_interval
+            if deadline is not None:
+                seconds = max(0.0, min(seconds, deadline - time.monotonic()))
+            pause(job_id, seconds, bool(bar.disable) and deadline is None)
             job = get_job(job_id)

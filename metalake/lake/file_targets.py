@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import orjson
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from metalake.errors import InvalidArgumentError, JobNotFoundError
@@ -19,6 +21,7 @@ from metalake.store.schema import items, job_files, jobs
 
 KINDS = ("collection", "job", "storage_path", "unique_name")
 BATCH = 500
+ARRAY = postgresql.ARRAY(sa.Text)
 
 
 @dataclass(frozen=True)
@@ -84,8 +87,20 @@ def resolve_rows(
     )
     if resolver.where is not None:
         query = query.where(resolver.where)
-    for start in range(0, len(keys), BATCH):
-        batch = query.where(resolver.column.in_(keys[start : start + BATCH]))
+    if conn.dialect.name == "sqlite" and keys and not any("\x00" in k for k in keys):
+        # One statement for any number of names: they travel as one JSON array (whose text
+        # SQLite would cut at a NUL).
+        listed = sa.func.json_each(sa.bindparam("keys", orjson.dumps(keys).decode()))
+        values = sa.select(listed.table_valued("value").c.value).scalar_subquery()
+        batches = [query.where(resolver.column.in_(values))]
+    elif conn.dialect.name == "postgresql" and keys:
+        batches = [query.where(resolver.column == sa.any_(sa.bindparam("keys", keys, ARRAY)))]
+    else:
+        batches = [
+            query.where(resolver.column.in_(keys[start : start + BATCH]))
+            for start in range(0, len(keys), BATCH)
+        ]
+    for batch in batches:
         found.update({keyed[row.key]: row for row in conn.execute(batch).all()})
     return found, resolver.description
 

@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 QUEUED, RUNNING, COMPLETED, FAILED = "queued", "running", "completed", "failed"
 MAX_ERRORS = 100
 STALE_AFTER = timedelta(minutes=2)
+LOCAL_WAIT_S = 1.0
+"""How long a wait for a job this process runs sleeps between looks at it, at most: its end
+wakes the wait at once (see `JobRunner.pause`)."""
 
 
 @dataclass(frozen=True)
@@ -191,6 +194,9 @@ class JobRunner:
         again (their handlers are idempotent) by a later pass, which finds space or not."""
         self._out_of_space = False
         """Whether the last pass stopped for lack of space: then a look at a job wakes again."""
+        self._changed = threading.Condition()
+        self._running: set[str] = set()
+        """Jobs this runner has claimed and not yet left: their end is announced to `pause`."""
 
     def wake(self) -> None:
         """Make sure a worker is (or will be) looking for claimable jobs."""
@@ -205,6 +211,24 @@ class JobRunner:
         freed its jobs go on rather than reading `running` or `queued` forever."""
         if self._out_of_space:
             self.wake()
+
+    def pause(self, job_id: str, seconds: float, until_end: bool = False) -> None:
+        """Sleep up to `seconds` while waiting for a job, less if one of this runner's jobs is
+        claimed or ends; with `until_end` (nobody watches its progress) sleep through a job this
+        runner is running until it ends (checking at least every LOCAL_WAIT_S)."""
+        with self._changed:
+            if until_end and job_id in self._running:
+                seconds = max(seconds, LOCAL_WAIT_S)
+            self._changed.wait(seconds)
+
+    def _announce(self, job_id: str, running: bool) -> None:
+        """Tell `pause` that one of this runner's jobs was claimed (or has been left)."""
+        with self._changed:
+            if running:
+                self._running.add(job_id)
+            else:
+                self._running.discard(job_id)
+            self._changed.notify_all()
 
     def join(self, timeout: float | None = None) -> None:
         thread = self._thread
@@ -303,6 +327,7 @@ class JobRunner:
                 if conn.execute(claim).rowcount != 1:
                     continue
             self._stranded.discard(row["id"])
+            self._announce(row["id"], True)
             if row["status"] == RUNNING:
                 log.info("resuming job %s left unfinished by %s", row["id"], row["owner"])
             return Job(row["id"], row["type"], dict(row["params"]), row["collection_id"])
@@ -317,6 +342,8 @@ class JobRunner:
             log.error("job %s stopped: the lake has no space left, not even to record it", job.id)
             self._stranded.add(job.id)
             raise
+        finally:
+            self._announce(job.id, False)
 
     def _execute_and_record(self, job: Job) -> None:
         """Run a job's handler; through an outage run it again (it resumes where it stopped)

@@ -299,7 +299,13 @@ class Lake:
         request_id: str | None = None,
     ) -> dict[str, Any]:
         """Check an annotation file whole and start the job that writes it (`job_id`)."""
-        arguments = {"target": dataclasses.asdict(target), "file": annotation_file.to_json()}
+        # Only a request id is keyed by the arguments: the file's document is not parsed for
+        # them otherwise (the fast path reads it without a plain parse).
+        arguments = (
+            None
+            if request_id is None
+            else {"target": dataclasses.asdict(target), "file": annotation_file.to_json()}
+        )
         result = self.requests.once(
             request_id,
             "upload_annotations",

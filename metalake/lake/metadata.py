@@ -213,12 +213,25 @@ def read_json_file(
     """Parse a JSON file given by absolute path, with errors (of class `error`) that name the
     file and the position of a syntax error."""
     path = Path(path)
+    return parse_json(read_file_bytes(path, what), path, error)
+
+
+def read_file_bytes(path: Path, what: str) -> bytes:
+    """The bytes of a file given by absolute path (`what` names it in errors)."""
     if not path.is_absolute():
         raise InvalidPathError(f"{what} path {str(path)!r} must be absolute")
     if not path.is_file():
         raise InvalidPathError(f"{what} {path} does not exist or is not a file")
+    return path.read_bytes()
+
+
+def parse_json(
+    data: bytes, path: str | Path, error: type[InvalidArgumentError] = InvalidMetadataFileError
+) -> Any:
+    """The JSON value of a file's bytes; `error` names the file and the position of a syntax
+    error."""
     try:
-        return orjson.loads(path.read_bytes())
+        return orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise error(
             f"{path}: not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"

@@ -7,11 +7,13 @@ the entry index and the field, and the image, type and label of a faulty shape, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 from metalake.errors import InvalidAnnotationFileError, InvalidArgumentError
+from metalake.lake.annotations import fast
 from metalake.lake.annotations.shapes import (
     SHAPE_TYPES,
     Shape,
@@ -19,7 +21,7 @@ from metalake.lake.annotations.shapes import (
     parse_shape,
     shape_name,
 )
-from metalake.lake.metadata import value_problem
+from metalake.lake.metadata import parse_json, value_problem
 
 MAX_OPERATION_ID_LENGTH = 255
 
@@ -101,6 +103,8 @@ class AnnotationFile:
 
     `shape_type` is the type of annotations that have none (the deprecated upload form);
     `source` names the document in error messages (its path, on the caller's machine).
+    A file read by `from_bytes` in the fast path's form has no `document` but its `typed`
+    decode and its `text`, which `json_document` parses only if something asks for it.
     """
 
     document: Any
@@ -109,6 +113,28 @@ class AnnotationFile:
     is_normalized: bool
     shape_type: str | None = None
     source: str = "annotation file"
+    text: bytes | None = field(default=None, repr=False, compare=False)
+    typed: fast.TypedDocument | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def from_bytes(
+        cls,
+        data: bytes,
+        operation_id: str,
+        is_model_run: bool,
+        is_normalized: bool,
+        shape_type: str | None,
+        path: str | Path,
+    ) -> AnnotationFile:
+        """A file's bytes, decoded by the fast path if they are in its form, else parsed as
+        JSON (with the error of `read_json_file` if they are not JSON)."""
+        typed = fast.decode(data)
+        if typed is None:
+            document = parse_json(data, path, InvalidAnnotationFileError)
+            return cls(document, operation_id, is_model_run, is_normalized, shape_type, str(path))
+        return cls(
+            None, operation_id, is_model_run, is_normalized, shape_type, str(path), data, typed
+        )
 
     def __post_init__(self) -> None:
         check_operation_id(self.operation_id)
@@ -120,13 +146,28 @@ class AnnotationFile:
             )
 
     @cached_property
+    def json_document(self) -> Any:
+        """The document as plain JSON values (parsed from `text` on first use)."""
+        if self.text is None:
+            return self.document
+        return parse_json(self.text, self.source, InvalidAnnotationFileError)
+
+    @cached_property
     def entries(self) -> list[ImageAnnotations]:
         """The checked entries (parsed once, on first use)."""
-        return parse_document(self.document, self.source, self.is_normalized, self.shape_type)
+        return parse_document(self.json_document, self.source, self.is_normalized, self.shape_type)
+
+    @cached_property
+    def fast_entries(self) -> fast.FastEntries | None:
+        """The entries as the fast path checks them, or None where it leaves them to `entries`
+        (a file not in its form, or one that breaks a rule: `entries` then says which)."""
+        if self.typed is None:
+            return None
+        return fast.check(self.typed, self.is_normalized, self.shape_type)
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "document": self.document,
+            "document": self.json_document,
             "operation_id": self.operation_id,
             "is_model_run": self.is_model_run,
             "is_normalized": self.is_normalized,

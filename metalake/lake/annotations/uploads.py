@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 
 from metalake.errors import InvalidAnnotationFileError
 from metalake.lake import answers, file_targets
+from metalake.lake.annotations import fast
 from metalake.lake.annotations.documents import AnnotationFile
 from metalake.lake.annotations.shapes import PlacedShape, Shape, ShapeError, place, shape_name
 from metalake.lake.annotations.store import ensure_operation, replace_annotations
@@ -42,6 +43,8 @@ CHUNK = 5000
 BATCH = 500
 DONE, SKIPPED = "done", "skipped"
 SIZE_COLUMNS = (items.c.content_type, items.c.width, items.c.height)
+Checked = tuple[dict[str, list[PlacedShape]], list[str], str]
+"""Placed shapes by item id, the names that matched no item, and how names were looked up."""
 
 
 def _placed(shapes: list[Shape], size: sa.Row, normalized: bool, image: str) -> list[PlacedShape]:
@@ -83,25 +86,7 @@ class AnnotationJob:
         image. Names that match no file are counted as skipped on the job and listed in its
         errors.
         """
-        entries = annotation_file.entries
-        with self._db.read() as conn:
-            names = [e.image for e in entries]
-            resolved, description = file_targets.resolve_rows(conn, target, names, *SIZE_COLUMNS)
-        placed: dict[str, list[PlacedShape]] = {}
-        unmatched: list[str] = []
-        normalized = annotation_file.is_normalized
-        for index, entry in enumerate(entries):
-            row = resolved.get(entry.image)
-            if row is None:
-                unmatched.append(entry.image)
-                continue
-            try:
-                shapes = _placed(entry.shapes, row, normalized, entry.image)
-            except ShapeError as exc:
-                raise InvalidAnnotationFileError(
-                    f"{annotation_file.source}: images[{index}].{exc.field}: {exc.problem}"
-                ) from None
-            placed.setdefault(row.id, []).extend(shapes)
+        placed, unmatched, description = self._checked(target, annotation_file)
         params = {
             "operation_id": annotation_file.operation_id,
             "is_model_run": annotation_file.is_model_run,
@@ -128,6 +113,58 @@ class AnnotationJob:
         message = f"{len(placed)} images to annotate"
         message += file_targets.unmatched_note(unmatched, description)
         return answers.ANNOTATIONS.answer(True, job_id=job["id"], message=message)
+
+    def _checked(self, target: FileTarget, annotation_file: AnnotationFile) -> Checked:
+        """The file's shapes placed on the items they name, the names that match none, and how
+        names were looked up; by the fast path where it is sure, else by the full checks."""
+        fast_entries = annotation_file.fast_entries
+        if fast_entries is not None:
+            checked = self._checked_fast(target, fast_entries, annotation_file.is_normalized)
+            if checked is not None:
+                return checked
+        entries = annotation_file.entries
+        with self._db.read() as conn:
+            names = [e.image for e in entries]
+            resolved, description = file_targets.resolve_rows(conn, target, names, *SIZE_COLUMNS)
+        placed: dict[str, list[PlacedShape]] = {}
+        unmatched: list[str] = []
+        normalized = annotation_file.is_normalized
+        for index, entry in enumerate(entries):
+            row = resolved.get(entry.image)
+            if row is None:
+                unmatched.append(entry.image)
+                continue
+            try:
+                shapes = _placed(entry.shapes, row, normalized, entry.image)
+            except ShapeError as exc:
+                raise InvalidAnnotationFileError(
+                    f"{annotation_file.source}: images[{index}].{exc.field}: {exc.problem}"
+                ) from None
+            placed.setdefault(row.id, []).extend(shapes)
+        return placed, unmatched, description
+
+    def _checked_fast(
+        self, target: FileTarget, entries: fast.FastEntries, normalized: bool
+    ) -> Checked | None:
+        """What `_checked` gives, from the fast path's entries; None if a shape does not fit
+        its image (the full checks then say which and why)."""
+        with self._db.read() as conn:
+            names = [image for image, _ in entries]
+            resolved, description = file_targets.resolve_rows(conn, target, names, *SIZE_COLUMNS)
+        placed: dict[str, list[PlacedShape]] = {}
+        unmatched: list[str] = []
+        for image, shapes in entries:
+            row = resolved.get(image)
+            if row is None:
+                unmatched.append(image)
+                continue
+            if row.content_type != "image" or not row.width or not row.height:
+                return None
+            in_pixels = fast.placed(shapes, row.width, row.height, normalized)
+            if in_pixels is None:
+                return None
+            placed.setdefault(row.id, []).extend(in_pixels)
+        return placed, unmatched, description
 
     def __call__(self, job: Job, progress: JobProgress) -> None:
         with self._lock:
