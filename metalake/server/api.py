@@ -137,7 +137,7 @@ def _file_target(fields: Any) -> FileTarget:
         raise InvalidArgumentError(f"malformed file target: {exc}") from exc
 
 
-def request_id(
+async def request_id(
     key: KeyDep, idempotency_key: Annotated[str | None, Header(alias=REQUEST_ID_HEADER)] = None
 ) -> str | None:
     """The lake's request id of a call that changes something: the caller's `Idempotency-Key`
@@ -158,7 +158,7 @@ def request_id(
 RequestIdDep = Annotated[str | None, Depends(request_id)]
 
 
-def annotation_selection(
+async def annotation_selection(
     annotation_type: str = "all",
     operation_ids: Annotated[list[str] | None, Query()] = None,
 ) -> AnnotationSelection:
