@@ -4,6 +4,10 @@ key, the lake and the route each a FastAPI dependency or plain function), on the
 the same requests: good calls, every refusal of the key (none, malformed, wrong secret,
 unknown, revoked at once), bad bodies, unknown uploads and files, wrong ETags and sizes.
 
+So does the part route, which reads a session's later parts within the session's part size
+before it looks up their own limit together with the part: bad signatures, expired URLs, wrong
+sizes and checksums, bodies past their limit (declared or sent in chunks), completed sessions.
+
 The plain declarations below are the routes as they were; the reference server puts them in
 front of the app's own, so it answers with them.
 """
@@ -12,29 +16,35 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 import pytest
 import uvicorn
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Header, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 
 from metalake.errors import InvalidArgumentError
+from metalake.lake.ingest import UploadFile, UploadRequest
 from metalake.lake.keys import NewApiKey, create_key, revoke_key
 from metalake.lake.lake import Lake
 from metalake.lake.logins import PER_ADDRESS_ENV, PER_KEY_ENV
 from metalake.lake.signing import UrlSigner
 from metalake.lake.upload_sessions import SKIP
 from metalake.server.app import create_app
-from metalake.server.auth import KeyDep, LakeDep
+from metalake.server.auth import KeyDep, LakeDep, get_lake
+from metalake.server.bodies import capped_body
 from metalake.server.layernext import uploads
 from metalake.server.layernext.bodies import Body, ok, router
-from metalake.server.links import SignedRoutes
+from metalake.server.links import SignedRoutes, check_signed
+from metalake.server.protocol import CHECKSUM_HEADER, CHECKSUM_NAME, part_path
 from tests.media_factory import make_image
 from tests.servers import free_port
 
@@ -42,6 +52,7 @@ HOST = "lake.test"
 """Sent as the Host of every request, so that both servers sign URLs of the same base."""
 ROUTE = "/datalake/api/client/fileUpload"
 reference = router()
+signed_reference = APIRouter()
 served_by_reference: list[str] = []
 
 
@@ -74,6 +85,27 @@ def finish_file(body: Body, lake: LakeDep, _key: KeyDep) -> dict:
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidArgumentError(f"parts must be [{{PartNumber, ETag}}]: {exc!r}") from exc
     return ok(**lake.uploads.finish_parts(upload_id, seq, etags))
+
+
+@signed_reference.put(part_path("{session_id}", "{seq}", "{part}"))
+async def put_part(
+    session_id: str,
+    seq: int,
+    part: int,
+    request: Request,
+    expires: str | None = None,
+    signature: str | None = None,
+    checksum: Annotated[str | None, Header(alias=CHECKSUM_HEADER)] = None,
+) -> JSONResponse:
+    served_by_reference.append("part")
+    lake: Lake = get_lake(request)
+    check_signed(lake.signer, "PUT", part_path(session_id, seq, part), expires, signature)
+    limit = await run_in_threadpool(lake.uploads.part_limit, session_id, seq, part)
+    async with capped_body(request, limit, f"part {part} of file {seq}") as body:
+        result = await run_in_threadpool(
+            lake.uploads.receive_part, session_id, seq, part, body, checksum, CHECKSUM_NAME
+        )
+    return JSONResponse(result, headers={"ETag": f'"{result["etag"]}"'})
 
 
 @contextlib.contextmanager
@@ -128,8 +160,9 @@ def servers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Servers
     lake.signer = UrlSigner(b"a fixed secret", clock=lambda: 1_900_000_000.0)
     key = create_key(lake.db, "test")
     old_app = create_app(lake)
-    old_app.include_router(reference)
-    old_app.router.routes.insert(0, old_app.router.routes.pop())
+    for routes in (reference, signed_reference):
+        old_app.include_router(routes)
+        old_app.router.routes.insert(0, old_app.router.routes.pop())
     with running(old_app) as old_url, running(create_app(lake)) as new_url:
         options: dict[str, Any] = {"auth": (key.key, key.secret), "headers": {"host": HOST}}
         with (
@@ -287,3 +320,67 @@ def test_finalize_answers_the_same_on_twin_uploads(servers: Servers) -> None:
         servers.lake.complete_upload(twins[c], drop_unsent=True)
     finalize(0, lambda c: [{"PartNumber": 1, "ETag": etags[c]}])  # the upload is complete
     assert served_by_reference.count("finalize") == 15
+
+
+def test_parts_answer_the_same_on_twin_sessions(servers: Servers) -> None:
+    """Sized sessions of small parts (so that bodies past a limit are cheap to send), opened
+    twice; each step is sent to the reference server for one, to the app for the other."""
+    served_by_reference.clear()
+    part_size = 64 << 10
+    sizes = [part_size + 100, 10, 5, 7]
+    files = [UploadFile(f"p{i}.bin", "", size=size) for i, size in enumerate(sizes)]
+    request = UploadRequest(collection_name="parts", content_type="other", files=files)
+    links = SignedRoutes(servers.lake.signer, f"http://{HOST}")
+    twins = {
+        c: servers.lake.uploads.open(request, f"twin {c}", None, part_size, links)
+        for c in ("old", "new")
+    }
+    swap = {twins["old"]["session_id"]: twins["new"]["session_id"]}
+    clients = {"old": servers.old, "new": servers.new}
+    expired = UrlSigner(b"a fixed secret", clock=lambda: 1_900_000_000.0 - 86_400)
+
+    def put(seq: int, n: int, data: Any, url: Any = None, **headers: str) -> httpx.Response:
+        answers = []
+        for c, client in clients.items():
+            sid = twins[c]["session_id"]
+            path = url(sid) if url else servers.lake.signer.sign("PUT", part_path(sid, seq, n))
+            answers.append(
+                client.put(path, content=data() if callable(data) else data, headers=headers)
+            )
+        assert_same(answers[0], answers[1], swap)
+        return answers[1]
+
+    def sha(data: bytes) -> str:
+        return base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+    whole, rest = b"w" * part_size, b"r" * 100
+    first = put(0, 1, whole, **{CHECKSUM_HEADER: sha(whole)})  # the app learns the bound
+    assert first.status_code == 200, first.text
+    put(0, 2, rest, url=lambda sid: part_path(sid, 0, 2))  # not signed
+    put(0, 2, rest, url=lambda sid: servers.lake.signer.sign("PUT", part_path(sid, 0, 1)))
+    put(0, 2, rest, url=lambda sid: expired.sign("PUT", part_path(sid, 0, 2), 60))
+    put(0, 2, rest)  # no checksum
+    put(0, 2, rest, **{CHECKSUM_HEADER: "not base64!"})
+    put(0, 2, rest, **{CHECKSUM_HEADER: sha(b"other bytes")})
+    put(0, 2, rest[:-1], **{CHECKSUM_HEADER: sha(rest[:-1])})  # one byte short
+    put(0, 2, rest + b"x", **{CHECKSUM_HEADER: sha(rest + b"x")})  # past its limit
+    put(0, 2, b"x" * (part_size + 1))  # past the session's part size
+    put(0, 2, lambda: iter([rest, b"x"]), **{CHECKSUM_HEADER: sha(rest + b"x")})  # chunks
+    put(0, 2, lambda: iter([whole, b"x"]))  # chunks past the session's part size
+    put(0, 3, rest, **{CHECKSUM_HEADER: sha(rest)})  # no such part
+    put(0, 0, rest, **{CHECKSUM_HEADER: sha(rest)})
+    put(9, 1, rest, **{CHECKSUM_HEADER: sha(rest)})  # no such file
+    assert put(0, 2, rest, **{CHECKSUM_HEADER: sha(rest)}).status_code == 200
+    assert put(1, 1, b"0123456789", **{CHECKSUM_HEADER: sha(b"0123456789")}).json() == {
+        "etag": hashlib.sha256(b"0123456789").hexdigest(),
+        "state": "received",
+    }
+    put(1, 1, b"0123456789", **{CHECKSUM_HEADER: sha(b"0123456789")})  # again: received
+    put(2, 1, b"", **{CHECKSUM_HEADER: sha(b"")})
+    for c in twins:
+        servers.lake.uploads.complete(twins[c]["session_id"], drop_unsent=True)
+    put(3, 1, b"1234567", **{CHECKSUM_HEADER: sha(b"1234567")})  # the session is complete
+    put(3, 1, b"x" * (part_size + 1))
+    other = twins["new"]["session_id"][::-1]
+    put(0, 1, rest, url=lambda sid: servers.lake.signer.sign("PUT", part_path(other, 0, 1)))
+    assert served_by_reference.count("part") == 22

@@ -392,6 +392,13 @@ class UploadSessions:
             raise InvalidArgumentError(f"upload session {session_id} is already complete")
         return session, f
 
+    def part_size(self, session_id: str) -> int | None:
+        """A session's part size, None if there is no such session: fixed when it opens, and
+        no part of it may be larger (an upper bound of every `part_limit`)."""
+        with self._db.read() as conn:
+            row = conn.execute(_SESSION_ROW, {"sid": session_id}).mappings().first()
+        return None if row is None else row["part_size"]
+
     def part_limit(self, session_id: str, seq: int, part: int) -> int:
         """The most bytes part `part` of file `seq` may have: what a receiver reads at most."""
         with self._db.read() as conn:

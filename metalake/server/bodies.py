@@ -53,6 +53,17 @@ async def _chunks(request: Request, limit: int, what: str) -> AsyncIterator[byte
         yield chunk
 
 
+def refusal_past(
+    request: Request, limit: int, what: str = "the request body"
+) -> PayloadTooLargeError:
+    """What `capped_body` with `limit` refuses a body longer than `limit` with: its declared
+    length, if it declared one, else that it had more."""
+    declared = _declared_length(request.headers)
+    if declared is not None and declared > limit:
+        return _too_large(what, declared, limit)
+    return _too_large(what, f"more than {limit}", limit)
+
+
 async def capped_bytes(request: Request, limit: int, what: str = "the request body") -> bytes:
     """The whole body of a small request (a bundle), refused past `limit` bytes."""
     return b"".join([chunk async for chunk in _chunks(request, limit, what)])
