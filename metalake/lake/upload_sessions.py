@@ -79,6 +79,26 @@ MAX_PARTS = 10_000
 MAX_SESSION_PARTS = 100_000
 """Parts of all the files of one upload session: what one answer describes at most."""
 
+# Built once, for the statements that run for every part and file: building one costs more
+# than running it. Not the session's request column: it lists every file.
+_SESSION_ROW = sa.select(
+    upload_sessions.c.id, upload_sessions.c.status, upload_sessions.c.part_size
+).where(upload_sessions.c.id == sa.bindparam("sid"))
+_FILE_ROW = sa.select(upload_files).where(
+    upload_files.c.session_id == sa.bindparam("sid"), upload_files.c.seq == sa.bindparam("seq")
+)
+_NAMED_FILE = sa.select(upload_files).where(
+    upload_files.c.session_id == sa.bindparam("sid"),
+    upload_files.c.file_name == sa.bindparam("name"),
+)
+_FILE_PARTS = sa.select(upload_parts).where(
+    upload_parts.c.session_id == sa.bindparam("sid"), upload_parts.c.seq == sa.bindparam("seq")
+)
+_FILE_UPDATE = upload_files.update().where(
+    upload_files.c.session_id == sa.bindparam("sid"), upload_files.c.seq == sa.bindparam("at_seq")
+)
+"""Sets the columns named in its parameters, beside `sid` and `at_seq` (which name the file)."""
+
 
 MARK_RECEIVED = (
     upload_files.update()
@@ -389,22 +409,8 @@ class UploadSessions:
     # Receiving ----------------------------------------------------------------------------
 
     def _file(self, conn: Connection, session_id: str, seq: int) -> tuple[RowMapping, RowMapping]:
-        # Not the request column: it lists every file, and this runs once per part.
-        columns = upload_sessions.c.id, upload_sessions.c.status, upload_sessions.c.part_size
-        session = (
-            conn.execute(sa.select(*columns).where(upload_sessions.c.id == session_id))
-            .mappings()
-            .first()
-        )
-        f = (
-            conn.execute(
-                sa.select(upload_files).where(
-                    upload_files.c.session_id == session_id, upload_files.c.seq == seq
-                )
-            )
-            .mappings()
-            .first()
-        )
+        session = conn.execute(_SESSION_ROW, {"sid": session_id}).mappings().first()
+        f = conn.execute(_FILE_ROW, {"sid": session_id, "seq": seq}).mappings().first()
         if session is None or f is None:
             raise UploadSessionNotFoundError(
                 f"no upload session {session_id!r} with file {seq}; open the upload again"
@@ -412,6 +418,13 @@ class UploadSessions:
         if session["status"] != OPEN:
             raise InvalidArgumentError(f"upload session {session_id} is already complete")
         return session, f
+
+    def part_size(self, session_id: str) -> int | None:
+        """A session's part size, None if there is no such session: fixed when it opens, and
+        no part of it may be larger (an upper bound of every `part_limit`)."""
+        with self._db.read() as conn:
+            row = conn.execute(_SESSION_ROW, {"sid": session_id}).mappings().first()
+        return None if row is None else row["part_size"]
 
     def part_limit(self, session_id: str, seq: int, part: int) -> int:
         """The most bytes part `part` of file `seq` may have: what a receiver reads at most."""
@@ -643,16 +656,7 @@ class UploadSessions:
     def file_by_name(self, session_id: str, file_name: str) -> RowMapping:
         """The file of an unsized session with this name (its `seq` and `state`)."""
         with self._db.read() as conn:
-            f = (
-                conn.execute(
-                    sa.select(upload_files).where(
-                        upload_files.c.session_id == session_id,
-                        upload_files.c.file_name == file_name,
-                    )
-                )
-                .mappings()
-                .first()
-            )
+            f = conn.execute(_NAMED_FILE, {"sid": session_id, "name": file_name}).mappings().first()
         if f is None:
             raise UploadSessionNotFoundError(
                 f"upload session {session_id!r} has no file {file_name!r}: name every file "
@@ -686,11 +690,7 @@ class UploadSessions:
             session, f = self._file(conn, session_id, seq)
             received = {
                 p["part"]: p
-                for p in conn.execute(
-                    sa.select(upload_parts).where(
-                        upload_parts.c.session_id == session_id, upload_parts.c.seq == seq
-                    )
-                ).mappings()
+                for p in conn.execute(_FILE_PARTS, {"sid": session_id, "seq": seq}).mappings()
             }
         if f["state"] != AWAITING:
             return {"state": f["state"]}
@@ -706,11 +706,8 @@ class UploadSessions:
             with self._blobs.open(key) as stream:
                 sha256 = hashlib.file_digest(stream, "sha256").hexdigest()  # type: ignore[arg-type]
         with self._db.write() as conn:
-            conn.execute(
-                upload_files.update()
-                .where(upload_files.c.session_id == session_id, upload_files.c.seq == seq)
-                .values(state=RECEIVED, size=size, sha256=sha256)
-            )
+            values = {"state": RECEIVED, "size": size, "sha256": sha256}
+            conn.execute(_FILE_UPDATE, {"sid": session_id, "at_seq": seq, **values})
         return {"state": RECEIVED, "size": size}
 
     def promised_job(self, job_id: str) -> dict[str, Any] | None:

@@ -5,7 +5,9 @@ Sync routes run on the server's thread pool, as the Lake's calls block on the da
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import contextlib
+import os
+from typing import IO, Annotated, Any
 from urllib.parse import quote
 
 import orjson
@@ -14,7 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from metalake.errors import InvalidArgumentError, InvalidQueryError
+from metalake.errors import InvalidArgumentError, InvalidQueryError, PayloadTooLargeError
 from metalake.lake.annotations.documents import AnnotationFile
 from metalake.lake.annotations.store import AnnotationSelection
 from metalake.lake.datasets.formats.registry import dataset_format, export_name
@@ -30,7 +32,7 @@ from metalake.lake.signing import expiry_from_text
 from metalake.lake.upload_sessions import DEFAULT_PART_SIZE, MAX_BUNDLE_BYTES
 from metalake.media.thumbnails import THUMBNAIL_SIZE
 from metalake.server.auth import KeyDep, LakeDep, get_lake
-from metalake.server.bodies import capped_body, capped_chunks
+from metalake.server.bodies import capped_body, capped_chunks, refusal_past
 from metalake.server.links import LinksDep, check_signed
 from metalake.server.protocol import (
     BLOB_ROUTE,
@@ -137,7 +139,7 @@ def _file_target(fields: Any) -> FileTarget:
         raise InvalidArgumentError(f"malformed file target: {exc}") from exc
 
 
-def request_id(
+async def request_id(
     key: KeyDep, idempotency_key: Annotated[str | None, Header(alias=REQUEST_ID_HEADER)] = None
 ) -> str | None:
     """The lake's request id of a call that changes something: the caller's `Idempotency-Key`
@@ -158,7 +160,7 @@ def request_id(
 RequestIdDep = Annotated[str | None, Depends(request_id)]
 
 
-def annotation_selection(
+async def annotation_selection(
     annotation_type: str = "all",
     operation_ids: Annotated[list[str] | None, Query()] = None,
 ) -> AnnotationSelection:
@@ -189,6 +191,27 @@ def open_upload(body: UploadSessionBody, links: LinksDep, lake: LakeDep, key: Ke
     )
 
 
+class PartBounds:
+    """The part sizes of the upload sessions this server received parts of, the most any of
+    their parts may have: fixed when a session opens, so a later part's body can be read
+    within it before its own limit is looked up (and refusals checked) with the part itself."""
+
+    MOST = 4096
+
+    def __init__(self) -> None:
+        self._sizes: dict[str, int] = {}
+
+    def get(self, session_id: str) -> int | None:
+        return self._sizes.get(session_id)
+
+    def add(self, session_id: str, part_size: int | None) -> None:
+        if part_size is None:
+            return
+        if len(self._sizes) >= self.MOST:
+            self._sizes.clear()
+        self._sizes[session_id] = part_size
+
+
 @signed.put(part_path("{session_id}", "{seq}", "{part}"), tags=["uploads"])
 async def put_part(
     session_id: str,
@@ -204,11 +227,39 @@ async def put_part(
     that learn sizes from the bytes). Answers its ETag, quoted, as S3 does."""
     lake: Lake = get_lake(request)
     check_signed(lake.signer, "PUT", part_path(session_id, seq, part), expires, signature)
-    limit = await run_in_threadpool(lake.uploads.part_limit, session_id, seq, part)
-    async with capped_body(request, limit, f"part {part} of file {seq}") as body:
-        result = await run_in_threadpool(
-            lake.uploads.receive_part, session_id, seq, part, body, checksum, CHECKSUM_NAME
+    what = f"part {part} of file {seq}"
+    bounds: PartBounds = request.app.state.part_bounds
+    bound = bounds.get(session_id)
+    if bound is None:  # the session's first part here: its bound comes with the limit
+        limit, bound = await run_in_threadpool(
+            lambda: (
+                lake.uploads.part_limit(session_id, seq, part),
+                lake.uploads.part_size(session_id),
+            )
         )
+        bounds.add(session_id, bound)
+        async with capped_body(request, limit, what) as first:
+            result = await run_in_threadpool(
+                lake.uploads.receive_part, session_id, seq, part, first, checksum, CHECKSUM_NAME
+            )
+        return JSONResponse(result, headers={"ETag": f'"{result["etag"]}"'})
+
+    def receive(body: IO[bytes] | None) -> dict[str, Any]:
+        """The part's limit, checked as before its body was read (refusals of the session
+        first), then the part; `body` is None for one already past the session's bound."""
+        limit = lake.uploads.part_limit(session_id, seq, part)
+        if body is None or body.seek(0, os.SEEK_END) > limit:
+            raise refusal_past(request, limit, what)
+        body.seek(0)
+        return lake.uploads.receive_part(session_id, seq, part, body, checksum, CHECKSUM_NAME)
+
+    # Later parts: the body first, within the session's bound, then limit and part together
+    # in one trip through the thread pool.
+    async with contextlib.AsyncExitStack() as stack:
+        body: IO[bytes] | None = None
+        with contextlib.suppress(PayloadTooLargeError):
+            body = await stack.enter_async_context(capped_body(request, bound, what))
+        result = await run_in_threadpool(receive, body)
     return JSONResponse(result, headers={"ETag": f'"{result["etag"]}"'})
 
 

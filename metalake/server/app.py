@@ -20,7 +20,7 @@ from starlette.types import Receive, Scope, Send
 
 from metalake import __version__
 from metalake.lake.lake import Lake
-from metalake.server.api import api, signed
+from metalake.server.api import PartBounds, api, signed
 from metalake.server.bodies import BodyLimit
 from metalake.server.docs import install_docs
 from metalake.server.errors import UnexpectedErrors, install_error_handlers
@@ -102,6 +102,7 @@ def create_app(lake: Lake | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
+    app.state.part_bounds = PartBounds()
     install_docs(app)
     install_error_handlers(app)
     app.include_router(api)

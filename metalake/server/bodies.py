@@ -53,6 +53,17 @@ async def _chunks(request: Request, limit: int, what: str) -> AsyncIterator[byte
         yield chunk
 
 
+def refusal_past(
+    request: Request, limit: int, what: str = "the request body"
+) -> PayloadTooLargeError:
+    """What `capped_body` with `limit` refuses a body longer than `limit` with: its declared
+    length, if it declared one, else that it had more."""
+    declared = _declared_length(request.headers)
+    if declared is not None and declared > limit:
+        return _too_large(what, declared, limit)
+    return _too_large(what, f"more than {limit}", limit)
+
+
 async def capped_chunks(
     request: Request, limit: int, what: str = "the request body"
 ) -> list[bytes]:

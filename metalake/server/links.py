@@ -46,5 +46,10 @@ def check_signed(
     signer.verify(method, path, expires, signature)
 
 
-LinksDep = Annotated[SignedRoutes, Depends(SignedRoutes.of)]
+async def request_links(request: Request) -> SignedRoutes:
+    """`SignedRoutes.of` as a dependency solved on the event loop (no thread-pool trip)."""
+    return SignedRoutes.of(request)
+
+
+LinksDep = Annotated[SignedRoutes, Depends(request_links)]
 """The links of the request's server, for routes that hand out URLs."""

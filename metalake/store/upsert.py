@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -40,17 +41,24 @@ def upsert(
     keys: Sequence[str],
 ) -> None:
     """Insert rows, replacing the non-key columns of rows whose `keys` already exist."""
+    if not isinstance(rows, sa.Select):
+        if rows:
+            statement = _upsert_rows(conn.dialect.name, table, tuple(rows[0]), tuple(keys))
+            conn.execute(statement, list(rows))
+        return
     stmt = _insert(conn, table)
-    if isinstance(rows, sa.Select):
-        names = list(rows.selected_columns.keys())
-        stmt = stmt.from_select(names, _from_select(rows))
-    else:
-        if not rows:
-            return
-        names = list(rows[0].keys())
+    names = list(rows.selected_columns.keys())
+    stmt = stmt.from_select(names, _from_select(rows))
     update = {name: stmt.excluded[name] for name in names if name not in keys}
-    stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_=update)
-    if isinstance(rows, sa.Select):
-        conn.execute(stmt)
-    else:
-        conn.execute(stmt, list(rows))
+    conn.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=update))
+
+
+@functools.lru_cache(maxsize=256)
+def _upsert_rows(
+    dialect: str, table: sa.Table, names: tuple[str, ...], keys: tuple[str, ...]
+) -> Any:
+    """The upsert of rows of these columns, built once: building it costs more than running it
+    for the one-row upserts that run per request (upload parts)."""
+    stmt = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    update = {name: stmt.excluded[name] for name in names if name not in keys}
+    return stmt.on_conflict_do_update(index_elements=list(keys), set_=update)

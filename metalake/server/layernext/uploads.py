@@ -11,7 +11,7 @@ from metalake.errors import InvalidArgumentError, MetaLakeError, UploadSessionNo
 from metalake.lake.ingest import UploadFile, UploadRequest
 from metalake.lake.metadata import parse_metadata_object
 from metalake.lake.upload_sessions import SKIP
-from metalake.server.auth import KeyDep, LakeDep
+from metalake.server.auth import Credentials, KeyDep, LakeDep, as_caller, get_lake
 from metalake.server.layernext import wire
 from metalake.server.layernext.bodies import JOB_WAIT_S, Body, ok, refused, router
 from metalake.server.links import SignedRoutes
@@ -69,35 +69,51 @@ def _session_file(file_id: Any) -> tuple[str, int]:
 
 
 @routes.post("/client/fileUpload/initializeMultipartUpload")
-def start_file(body: Body, lake: LakeDep, _key: KeyDep) -> dict:
+async def start_file(body: Body, request: Request, credentials: Credentials) -> dict:
     """Start one file of an upload; `isExisting` tells the client to skip a file the
     collection already has."""
     upload_id = str(body.get("uploadId"))
-    f = lake.uploads.file_by_name(upload_id, str(body.get("fileName")))
-    return {
-        "fileId": _file_id(upload_id, f["seq"]),
-        "fileKey": f["file_name"],
-        "isExisting": f["state"] == SKIP,
-    }
+
+    def start(_key: str) -> dict:
+        f = get_lake(request).uploads.file_by_name(upload_id, str(body.get("fileName")))
+        return {
+            "fileId": _file_id(upload_id, f["seq"]),
+            "fileKey": f["file_name"],
+            "isExisting": f["state"] == SKIP,
+        }
+
+    return await as_caller(request, credentials, start)
 
 
 @routes.post("/client/fileUpload/getMultipartPreSignedUrls")
-def part_urls(body: Body, request: Request, lake: LakeDep, _key: KeyDep) -> dict:
+async def part_urls(body: Body, request: Request, credentials: Credentials) -> dict:
     """Signed URLs of a file's parts (again on a retry): PUT them without credentials."""
-    upload_id, seq = _session_file(body.get("fileId"))
-    urls = lake.uploads.part_urls(upload_id, seq, body.get("parts"), SignedRoutes.of(request))
-    return {"parts": [{"PartNumber": n, "signedUrl": url} for n, url in enumerate(urls, start=1)]}
+
+    def urls(_key: str) -> dict:
+        upload_id, seq = _session_file(body.get("fileId"))
+        signed = get_lake(request).uploads.part_urls(
+            upload_id, seq, body.get("parts"), SignedRoutes.of(request)
+        )
+        return {
+            "parts": [{"PartNumber": n, "signedUrl": url} for n, url in enumerate(signed, start=1)]
+        }
+
+    return await as_caller(request, credentials, urls)
 
 
 @routes.post("/client/fileUpload/finalizeMultipartUpload")
-def finish_file(body: Body, lake: LakeDep, _key: KeyDep) -> dict:
+async def finish_file(body: Body, request: Request, credentials: Credentials) -> dict:
     """Assemble a file from its parts, checking each part's ETag."""
-    upload_id, seq = _session_file(body.get("fileId"))
-    try:
-        etags = {int(p["PartNumber"]): str(p["ETag"]) for p in body.get("parts") or []}
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InvalidArgumentError(f"parts must be [{{PartNumber, ETag}}]: {exc!r}") from exc
-    return ok(**lake.uploads.finish_parts(upload_id, seq, etags))
+
+    def finish(_key: str) -> dict:
+        upload_id, seq = _session_file(body.get("fileId"))
+        try:
+            etags = {int(p["PartNumber"]): str(p["ETag"]) for p in body.get("parts") or []}
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidArgumentError(f"parts must be [{{PartNumber, ETag}}]: {exc!r}") from exc
+        return ok(**get_lake(request).uploads.finish_parts(upload_id, seq, etags))
+
+    return await as_caller(request, credentials, finish)
 
 
 @routes.get("/client/collectionUploadingStatus/{upload_id}/complete")
