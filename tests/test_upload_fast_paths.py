@@ -16,7 +16,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from metalake import Client
+from metalake.errors import MediaProbeError
 from metalake.lake import ingest
+from metalake.lake.jobs import failure_reason
+from metalake.media.probe import probe
 from metalake.store.schema import collection_items, item_metadata, item_tags, items, job_files, jobs
 from tests.media_factory import make_exif_rotated_jpeg, make_folder, make_image
 
@@ -81,3 +84,34 @@ def test_batched_inserts_register_what_row_by_row_inserts_do(tmp_path: Path):
     assert batched == row_by_row
     counts = [(a["done"], a["skipped"], a["failed"]) for a in batched["answers"]]
     assert counts == [(ingest.CHUNK + 7, 0, 0), (0, ingest.CHUNK + 7, 0), (1, 5, 1)]
+
+
+def test_files_probed_from_their_copy_read_as_a_probe_of_the_file_does(tmp_path: Path):
+    """An image is probed from the first chunk its staged copy reads; the facts and the errors
+    are those `probe` gives reading the file itself (the path before)."""
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    make_image(folder / "plain.jpg", (70, 30))
+    make_exif_rotated_jpeg(folder / "rotated.jpg")
+    make_image(folder / "picture.png", (20, 10))
+    make_image(folder / "progressive.jpg", (33, 44), progressive=True)
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 torn")
+    (folder / "empty.jpg").write_bytes(b"")
+    expected: dict[str, Any] = {}
+    for path in sorted(folder.iterdir()):
+        try:
+            facts = probe(path, "image", path.name)
+            expected[path.name] = (facts.mime, facts.width, facts.height)
+        except MediaProbeError as exc:
+            expected[path.name] = failure_reason(exc)
+    with Client(home=tmp_path / "lake", show_progress=False) as client:
+        result = client.upload_files_to_collection(str(folder), "image", "mixed")
+        client.wait_for_job_complete(result["job_id"])
+        job = client.get_job(result["job_id"])
+        found: dict[str, Any] = {e["file"]: e["reason"] for e in job["errors"]}
+        for name in expected:
+            if name not in found:
+                details = client.get_file_details(f"mixed_{name}")
+                found[name] = (details["mime"], details["width"], details["height"])
+    assert found == expected
+    assert sum(isinstance(v, str) for v in expected.values()) == 2

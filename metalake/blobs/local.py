@@ -14,7 +14,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -77,8 +77,11 @@ class LocalBlobStore:
         """The file that holds `key` (checked to stay inside the root)."""
         return self.root / check_key(key)
 
-    def stage(self, source: BinaryIO, suffix: str = "") -> StagedBlob:
-        """Copy `source` into a temp file while hashing it; `commit` or `discard` it next."""
+    def stage(
+        self, source: BinaryIO, suffix: str = "", head: Callable[[bytes], object] | None = None
+    ) -> StagedBlob:
+        """Copy `source` into a temp file while hashing it; `commit` or `discard` it next.
+        `head`, if given, sees the first chunk read."""
         with _space_checked(StorageFullError.BLOBS):
             fd, name = tempfile.mkstemp(dir=self._tmp, prefix=self._prefix(), suffix=suffix)
         digest = hashlib.sha256()
@@ -86,6 +89,8 @@ class LocalBlobStore:
         try:
             with _space_checked(StorageFullError.BLOBS), os.fdopen(fd, "wb") as out:
                 while chunk := source.read(CHUNK):
+                    if head is not None and not size:
+                        head(chunk)
                     digest.update(chunk)
                     out.write(chunk)
                     size += len(chunk)
@@ -94,11 +99,11 @@ class LocalBlobStore:
             raise
         return StagedBlob(name, size, digest.hexdigest())
 
-    def stage_file(self, source: Path) -> StagedBlob:
-        """Stage the bytes of a local file."""
+    def stage_file(self, source: Path, head: Callable[[bytes], object] | None = None) -> StagedBlob:
+        """Stage the bytes of a local file (`head` sees its first chunk)."""
         try:
             with source.open("rb") as f:
-                return self.stage(f, suffix=source.suffix)
+                return self.stage(f, suffix=source.suffix, head=head)
         except StorageError:
             raise
         except OSError as exc:

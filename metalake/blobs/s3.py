@@ -12,7 +12,7 @@ import hashlib
 import io
 import os
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -34,8 +34,9 @@ READ_BLOCK = 256 << 10
 class _HashingReader(io.RawIOBase):
     """Reads a file and hashes what was read, so one pass both uploads and hashes it."""
 
-    def __init__(self, source: BinaryIO) -> None:
+    def __init__(self, source: BinaryIO, head: Callable[[bytes], object] | None = None) -> None:
         self._source = source
+        self._head = head
         self.sha256 = hashlib.sha256()
         self.size = 0
 
@@ -44,6 +45,8 @@ class _HashingReader(io.RawIOBase):
 
     def readinto(self, buffer: Any) -> int:
         data = self._source.read(len(buffer))
+        if self._head is not None and not self.size and data:
+            self._head(data)
         buffer[: len(data)] = data
         self.sha256.update(data)
         self.size += len(data)
@@ -134,15 +137,15 @@ class S3BlobStore:
                 "check that it is running and reachable"
             ) from exc
 
-    def stage_file(self, source: Path) -> StagedBlob:
-        """Upload a local file to a temp key while hashing it."""
+    def stage_file(self, source: Path, head: Callable[[bytes], object] | None = None) -> StagedBlob:
+        """Upload a local file to a temp key while hashing it (`head` sees its first bytes)."""
         token = f"{TMP_PREFIX}/{owner_tag()}~{uuid.uuid4().hex}"
         try:
             f = source.open("rb")
         except OSError as exc:
             raise StorageError(f"cannot read {source}: {exc.strerror or exc}") from exc
         with f, self._errors(token):
-            reader = _HashingReader(f)
+            reader = _HashingReader(f, head)
             self._client.upload_fileobj(
                 io.BufferedReader(reader, READ_BLOCK), self.bucket, self._key(token)
             )

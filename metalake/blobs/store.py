@@ -6,7 +6,7 @@ Two stores satisfy `BlobStore`: `LocalBlobStore` (a folder, the default) and `S3
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,7 +41,11 @@ class BlobStore(Protocol):
     direct_uploads: bool
     """True if clients send upload parts to the store itself (presigned), not to the server."""
 
-    def stage_file(self, source: Path) -> StagedBlob: ...
+    def stage_file(self, source: Path, head: Callable[[bytes], object] | None = None) -> StagedBlob:
+        """Copy a local file into a temp object while hashing it; `head`, if given, sees the
+        first bytes read (up to 1 MiB), so a caller can inspect a file it is copying anyway."""
+        ...
+
     def stage_bytes(self, pieces: Sequence[bytes | memoryview], sha256: str) -> StagedBlob:
         """Put bytes (`pieces`, in order) whose SHA-256 the caller checked already in a temp
         object."""

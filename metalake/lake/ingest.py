@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection, RowMapping
 from metalake.blobs.keys import check_file_name, check_user_key
 from metalake.blobs.store import BlobStore, StagedBlob
 from metalake.crash_points import crash_point
-from metalake.errors import InvalidArgumentError
+from metalake.errors import InvalidArgumentError, StorageError
 from metalake.ids import new_id
 from metalake.lake import collections
 from metalake.lake.annotations.documents import AnnotationFile
@@ -51,7 +51,7 @@ from metalake.lake.metadata import (
 from metalake.lake.names import DEFAULT_BUCKET, storage_key, unique_name
 from metalake.lake.outages import is_transient
 from metalake.lake.workers import WorkerPool
-from metalake.media.probe import MediaFacts, probe
+from metalake.media.probe import MediaFacts, jpeg_facts, probe
 from metalake.store.database import Database
 from metalake.store.item_changes import next_seqs
 from metalake.store.schema import collection_items, items, job_files, jobs
@@ -446,8 +446,24 @@ class UploadJob:
         if not task.source:
             raise InvalidArgumentError("its bytes were not sent (the file was expected to exist)")
         source = Path(task.source)
-        facts = probe(source, content_type, task.file_name)
-        return _Stored(self._blobs.stage_file(source), facts)
+        if content_type != "image":
+            facts = probe(source, content_type, task.file_name)
+            return _Stored(self._blobs.stage_file(source), facts)
+        # An ordinary JPEG is probed from the first chunk its copy reads: one open, one read.
+        first: list[bytes] = []
+        try:
+            blob = self._blobs.stage_file(source, first.append)
+        except StorageError:
+            probe(source, content_type, task.file_name)  # an unreadable file fails as it did
+            raise
+        try:
+            facts = jpeg_facts(first[0] if first else b"") or probe(
+                source, content_type, task.file_name
+            )
+        except BaseException:
+            self._blobs.discard(blob)
+            raise
+        return _Stored(blob, facts)
 
     def _store(self, stored: _Stored, key: str) -> None:
         """Put stored bytes under `key`. Bytes a client sent are copied, and their staged copy

@@ -52,13 +52,22 @@ def probe_image(path: Source) -> MediaFacts:
     An ordinary JPEG is read from its header bytes (`media/jpeg.py`); every other file, and
     any JPEG that reader declines, is opened with Pillow.
     """
-    header = _jpeg_header(path)
-    if header is not None:
-        width, height = header.width, header.height
-        if header.orientation in ROTATED_ORIENTATIONS:
-            width, height = height, width
-        return MediaFacts(mime="image/jpeg", width=width, height=height)
-    return pillow_image_facts(path)
+    return _facts_of(_jpeg_header(path)) or pillow_image_facts(path)
+
+
+def jpeg_facts(data: bytes) -> MediaFacts | None:
+    """The facts of an ordinary JPEG that starts with `data` (bytes a caller has read anyway),
+    or None: then `probe_image` must read the file."""
+    return _facts_of(_checked_header(data[:HEADER_BYTES]))
+
+
+def _facts_of(header: JpegHeader | None) -> MediaFacts | None:
+    if header is None:
+        return None
+    width, height = header.width, header.height
+    if header.orientation in ROTATED_ORIENTATIONS:
+        width, height = height, width
+    return MediaFacts(mime="image/jpeg", width=width, height=height)
 
 
 def pillow_image_facts(path: Source) -> MediaFacts:
@@ -93,6 +102,12 @@ def _jpeg_header(source: Source) -> JpegHeader | None:
             source.seek(where)
     except OSError:
         return None
+    return _checked_header(data)
+
+
+def _checked_header(data: bytes) -> JpegHeader | None:
+    """The header `read_header` finds, if the image is within the lake's pixel limit (Pillow
+    decides about bigger ones)."""
     header = read_header(data)
     if header is None or header.width * header.height > MAX_IMAGE_PIXELS:
         return None
