@@ -240,6 +240,8 @@ upload_files = sa.Table(
     sa.Column("multipart_id", sa.String(1024)),
 )
 
+sa.Index("ix_upload_files_session_name", upload_files.c.session_id, upload_files.c.file_name)
+
 upload_parts = sa.Table(
     "upload_parts",
     metadata,
