@@ -26,14 +26,11 @@ import shutil
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import sqlalchemy as sa
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import OUT, run_fiftyone
+from bench.common import OUT, fresh_postgres, run_fiftyone
 from metalake import Client
 from tests.servers import serve
 
@@ -134,18 +131,8 @@ def fresh_database(admin_url: str | None) -> Iterator[str | None]:
     if admin_url is None:
         yield None
         return
-    if admin_url.startswith("postgresql://"):
-        admin_url = "postgresql+psycopg://" + admin_url.removeprefix("postgresql://")
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    name = f"metalake_bench_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin.url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    with fresh_postgres(admin_url) as url:
+        yield url
 
 
 def timed_upload(client: Client, operation: str, annotation_file: Path) -> tuple[float, dict]:

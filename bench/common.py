@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
+
+import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent
 OUT = ROOT / "out"
@@ -23,6 +28,23 @@ def run_child(python: str, code: str, *args: str, env: dict[str, str] | None = N
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-2000:])
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@contextlib.contextmanager
+def fresh_postgres(admin_url: str, prefix: str = "metalake_bench") -> Iterator[str]:
+    """A new PostgreSQL database on the server of `admin_url`, dropped on exit."""
+    if admin_url.startswith("postgresql://"):
+        admin_url = "postgresql+psycopg://" + admin_url.removeprefix("postgresql://")
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin.url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
 
 
 def peak_rss(pid: int) -> int:

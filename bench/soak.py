@@ -52,11 +52,10 @@ from typing import Any
 
 import httpx
 import numpy as np
-import sqlalchemy as sa
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import OUT
+from bench.common import OUT, fresh_postgres
 from metalake import Client
 from tests.servers import seaweedfs, serve
 
@@ -271,23 +270,6 @@ def sample_forever(pid: int, every: float, start: float, out: list, stop: thread
 
 
 @contextlib.contextmanager
-def fresh_postgres(admin_url: str) -> Iterator[str]:
-    """A new PostgreSQL database on the server of `admin_url`, dropped on exit."""
-    if admin_url.startswith("postgresql://"):
-        admin_url = "postgresql+psycopg://" + admin_url.removeprefix("postgresql://")
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    name = f"metalake_soak_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin.url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
-
-
-@contextlib.contextmanager
 def served_lake(args: argparse.Namespace, scratch: Path, env: dict[str, str]) -> Iterator[Any]:
     """`metalake serve` on a fresh lake of the chosen backend."""
     home = scratch / "lake"
@@ -296,7 +278,7 @@ def served_lake(args: argparse.Namespace, scratch: Path, env: dict[str, str]) ->
             yield server
         return
     with (
-        fresh_postgres(args.database_url) as database_url,
+        fresh_postgres(args.database_url, "metalake_soak") as database_url,
         seaweedfs(scratch / "seaweedfs") as s3,
     ):
         storage = f"s3://soak-{uuid.uuid4().hex[:8]}/blobs"

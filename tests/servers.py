@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
+import uvicorn
+from starlette.types import ASGIApp
 
 from metalake.blobs.local import TMP_DIR
 from metalake.lake.jobs import QUEUED, RUNNING
@@ -40,6 +43,23 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def app_in_thread(app: ASGIApp) -> Iterator[str]:
+    """An ASGI app served by uvicorn in a thread of the test process on a free 127.0.0.1 port
+    (for apps a test builds itself); yields its `http://` URL."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
 
 
 @dataclass(frozen=True)

@@ -11,14 +11,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from metalake import InvalidArgumentError, ServerUnavailableError
 from metalake.client.http import HttpTransport
 from metalake.lake.lake import Lake
 from metalake.lake.selection import ItemSelection
 from metalake.server.app import create_app
-from tests.servers import free_port
+from tests.servers import app_in_thread
 
 
 @pytest.fixture
@@ -31,17 +30,10 @@ def failing_server(tmp_path: Path) -> Iterator[str]:
     def boom() -> dict:
         raise RuntimeError(f"a bug that mentions {tmp_path}")
 
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
     try:
-        yield f"127.0.0.1:{port}"
+        with app_in_thread(app) as url:
+            yield url.removeprefix("http://")
     finally:
-        server.should_exit = True
-        thread.join(10)
         lake.close()
 
 

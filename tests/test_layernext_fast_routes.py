@@ -15,10 +15,7 @@ front of the app's own, so it answers with them.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +23,7 @@ from typing import Annotated, Any
 
 import httpx
 import pytest
-import uvicorn
-from fastapi import APIRouter, FastAPI, Header, Request
+from fastapi import APIRouter, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
@@ -46,7 +42,7 @@ from metalake.server.layernext.bodies import Body, ok, router
 from metalake.server.links import SignedRoutes, check_signed
 from metalake.server.protocol import CHECKSUM_HEADER, CHECKSUM_NAME, part_path
 from tests.media_factory import make_image
-from tests.servers import free_port
+from tests.servers import app_in_thread
 
 HOST = "lake.test"
 """Sent as the Host of every request, so that both servers sign URLs of the same base."""
@@ -108,21 +104,6 @@ async def put_part(
     return JSONResponse(result, headers={"ETag": f'"{result["etag"]}"'})
 
 
-@contextlib.contextmanager
-def running(app: FastAPI) -> Iterator[str]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-
-
 @dataclass
 class Servers:
     lake: Lake
@@ -163,7 +144,7 @@ def servers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Servers
     for routes in (reference, signed_reference):
         old_app.include_router(routes)
         old_app.router.routes.insert(0, old_app.router.routes.pop())
-    with running(old_app) as old_url, running(create_app(lake)) as new_url:
+    with app_in_thread(old_app) as old_url, app_in_thread(create_app(lake)) as new_url:
         options: dict[str, Any] = {"auth": (key.key, key.secret), "headers": {"host": HOST}}
         with (
             httpx.Client(base_url=old_url, **options) as old,
