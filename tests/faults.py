@@ -65,6 +65,11 @@ class TcpProxy:
                 sock.setsockopt(
                     socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
                 )
+                # close() alone leaves the socket open while a pipe thread is blocked in its
+                # recv (the kernel holds it until that returns): a lake that sent a query on it
+                # then waited forever. shutdown() wakes the thread and tells the peer at once.
+                sock.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
                 sock.close()
         self.cut += len(sockets) // 2
 
