@@ -19,6 +19,9 @@ INTERNAL = {
     "metalake.lake.annotations.shapes.ShapeError",
     # Caught by the download loop and reported in its result, per file.
     "metalake.client.downloads.FetchFailedError",
+    # Raised and caught inside the annotation fast path, which then leaves the file to the
+    # full checker.
+    "metalake.lake.annotations.fast.Refused",
 }
 # Codes the server answers for errors that are no MetaLakeError (starlette's HTTP errors, an
 # unexpected exception), with the HTTP status each goes with.
