@@ -100,16 +100,6 @@ _FILE_UPDATE = upload_files.update().where(
 """Sets the columns named in its parameters, beside `sid` and `at_seq` (which name the file)."""
 
 
-MARK_RECEIVED = (
-    upload_files.update()
-    .where(
-        upload_files.c.session_id == sa.bindparam("session"),
-        upload_files.c.seq == sa.bindparam("file_seq"),
-    )
-    .values(state=RECEIVED, sha256=sa.bindparam("hash"))
-)
-
-
 def _split(chunks: Sequence[bytes], sizes: list[int]) -> list[list[memoryview]]:
     """Chunks of a body cut at the files' boundaries: each file's bytes as views of them."""
     files: list[list[memoryview]] = []
@@ -601,8 +591,11 @@ class UploadSessions:
         """Mark files (number, SHA-256) as received, in one statement run for them all."""
         if received:
             conn.execute(
-                MARK_RECEIVED,
-                [{"session": session_id, "file_seq": seq, "hash": sha} for seq, sha in received],
+                _FILE_UPDATE,
+                [
+                    {"sid": session_id, "at_seq": seq, "state": RECEIVED, "sha256": sha}
+                    for seq, sha in received
+                ],
             )
 
     def finish_file(
