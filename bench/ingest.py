@@ -43,6 +43,36 @@ from tests.servers import seaweedfs, serve
 
 CHUNK = 1 << 20
 UNIQUE_IMAGES = 2000
+INODE_WINDOW_S = 36
+"""How long ext4 without a journal (this VM's disk) avoids reusing a deleted inode: each file
+created meanwhile first scans past every inode deleted in that window (`recently_deleted` in
+the kernel's profile), so a contender run just after 2,000 files were deleted paid up to 1 ms per
+file it created. Outputs are therefore deleted together at the end of a run (see Leftovers)."""
+
+
+class Leftovers:
+    """The output folders of a run's contenders, deleted together when the run ends, so that no
+    contender creates its files just after another one's were deleted. When the disk has no room
+    for one more output they are deleted at once, and the next contender waits out the window."""
+
+    def __init__(self) -> None:
+        self.room = 0
+        """Free bytes the disk must keep for the next contender's output."""
+        self._paths: list[Path] = []
+
+    def keep(self, path: Path) -> None:
+        self._paths.append(path)
+        if shutil.disk_usage(OUT).free < self.room:
+            self.clear()
+            time.sleep(INODE_WINDOW_S)
+
+    def clear(self) -> None:
+        for path in self._paths:
+            shutil.rmtree(path, ignore_errors=True)
+        self._paths.clear()
+
+
+LEFTOVERS = Leftovers()
 
 LAKE_CHILD = """
 import json, os, resource, sys, time
@@ -140,7 +170,7 @@ def floor(files: list[Path]) -> dict:
                 dst.write(chunk)
     seconds = time.perf_counter() - start
     used = os.times()
-    shutil.rmtree(target)
+    LEFTOVERS.keep(target)
     return {"seconds": seconds, "user": used.user - cpu.user, "system": used.system - cpu.system}
 
 
@@ -153,7 +183,7 @@ def lake(folder: Path, storage: str | None, env: dict[str, str]) -> dict:
             sys.executable, LAKE_CHILD, json.dumps(where), str(folder), env={**os.environ, **env}
         )
     finally:
-        shutil.rmtree(home)
+        LEFTOVERS.keep(home)
 
 
 def process_cpu(pid: int) -> tuple[float, float]:
@@ -180,7 +210,7 @@ def served_lake(folder: Path, storage: str | None, env: dict[str, str]) -> dict:
             )
         return result
     finally:
-        shutil.rmtree(home)
+        LEFTOVERS.keep(home)
 
 
 def fiftyone(folder: Path) -> dict | None:
@@ -288,9 +318,11 @@ def main() -> None:
         raise SystemExit(f"{folder} holds more than {args.n} files; pass --folder")
     total = warm(files)
     mb = total / 1e6
+    LEFTOVERS.room = 3 * total  # one more output, with a lake's database and thumbnails
     n = len(files)
     runs: dict[str, list[dict]] = {}
     with ExitStack() as stack:
+        stack.callback(LEFTOVERS.clear)
         storage, env = None, {}
         if args.storage == "s3":
             s3_dir = Path(tempfile.mkdtemp(dir=OUT, prefix="s3_"))
@@ -359,6 +391,7 @@ def main() -> None:
     max_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
     print(f"largest child peak RSS: {max_rss / 2**20:.0f} MiB")
     if args.breakdown:
+        time.sleep(INODE_WINDOW_S)  # the outputs were just deleted
         breakdown(folder, n)
 
 
