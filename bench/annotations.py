@@ -11,6 +11,11 @@ Times, on the same images and boxes:
 Images (320x240 JPEGs) and the annotation file are made once and cached in `bench/out/`.
 With --database-url the lake's database is a fresh PostgreSQL database made on that server for
 the run (and dropped after it).
+The floors are what the database alone takes for the same boxes, one row each, inserted in one
+transaction (rolled back) by the path uploads use (executemany on SQLite, COPY on PostgreSQL):
+into a plain table of the annotations' columns (no key, index or reference), and into the lake's
+annotations table (its three indexes and foreign keys), median of three rounds. An upload can be
+no faster than the second, and no design with a row per box faster than the first.
 
 Usage: python bench/annotations.py [--images 10000] [--boxes 5] [--no-fiftyone] [--remote]
                                    [--database-url postgresql://postgres@127.0.0.1:5432/postgres]
@@ -23,6 +28,7 @@ import contextlib
 import json
 import random
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -30,8 +36,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import sqlalchemy as sa
+
 from bench.common import OUT, fresh_postgres, run_fiftyone
 from metalake import Client
+from metalake.lake.annotations.store import ROW_COLUMNS
+from metalake.lake.lake import lake_database
+from metalake.store.bulk import insert_rows
+from metalake.store.schema import annotation_rows, items, labels, operations
 from tests.servers import serve
 
 WIDTH, HEIGHT = 320, 240
@@ -124,6 +136,58 @@ def make_annotations(n: int, boxes: int) -> Path:
     return path
 
 
+def _floor_rows(conn: sa.Connection, annotation_file: Path, operation: str) -> list[tuple]:
+    """The file's boxes as the lake stores them, spread over the lake's items in order."""
+    ids = conn.execute(sa.select(items.c.id).order_by(items.c.id)).scalars().all()
+    label_ids = dict(conn.execute(sa.select(labels.c.name, labels.c.id)).all())
+    query = sa.select(operations.c.id).where(operations.c.name == operation)
+    operation_id = conn.execute(query).scalar_one()
+    images = json.loads(annotation_file.read_text())["images"]
+    return [
+        (
+            item_id,
+            operation_id,
+            "rectangle",
+            label_ids[a["label"]],
+            *a["bbox"],
+            None,
+            a["confidence"],
+            None,
+            None,
+        )
+        for item_id, entry in zip(ids, images, strict=False)
+        for a in entry["annotations"]
+    ]
+
+
+def insert_floors(home: Path, url: str | None, annotation_file: Path, operation: str) -> dict:
+    """Seconds (median of three) to insert the file's boxes into a plain table and into the
+    lake's annotations table, each in a transaction that is rolled back."""
+    db = lake_database(home, url)
+    plain = sa.Table(
+        "bench_floor",
+        sa.MetaData(),
+        *(sa.Column(c.name, c.type) for c in annotation_rows.columns if c.name != "id"),
+    )
+    tables = (("plain table", plain, True), ("lake's annotations table", annotation_rows, False))
+    seconds: dict[str, list[float]] = {name: [] for name, _, _ in tables}
+    try:
+        with db.read() as conn:
+            rows = _floor_rows(conn, annotation_file, operation)
+        for _ in range(3):
+            for name, table, create in tables:
+                with db.engine.connect() as conn, conn.begin() as transaction:
+                    if create:
+                        table.create(conn)
+                    start = time.perf_counter()
+                    insert_rows(conn, table, ROW_COLUMNS, rows)
+                    seconds[name].append(time.perf_counter() - start)
+                    transaction.rollback()
+    finally:
+        db.close()
+    return {name: statistics.median(values) for name, values in seconds.items()}
+
+
 @contextlib.contextmanager
 def fresh_database(admin_url: str | None) -> Iterator[str | None]:
     """None (the embedded SQLite database), or a new PostgreSQL database on the server of
@@ -199,6 +263,7 @@ def main() -> None:
                 print(f"{args.images} images uploaded in {time.perf_counter() - start:.1f} s")
                 collection_id = upload["collection_id"]
                 results = {"embedded": measure(client, collection_id, annotation_file, "e")}
+            floors = insert_floors(home, url, annotation_file, "e-gt")
             if args.remote:
                 with (
                     serve(home, url) as server,
@@ -226,6 +291,8 @@ def main() -> None:
         line(f"metalake {way} upload_annotations (new op)", figures["upload"])
         line(f"metalake {way} upload_annotations (replace)", figures["replace"])
         line(f"metalake {way} download_collection, no media", figures["download"])
+    for table, seconds in floors.items():
+        line(f"floor: rows alone into the {table}", seconds)
     if fo:
         assert fo["boxes"] == expected, fo
         line("fiftyone build Detections from the JSON", fo["build"])
