@@ -169,15 +169,15 @@ def insert_floors(home: Path, url: str | None, annotation_file: Path, operation:
         sa.MetaData(),
         *(sa.Column(c.name, c.type) for c in annotation_rows.columns if c.name != "id"),
     )
-    tables = (("plain table", plain, True), ("lake's annotations table", annotation_rows, False))
-    seconds: dict[str, list[float]] = {name: [] for name, _, _ in tables}
+    tables = (("plain table", plain), ("lake's annotations table", annotation_rows))
+    seconds: dict[str, list[float]] = {name: [] for name, _ in tables}
     try:
         with db.read() as conn:
             rows = _floor_rows(conn, annotation_file, operation)
         for _ in range(3):
-            for name, table, create in tables:
+            for name, table in tables:
                 with db.engine.connect() as conn, conn.begin() as transaction:
-                    if create:
+                    if table is plain:
                         table.create(conn)
                     start = time.perf_counter()
                     insert_rows(conn, table, ROW_COLUMNS, rows)

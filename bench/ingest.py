@@ -55,14 +55,14 @@ class Leftovers:
     contender creates its files just after another one's were deleted. When the disk has no room
     for one more output they are deleted at once, and the next contender waits out the window."""
 
-    def __init__(self) -> None:
-        self.room = 0
+    def __init__(self, room: int) -> None:
+        self._room = room
         """Free bytes the disk must keep for the next contender's output."""
         self._paths: list[Path] = []
 
     def keep(self, path: Path) -> None:
         self._paths.append(path)
-        if shutil.disk_usage(OUT).free < self.room:
+        if shutil.disk_usage(OUT).free < self._room:
             self.clear()
             time.sleep(INODE_WINDOW_S)
 
@@ -71,8 +71,6 @@ class Leftovers:
             shutil.rmtree(path, ignore_errors=True)
         self._paths.clear()
 
-
-LEFTOVERS = Leftovers()
 
 LAKE_CHILD = """
 import json, os, resource, sys, time
@@ -157,7 +155,7 @@ def warm(files: list[Path]) -> int:
     return total
 
 
-def floor(files: list[Path]) -> dict:
+def floor(files: list[Path], leftovers: Leftovers) -> dict:
     """Copy and sha256 every file, one thread, into a temp folder: seconds and CPU."""
     target = Path(tempfile.mkdtemp(dir=OUT, prefix="floor_"))
     cpu = os.times()
@@ -170,11 +168,11 @@ def floor(files: list[Path]) -> dict:
                 dst.write(chunk)
     seconds = time.perf_counter() - start
     used = os.times()
-    LEFTOVERS.keep(target)
+    leftovers.keep(target)
     return {"seconds": seconds, "user": used.user - cpu.user, "system": used.system - cpu.system}
 
 
-def lake(folder: Path, storage: str | None, env: dict[str, str]) -> dict:
+def lake(folder: Path, storage: str | None, env: dict[str, str], leftovers: Leftovers) -> dict:
     """Upload into a fresh embedded lake in a child process."""
     home = Path(tempfile.mkdtemp(dir=OUT, prefix="lake_"))
     where = {"home": str(home), "storage": storage}
@@ -183,7 +181,7 @@ def lake(folder: Path, storage: str | None, env: dict[str, str]) -> dict:
             sys.executable, LAKE_CHILD, json.dumps(where), str(folder), env={**os.environ, **env}
         )
     finally:
-        LEFTOVERS.keep(home)
+        leftovers.keep(home)
 
 
 def process_cpu(pid: int) -> tuple[float, float]:
@@ -193,7 +191,9 @@ def process_cpu(pid: int) -> tuple[float, float]:
     return int(fields[11]) / tick, int(fields[12]) / tick
 
 
-def served_lake(folder: Path, storage: str | None, env: dict[str, str]) -> dict:
+def served_lake(
+    folder: Path, storage: str | None, env: dict[str, str], leftovers: Leftovers
+) -> dict:
     """Upload through a `metalake serve` process on loopback; adds the server's peak RSS and
     the CPU it used during the upload."""
     home = Path(tempfile.mkdtemp(dir=OUT, prefix="served_"))
@@ -210,7 +210,7 @@ def served_lake(folder: Path, storage: str | None, env: dict[str, str]) -> dict:
             )
         return result
     finally:
-        LEFTOVERS.keep(home)
+        leftovers.keep(home)
 
 
 def fiftyone(folder: Path) -> dict | None:
@@ -318,11 +318,11 @@ def main() -> None:
         raise SystemExit(f"{folder} holds more than {args.n} files; pass --folder")
     total = warm(files)
     mb = total / 1e6
-    LEFTOVERS.room = 3 * total  # one more output, with a lake's database and thumbnails
+    leftovers = Leftovers(3 * total)  # one more output, with a lake's database
     n = len(files)
     runs: dict[str, list[dict]] = {}
     with ExitStack() as stack:
-        stack.callback(LEFTOVERS.clear)
+        stack.callback(leftovers.clear)
         storage, env = None, {}
         if args.storage == "s3":
             s3_dir = Path(tempfile.mkdtemp(dir=OUT, prefix="s3_"))
@@ -330,12 +330,12 @@ def main() -> None:
             env = stack.enter_context(seaweedfs(s3_dir)).env
             storage = "s3://bench-embedded/blobs"
         contenders: list[tuple[str, Callable[[], dict | None]]] = [
-            ("floor", lambda: floor(files)),
-            ("embedded", lambda: lake(folder, storage, env)),
+            ("floor", lambda: floor(files, leftovers)),
+            ("embedded", lambda: lake(folder, storage, env, leftovers)),
         ]
         if args.remote:
             served = storage and "s3://bench-served/blobs"
-            contenders.append(("remote", lambda: served_lake(folder, served, env)))
+            contenders.append(("remote", lambda: served_lake(folder, served, env, leftovers)))
         if not args.no_fiftyone:
             contenders.append(("fiftyone", lambda: fiftyone(folder)))
         print(f"{n} files, {mb:.0f} MB, {os.cpu_count()} cores, storage {args.storage}")
