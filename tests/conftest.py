@@ -20,7 +20,7 @@ from metalake import Client
 from metalake.lake.lake import Lake, lake_database
 from metalake.server.links import SignedRoutes
 from metalake.store.database import Database
-from metalake.store.schema import metadata
+from metalake.store.schema import lake_info, metadata
 from tests.media_factory import make_folder
 from tests.servers import S3Server, Server, SharedServer, seaweedfs, serve
 
@@ -40,20 +40,49 @@ def _pg_admin_url() -> str:
 
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    """A fresh PostgreSQL database for one test, its schema migrated, dropped afterwards."""
     with fresh_postgres_database() as url:
         yield url
 
 
+_template: list[str] = []
+"""The session's migrated template database, once made (dropped when the session ends)."""
+
+
+def _migrated_template(admin: sa.Engine) -> str:
+    """The name of a database this session migrated once, with no lake id yet (each copy makes
+    its own on first use): copying it takes 0.05 s, migrating an empty database 0.8 s."""
+    if not _template:
+        name = f"metalake_template_{uuid.uuid4().hex[:12]}"
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        with Database(admin.url.set(database=name).render_as_string(hide_password=False)) as db:
+            db.migrate()
+            with db.write() as conn:
+                conn.execute(lake_info.delete())
+        _template.append(name)
+    return _template[0]
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if _template:
+        admin = sa.create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{_template[0]}" WITH (FORCE)')
+        admin.dispose()
+
+
 @contextlib.contextmanager
-def fresh_postgres_database() -> Iterator[str]:
-    """A new PostgreSQL database, dropped on exit; skips the test without a server."""
+def fresh_postgres_database(migrated: bool = True) -> Iterator[str]:
+    """A new PostgreSQL database, dropped on exit: a copy of the session's migrated template,
+    or (`migrated=False`) an empty one. Skips the test without a server."""
     if not os.environ.get(PG_ENV):
         pytest.skip(PG_SKIP)
     admin = sa.create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
     name = f"metalake_test_{uuid.uuid4().hex[:12]}"
+    template = f' TEMPLATE "{_migrated_template(admin)}"' if migrated else ""
     with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"{template}')
     url = admin.url.set(database=name).render_as_string(hide_password=False)
     try:
         yield url

@@ -7,11 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from metalake.store.database import Database, sqlite_url
 from metalake.store.schema import metadata
+from tests.conftest import fresh_postgres_database
 
 # The wildcard name search (store/name_search.py, migration 0006) is per backend by nature and
 # so outside the declared metadata: on SQLite an FTS5 virtual table with its shadow tables, on
@@ -45,5 +47,12 @@ def _drift(url: str) -> list[Any]:
         db.close()
 
 
-def test_migrations_match_the_declared_schema(database_url: str | None, tmp_path: Path):
-    assert _drift(database_url or sqlite_url(tmp_path / "lake.db")) == []
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_migrations_match_the_declared_schema(backend: str, tmp_path: Path):
+    """From an empty database: the other tests' PostgreSQL databases are copies of one migrated
+    database."""
+    if backend == "sqlite":
+        assert _drift(sqlite_url(tmp_path / "lake.db")) == []
+        return
+    with fresh_postgres_database(migrated=False) as url:
+        assert _drift(url) == []
