@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from metalake.errors import DatabaseUnavailableError, StorageFullError
+from metalake.store import schema_snapshot
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_S = 60
@@ -131,7 +132,19 @@ class Database:
         self._joined: ContextVar[Connection | None] = ContextVar(f"write_{id(self)}", default=None)
 
     def migrate(self, script_location: Path = MIGRATIONS) -> None:
-        """Create the schema on first use and apply any migrations newer than the database."""
+        """Create the schema on first use and apply any migrations newer than the database.
+
+        A new SQLite file gets the schema from its snapshot, and a database already at the
+        current revision is left as it is, both without loading Alembic (schema_snapshot.py).
+        """
+        if script_location == MIGRATIONS:
+            with self.write() as conn:
+                if schema_snapshot.create_or_check(conn):
+                    return
+        self.migrate_with_alembic(script_location)
+
+    def migrate_with_alembic(self, script_location: Path = MIGRATIONS) -> None:
+        """Apply the migrations in `script_location` that are newer than the database."""
         from alembic import command
         from alembic.config import Config
         from alembic.runtime.migration import MigrationContext
