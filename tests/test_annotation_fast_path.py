@@ -583,3 +583,55 @@ def test_the_postgresql_copy_stores_what_an_insert_stores(
         assert len(copied) == len(ODD_TEXT)
         assert copied == rows(by_insert)
         assert next(r[-1] for r in copied if r[-1] is not None) == {"a": [{"value": "plain"}]}
+
+
+# Label counts ----------------------------------------------------------------------------------
+
+
+def recounted(client: Client) -> tuple[list[tuple], list[tuple]]:
+    """The lake's label counts, and a recount of its annotation rows (how they were written before
+    counts were taken from the rows being written)."""
+    with lake_of(client).db.read() as conn:
+        kept = conn.execute(
+            sa.select(item_labels.c.item_id, item_labels.c.label_id, item_labels.c.count).order_by(
+                item_labels.c.item_id, item_labels.c.label_id
+            )
+        ).all()
+        counted = conn.execute(
+            sa.select(annotation_rows.c.item_id, annotation_rows.c.label_id, sa.func.count())
+            .group_by(annotation_rows.c.item_id, annotation_rows.c.label_id)
+            .order_by(annotation_rows.c.item_id, annotation_rows.c.label_id)
+        ).all()
+    return [tuple(r) for r in kept], [tuple(r) for r in counted]
+
+
+def test_label_counts_equal_a_recount_after_every_kind_of_write(
+    tmp_path: Path, images: Path, database_url: str | None
+):
+    box = {"type": "rectangle", "bbox": [1, 1, 5, 5]}
+
+    def write(operation: str, by_image: dict[str, list[str]], machine: bool = False) -> None:
+        document = {
+            "images": [
+                {"image": image, "annotations": [{**box, "label": label} for label in names]}
+                for image, names in by_image.items()
+            ]
+        }
+        path = tmp_path / f"{operation}.json"
+        path.write_bytes(encoded(document))
+        result = client.upload_annotations_for_collection(
+            "Traffic", operation, str(path), False, machine
+        )
+        assert client.wait_for_job_complete(result["job_id"])["is_success"]
+
+    with make_lake(tmp_path / "lake", database_url, images) as client:
+        write("gt", {"img_000.jpg": ["car", "car", "bus"], "img_001.jpg": ["car"]})
+        write("model", {"img_000.jpg": ["car", "person"], "img_002.jpg": ["bus"]}, machine=True)
+        write("gt", {"img_000.jpg": ["bus"], "img_002.jpg": ["car", "car"], "img_001.jpg": []})
+        kept, counted = recounted(client)
+        assert kept == counted
+        assert sorted(c for _, _, c in kept) == [1, 1, 1, 1, 2]
+        client.remove_annotations(client.get_collection_id_by_name("Traffic"), "model")
+        kept, counted = recounted(client)
+        assert kept == counted
+        assert sorted(c for _, _, c in kept) == [1, 2]
