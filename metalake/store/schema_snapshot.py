@@ -11,6 +11,7 @@ A test builds a lake both ways and compares them object by object; regenerate it
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 from functools import cache
 from pathlib import Path
@@ -18,6 +19,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+
+log = logging.getLogger(__name__)
 
 SNAPSHOT = Path(__file__).with_name("sqlite_schema.json")
 VERSION_TABLE = "alembic_version"
@@ -76,6 +79,7 @@ def create_or_check(conn: Connection) -> bool:
     for statement in snapshot()["statements"]:
         conn.exec_driver_sql(statement)
     conn.exec_driver_sql(f"INSERT INTO {VERSION_TABLE} (version_num) VALUES (?)", (current,))
+    log.info("made a new lake database at schema revision %s", current)
     return True
 
 
