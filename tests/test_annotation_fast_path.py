@@ -589,8 +589,7 @@ def test_the_postgresql_copy_stores_what_an_insert_stores(
 
 
 def recounted(client: Client) -> tuple[list[tuple], list[tuple]]:
-    """The lake's label counts, and a recount of its annotation rows (how they were written before
-    counts were taken from the rows being written)."""
+    """The lake's label counts, and a recount of its annotation rows by a query of its own."""
     with lake_of(client).db.read() as conn:
         kept = conn.execute(
             sa.select(item_labels.c.item_id, item_labels.c.label_id, item_labels.c.count).order_by(

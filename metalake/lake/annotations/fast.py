@@ -84,7 +84,7 @@ _DECODERS = (msgspec.json.Decoder(FastDocument), msgspec.json.Decoder(FullDocume
 
 
 @contextmanager
-def collector_paused() -> Iterator[None]:
+def _collector_paused() -> Iterator[None]:
     """The cyclic garbage collector off for a while: a decode makes hundreds of thousands of
     objects (none in cycles), and the collections they would set off cost more than the decode."""
     enabled = gc.isenabled()
@@ -108,7 +108,7 @@ class Refused(Exception):
 def decode(data: bytes) -> TypedDocument | None:
     """The document typed, or None if it is not JSON of the fast path's form: the common form
     first (fewest fields to look at), then the one with every field."""
-    with collector_paused():
+    with _collector_paused():
         for decoder in _DECODERS:
             try:
                 return decoder.decode(data)
@@ -175,7 +175,7 @@ def check(
     """The document's entries checked as `parse_document` checks them, or None if not sure."""
     free_fields = FREE_FIELDS if isinstance(document, FullDocument) else ()
     try:
-        with collector_paused():
+        with _collector_paused():
             return _check(document, normalized, default_type, free_fields)
     except Refused:
         return None

@@ -4,7 +4,7 @@ reading them back in the upload format, and removing an operation's set from a c
 from __future__ import annotations
 
 import zlib
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -146,39 +146,9 @@ def replace_annotations(
     ]
     if rows:
         insert_rows(conn, annotation_rows, ROW_COLUMNS, rows)
-    written = Counter((row[0], row[3]) for row in rows)
-    _write_label_counts(conn, operation_id, item_ids, written)
+    refresh_label_counts(conn, item_ids)
     conn.execute(operations.update().where(operations.c.id == operation_id).values(modified=now))
     return len(rows)
-
-
-def _write_label_counts(
-    conn: Connection,
-    operation_id: int,
-    item_ids: Sequence[str],
-    written: Counter[tuple[str, int]],
-) -> None:
-    """Set the items' label counts (`item_labels`) after the operation's annotations on them were
-    replaced by `written` ones (counted by item and label id): what the other operations hold
-    there, read from the database, plus those. Counting what is being written instead of reading
-    it back makes a recount of a new operation read nothing."""
-    counts = written.copy()
-    for start in range(0, len(item_ids), BATCH):
-        batch = item_ids[start : start + BATCH]
-        conn.execute(item_labels.delete().where(item_labels.c.item_id.in_(batch)))
-        others = (
-            sa.select(annotation_rows.c.item_id, annotation_rows.c.label_id, sa.func.count())
-            .where(
-                annotation_rows.c.item_id.in_(batch),
-                annotation_rows.c.operation_id != operation_id,
-            )
-            .group_by(annotation_rows.c.item_id, annotation_rows.c.label_id)
-        )
-        for item_id, label_id, count in conn.execute(others):
-            counts[item_id, label_id] += count
-    rows = [(item_id, label_id, count) for (item_id, label_id), count in counts.items()]
-    if rows:
-        insert_rows(conn, item_labels, ("item_id", "label_id", "count"), rows)
 
 
 def refresh_label_counts(conn: Connection, item_ids: Sequence[str]) -> None:

@@ -148,12 +148,6 @@ class AnnotationJob:
     ) -> Checked | None:
         """What `_checked` gives, from the fast path's entries; None if a shape does not fit
         its image (the full checks then say which and why)."""
-        with fast.collector_paused():
-            return self._placed_fast(target, entries, normalized)
-
-    def _placed_fast(
-        self, target: FileTarget, entries: fast.FastEntries, normalized: bool
-    ) -> Checked | None:
         with self._db.read() as conn:
             names = [image for image, _ in entries]
             resolved, description = file_targets.resolve_rows(conn, target, names, *SIZE_COLUMNS)
