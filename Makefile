@@ -46,7 +46,7 @@ chromium:
 test: $(TEST_STAMP) $(BENCH_VENV)/.installed chromium
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2
 
 # The fuzzers and API property tests with long budgets, on demand; `test` runs short ones.
 FUZZ_EXAMPLES ?= 3000
