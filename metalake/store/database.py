@@ -138,9 +138,14 @@ class Database:
         current revision is left as it is, both without loading Alembic (schema_snapshot.py).
         """
         if script_location == MIGRATIONS:
-            with self.write() as conn:
-                if schema_snapshot.create_or_check(conn):
+            # Read first: a lake that is current takes no write lock to open.
+            with self.read() as conn:
+                if schema_snapshot.is_current(conn):
                     return
+            if self.dialect == "sqlite":
+                with self.write() as conn:
+                    if schema_snapshot.create_if_empty(conn):
+                        return
         self.migrate_with_alembic(script_location)
 
     def migrate_with_alembic(self, script_location: Path = MIGRATIONS) -> None:

@@ -66,13 +66,18 @@ def schema_statements(conn: Connection) -> list[str]:
     return [sql for order in KIND_ORDER for kind, sql in kept if kind == order] + rebuilt
 
 
-def create_or_check(conn: Connection) -> bool:
-    """True if the database is at the snapshot's revision, made so here if it is an empty SQLite
-    file; False if Alembic must migrate it. Run inside a write transaction, so that two
+def is_current(conn: Connection) -> bool:
+    """Whether the database is at the snapshot's revision (the newest migration's)."""
+    return revision_of(conn) == snapshot()["revision"]
+
+
+def create_if_empty(conn: Connection) -> bool:
+    """Make an empty SQLite database the snapshot's schema; True if it is at the snapshot's
+    revision now, False if Alembic must migrate it. Run inside a write transaction, so that two
     processes opening a new lake at once do not both create it."""
     current = snapshot()["revision"]
     revision = revision_of(conn)
-    if revision is not None or conn.dialect.name != "sqlite":
+    if revision is not None:
         return revision == current
     if conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar():
         return False
