@@ -9,9 +9,8 @@ scripts, so both trees run the same measurement, and this tree's `bench/out`, so
 same cached inputs. Runs alternate old, new, old, new, ... in the same cache state. Each run's
 output is kept (in --keep, or a temp folder that is printed). At the end, every line of the
 bench's tables (a label, two spaces, then numbers; or a Markdown row of a label and numbers) is
-summed up: the median (min-max) of each of
-its numbers over the rounds, old then new. A line whose numbers change in count between runs is
-left out.
+summed up: the median (min-max) of each of its numbers over the rounds, old then new. A line
+whose numbers change in count between runs is left out.
 
 A bench that caches a lake in `bench/out` (api_load.py, datasets.py --data) must be given a
 separate cache for the old tree: an older lake schema cannot open a newer lake.
@@ -64,18 +63,22 @@ def run(tree: Path, bench: list[str], output: Path) -> str:
     return done.stdout
 
 
+def _number(text: str) -> float:
+    """A figure as the benches print it (thousands may be grouped with commas)."""
+    return float(text.replace(",", ""))
+
+
 def table_numbers(text: str) -> dict[str, list[float]]:
     """Each table line's label and the numbers after it."""
     found: dict[str, list[float]] = {}
     for line in text.splitlines():
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
         if line.startswith("|") and len(cells) > 1 and all(NUMBER.fullmatch(c) for c in cells[1:]):
-            found[cells[0]] = [float(c.replace(",", "")) for c in cells[1:]]
+            found[cells[0]] = [_number(c) for c in cells[1:]]
             continue
         match = TABLE_LINE.match(line.rstrip())
         if match:
-            numbers = NUMBER.findall(match.group(2))
-            found[match.group(1).strip()] = [float(n.replace(",", "")) for n in numbers]
+            found[match.group(1).strip()] = [_number(n) for n in NUMBER.findall(match.group(2))]
     return found
 
 
